@@ -1,0 +1,64 @@
+"""Practice and test sessions, and every answer given in them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, utcnow
+
+
+class QuizSession(Base):
+    """One sitting: a practice run over a filtered list, or a drawn test."""
+
+    __tablename__ = "quiz_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(36), unique=True, default=lambda: str(uuid.uuid4())
+    )
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), index=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"))
+    mode: Mapped[str] = mapped_column(String(10))  # "practice" or "test"
+    # The exact question versions of this session, in order; fixed when it starts.
+    version_ids: Mapped[list[int]] = mapped_column(JSON)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    score: Mapped[float | None] = mapped_column(Float)
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+    __table_args__ = (
+        # A test holds one answer per slot: a reload or second tab overwrites, never adds.
+        UniqueConstraint("session_id", "slot", name="uq_answers_session_slot"),
+        Index("ix_answers_learner_created", "learner_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("quiz_sessions.id"), index=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"))
+    question_version_id: Mapped[int] = mapped_column(ForeignKey("question_versions.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    # Test answers use their position as the slot; practice answers leave it empty (many tries).
+    slot: Mapped[int | None] = mapped_column(Integer)
+    given: Mapped[Any] = mapped_column(JSON)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[float] = mapped_column(Float)
+    time_taken_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

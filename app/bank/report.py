@@ -1,0 +1,35 @@
+"""Bank-wide verification: validation plus every `check` run against the installed torch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from app.bank.checks import answer_mismatches, run_check
+from app.bank.loader import Bank, Problem
+from app.bank.schema import QuestionAdapter, Topic
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "questions" / "_schema"
+
+
+def check_problems(bank: Bank, root: Path) -> list[Problem]:
+    """Every mismatch between a question's claims and what torch really does."""
+    problems = []
+    for topic in bank.topics.values():
+        for loaded in topic.questions:
+            question = loaded.question
+            if question.check is None:
+                continue
+            rel = str(loaded.path.relative_to(root))
+            for line in run_check(question.check) + answer_mismatches(question):
+                problems.append(Problem(rel, "check", line))
+    return problems
+
+
+def editor_schemas() -> dict[str, str]:
+    """JSON Schemas for editors, by file name, as they are committed under questions/schema/."""
+    schemas = {
+        "question.schema.json": QuestionAdapter.json_schema(),
+        "topic.schema.json": Topic.model_json_schema(),
+    }
+    return {name: json.dumps(s, indent=2, sort_keys=True) + "\n" for name, s in schemas.items()}

@@ -1,0 +1,202 @@
+"""The one schema for question-bank files: topics and questions, as authors write them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
+Markdown = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class Difficulty(StrEnum):
+    easy = "easy"
+    medium = "medium"
+    hard = "hard"
+
+
+DIFFICULTY_ORDER = {Difficulty.easy: 0, Difficulty.medium: 1, Difficulty.hard: 2}
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo in a file must not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LearningMode(StrEnum):
+    learn = "learn"
+    practice = "practice"
+    test = "test"
+    review = "review"
+
+
+class Topic(Strict):
+    """`topic.yaml`: what the topic page shows before any question."""
+
+    title: str = Field(min_length=1, max_length=120)
+    category: str = Field(min_length=1, max_length=60)
+    estimated_minutes: int = Field(gt=0, le=600)
+    summary: Markdown
+    modes: list[LearningMode] = Field(min_length=1)
+    notes: Markdown = Field(description="Concept notes in Markdown, shown in Learn mode.")
+
+
+# --- the `check` block: a claim about PyTorch that the suite runs against real torch ---
+
+
+class Expectation(Strict):
+    """What the check's snippet must show. Give exactly one kind of expectation."""
+
+    shapes: dict[Identifier, list[int]] | None = Field(
+        default=None, description="Variable name -> the tensor shape it must have."
+    )
+    values: dict[Identifier, float | int | bool | str] | None = Field(
+        default=None, description="Variable name -> the value it must equal."
+    )
+    raises: Identifier | None = Field(
+        default=None, description="Name of the exception type the snippet must raise."
+    )
+    message_contains: str | None = Field(
+        default=None, description="With `raises`: text the exception message must contain."
+    )
+    runs: Literal[True] | None = Field(
+        default=None, description="The snippet must run to the end without an exception."
+    )
+    warns: Identifier | None = Field(
+        default=None,
+        description="Name of a warning category the snippet must emit (with runs/shapes/values).",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Expectation:
+        kinds = [k for k in ("shapes", "values", "raises", "runs") if getattr(self, k) is not None]
+        if len(kinds) == 0:
+            raise ValueError("give one of shapes, values, raises or runs")
+        if "raises" in kinds and (len(kinds) > 1 or self.warns is not None):
+            raise ValueError("`raises` cannot be combined with shapes, values, runs or warns")
+        if self.message_contains is not None and self.raises is None:
+            raise ValueError("message_contains needs raises")
+        return self
+
+
+class Check(Strict):
+    code: str = Field(min_length=1, description="Python that imports torch itself.")
+    expect: Expectation
+    answer_from: Identifier | None = Field(
+        default=None,
+        description=(
+            "For tensor_shape and numeric questions: the variable whose shape or value "
+            "must equal the question's answer, so the answer itself is checked."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _answer_var_is_expected(self) -> Check:
+        if self.answer_from is None:
+            return self
+        named = {**(self.expect.shapes or {}), **(self.expect.values or {})}
+        if self.answer_from not in named:
+            raise ValueError(f"answer_from '{self.answer_from}' is not named in expect")
+        return self
+
+
+# --- questions ---
+
+
+class Option(Strict):
+    text: Markdown
+    correct: bool = False
+    feedback: Markdown = Field(description="Why choosing this option is right or wrong.")
+
+
+class SolutionStep(Strict):
+    title: str = Field(min_length=1, max_length=120)
+    body: Markdown
+
+
+class QuestionBase(Strict):
+    id: Slug = Field(description="Stable id; equals the file name without .yaml.")
+    difficulty: Difficulty
+    tags: list[Slug] = Field(min_length=1)
+    prompt: Markdown
+    hints: list[Markdown] = Field(min_length=1)
+    solution_steps: list[SolutionStep] = Field(min_length=1)
+    final_answer: Markdown
+    quick_check: Markdown
+    common_mistakes: list[Markdown] = Field(min_length=1)
+    check: Check | None = None
+
+
+class ChoiceQuestion(QuestionBase):
+    options: list[Option] = Field(min_length=2, max_length=8)
+
+    def correct_indexes(self) -> frozenset[int]:
+        return frozenset(i for i, option in enumerate(self.options) if option.correct)
+
+
+class SingleChoice(ChoiceQuestion):
+    type: Literal["single_choice"]
+
+    @model_validator(mode="after")
+    def _exactly_one_correct(self) -> SingleChoice:
+        if len(self.correct_indexes()) != 1:
+            raise ValueError("a single_choice question needs exactly one correct option")
+        return self
+
+
+class MultipleSelect(ChoiceQuestion):
+    """Partial credit: (right picks - wrong picks) / number of right options, never below 0."""
+
+    type: Literal["multiple_select"]
+
+    @model_validator(mode="after")
+    def _some_correct(self) -> MultipleSelect:
+        if not self.correct_indexes():
+            raise ValueError("a multiple_select question needs at least one correct option")
+        return self
+
+
+class NumericAnswer(Strict):
+    value: float
+    tolerance: float = Field(default=0.0, ge=0, description="Absolute tolerance.")
+
+
+class Numeric(QuestionBase):
+    type: Literal["numeric"]
+    answer: NumericAnswer
+    unit: str | None = Field(default=None, max_length=30)
+
+
+class TensorShape(QuestionBase):
+    type: Literal["tensor_shape"]
+    answer: list[Annotated[int, Field(ge=0)]]
+
+
+class TextAnswer(Strict):
+    accepted: list[str] = Field(min_length=1)
+    case_sensitive: bool = False
+
+
+class ShortText(QuestionBase):
+    type: Literal["short_text"]
+    answer: TextAnswer
+
+
+AnyQuestion = SingleChoice | MultipleSelect | Numeric | TensorShape | ShortText
+QuestionAdapter: TypeAdapter[AnyQuestion] = TypeAdapter(
+    Annotated[AnyQuestion, Field(discriminator="type")]
+)
+QUESTION_TYPE_NAMES: frozenset[str] = frozenset(
+    get_args(cls.model_fields["type"].annotation)[0] for cls in get_args(AnyQuestion)
+)

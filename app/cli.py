@@ -1,0 +1,94 @@
+"""The `torchquiz` console command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from app.bank.loader import BankInvalidError, format_report, load_bank
+from app.bank.report import SCHEMA_DIR, check_problems, editor_schemas
+from app.core.config import get_settings
+
+
+@click.group()
+def main() -> None:
+    """torchquiz: learn PyTorch by doing."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default from settings).")
+@click.option("--port", default=None, type=int, help="Port (default from settings).")
+@click.option("--workers", default=1, show_default=True, type=int)
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Migrate the database, sync the question bank and serve the app."""
+    import uvicorn
+
+    from app.main import prepare
+
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    try:
+        prepare(settings)
+    except BankInvalidError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"torchquiz is running at http://{host}:{port}/  (database: {settings.safe_db_url})")
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@main.group()
+def questions() -> None:
+    """Work with the question bank."""
+
+
+@questions.command("check")
+@click.argument("root", required=False, type=click.Path(path_type=Path))
+@click.option("--run-checks", is_flag=True, help="Also run every `check` against real torch.")
+def questions_check(root: Path | None, run_checks: bool) -> None:
+    """Validate every question file; report every problem at once."""
+    root = root or get_settings().questions_dir
+    try:
+        bank = load_bank(root)
+    except BankInvalidError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    if run_checks:
+        problems = check_problems(bank, root)
+        if problems:
+            click.echo(format_report(problems), err=True)
+            sys.exit(1)
+    checked = sum(1 for t in bank.topics.values() for q in t.questions if q.question.check)
+    ran = f", {checked} checks hold against torch" if run_checks else ""
+    click.echo(f"OK: {len(bank.topics)} topic(s), {bank.question_count()} questions{ran}.")
+
+
+@questions.command("schema")
+@click.option("--write", is_flag=True, help=f"Write the JSON Schemas to {SCHEMA_DIR}.")
+def questions_schema(write: bool) -> None:
+    """Print (or write) the JSON Schemas that editors use for question files."""
+    for name, text in editor_schemas().items():
+        if write:
+            SCHEMA_DIR.mkdir(parents=True, exist_ok=True)
+            (SCHEMA_DIR / name).write_text(text)
+            click.echo(f"wrote {SCHEMA_DIR / name}")
+        else:
+            click.echo(text)
+
+
+@main.command("migrate")
+def migrate() -> None:
+    """Bring the database schema up to date (the server also does this on start)."""
+    from app.core.db import migrate_database
+
+    migrate_database(get_settings().database_url)
+    click.echo("database is up to date")
