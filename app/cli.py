@@ -25,13 +25,11 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """Migrate the database, sync the question bank and serve the app."""
     import uvicorn
 
-    from app.main import prepare
-
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
     try:
-        prepare(settings)
+        load_bank(settings.questions_dir)  # refuse to start on a bad bank, with the full report
     except BankInvalidError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)

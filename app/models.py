@@ -5,4 +5,13 @@ from app.core.db import Base
 from app.learners.models import Learner, User
 from app.questions.models import QuestionRow, QuestionVersion, TopicRow
 
-__all__ = ["Answer", "Base", "Learner", "QuestionRow", "QuestionVersion", "QuizSession", "TopicRow", "User"]
+__all__ = [
+    "Answer",
+    "Base",
+    "Learner",
+    "QuestionRow",
+    "QuestionVersion",
+    "QuizSession",
+    "TopicRow",
+    "User",
+]

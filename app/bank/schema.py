@@ -139,7 +139,8 @@ class QuestionBase(Strict):
 
 
 class ChoiceQuestion(QuestionBase):
-    options: list[Option] = Field(min_length=2, max_length=8)
+    # At most 7, so every option has a letter shortcut (A-G) that no other shortcut uses.
+    options: list[Option] = Field(min_length=2, max_length=7)
 
     def correct_indexes(self) -> frozenset[int]:
         return frozenset(i for i, option in enumerate(self.options) if option.correct)

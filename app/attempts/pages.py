@@ -1,0 +1,269 @@
+"""HTML pages for practice and tests. Forms post and redirect; they work without JavaScript."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Request
+from pydantic import BaseModel, field_validator
+from sqlalchemy.orm import Session
+from starlette.responses import RedirectResponse, Response
+
+from app.attempts import service
+from app.attempts.models import QuizSession
+from app.attempts.schemas import AnswerIn, PracticeFeedback, StartSession
+from app.bank.schema import Difficulty
+from app.core.deps import (
+    CatalogDep,
+    IdentityDep,
+    LearnerDep,
+    LearnerIdDep,
+    RngDep,
+    SessionDep,
+    TokensDep,
+    check_csrf,
+)
+from app.core.errors import AnswerFormatError
+from app.core.templating import render_page
+from app.questions.catalog import Catalog
+from app.questions.grading import format_answer
+from app.questions.service import topic_summary
+
+router = APIRouter(include_in_schema=False)
+
+
+class StartForm(BaseModel):
+    csrf_token: str
+    difficulty: Difficulty | None = None
+    tag: str | None = None
+
+    @field_validator("difficulty", "tag", mode="before")
+    @classmethod
+    def _blank_is_any(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class AnswerForm(BaseModel):
+    csrf_token: str
+    answer: list[str] = []
+    # When the page was shown (ms since the epoch), to measure time taken without JavaScript.
+    shown_at: int | None = None
+    go: Literal["check", "next", "previous", "finish", "stay"] = "check"
+
+    def to_answer(self, position: int) -> AnswerIn:
+        taken = None
+        if self.shown_at is not None:
+            taken = min(max(0, int(time.time() * 1000) - self.shown_at), 86_400_000)
+        return AnswerIn(position=position, answer=self.answer, time_taken_ms=taken)
+
+    def is_blank(self) -> bool:
+        return not any(a.strip() for a in self.answer)
+
+
+def prefill(given: Any) -> list[str]:
+    """What the answer controls show: option letters stay a list, anything else is text."""
+    if given is None:
+        return []
+    if isinstance(given, list) and all(isinstance(g, str) for g in given) and given:
+        return list(given)
+    return [format_answer(given)]
+
+
+def _redirect(request: Request, name: str, **params: Any) -> RedirectResponse:
+    return RedirectResponse(request.url_for(name, **params), status_code=303)
+
+
+def _start(
+    request: Request, db: Session, catalog: Catalog, learner: Any, start: StartSession, rng: Any
+) -> RedirectResponse:
+    session = service.start_session(db, catalog, learner, start, rng=rng)
+    page = "practice_page" if start.mode == "practice" else "test_page"
+    return _redirect(request, page, session_id=session.public_id, position=1)
+
+
+# --- practice ---
+
+
+@router.get("/topics/{slug}/practice")
+def practice_start_page(slug: str, request: Request, catalog: CatalogDep) -> Response:
+    topic = catalog.topic(slug)
+    return render_page(request, "attempts/practice_start.html", {"topic": topic_summary(topic)})
+
+
+@router.post("/topics/{slug}/practice")
+def start_practice(
+    slug: str,
+    form: Annotated[StartForm, Form()],
+    request: Request,
+    db: SessionDep,
+    catalog: CatalogDep,
+    learner: LearnerDep,
+    identity: IdentityDep,
+    tokens: TokensDep,
+    rng: RngDep,
+) -> Response:
+    check_csrf(tokens, identity, form.csrf_token)
+    start = StartSession(topic=slug, mode="practice", difficulty=form.difficulty, tag=form.tag)
+    return _start(request, db, catalog, learner, start, rng)
+
+
+def _practice_context(
+    db: Session, catalog: Catalog, session: QuizSession, position: int, answer_id: int | None
+) -> dict[str, Any]:
+    view = service.session_view(db, catalog, session)
+    feedback = None
+    if answer_id is not None:
+        feedback = service.practice_feedback(db, catalog, session, answer_id)
+    return {
+        "session": view,
+        "topic": topic_summary(catalog.topic(view.topic)),
+        "item": service.session_question(db, catalog, session, position),
+        "feedback": feedback,
+        "prefill": prefill(feedback.given) if feedback else [],
+        "shown_at": int(time.time() * 1000),
+    }
+
+
+@router.get("/practice/{session_id}/{position:int}")
+def practice_page(
+    session_id: str,
+    position: int,
+    request: Request,
+    db: SessionDep,
+    catalog: CatalogDep,
+    learner_id: LearnerIdDep,
+    answer: int | None = None,
+) -> Response:
+    session = service.get_session(db, learner_id, session_id)
+    context = _practice_context(db, catalog, session, position, answer)
+    return render_page(request, "attempts/practice.html", context)
+
+
+@router.post("/practice/{session_id}/{position:int}")
+def practice_answer(
+    session_id: str,
+    position: int,
+    form: Annotated[AnswerForm, Form()],
+    request: Request,
+    db: SessionDep,
+    catalog: CatalogDep,
+    learner_id: LearnerIdDep,
+    identity: IdentityDep,
+    tokens: TokensDep,
+) -> Response:
+    check_csrf(tokens, identity, form.csrf_token)
+    session = service.get_session(db, learner_id, session_id)
+    try:
+        feedback = service.submit_answer(db, catalog, session, form.to_answer(position))
+    except AnswerFormatError as exc:
+        # Not an attempt: show the question again with the message and what was typed.
+        context = _practice_context(db, catalog, session, position, None)
+        context.update(error=exc.message, prefill=form.answer)
+        return render_page(request, "attempts/practice.html", context, status_code=422)
+    assert isinstance(feedback, PracticeFeedback)
+    url = request.url_for("practice_page", session_id=session_id, position=position)
+    return RedirectResponse(f"{url}?answer={feedback.answer_id}#feedback", status_code=303)
+
+
+# --- tests ---
+
+
+@router.get("/topics/{slug}/test")
+def test_start_page(slug: str, request: Request, catalog: CatalogDep) -> Response:
+    topic = catalog.topic(slug)
+    context = {"topic": topic_summary(topic), "mix": service.TEST_MIX}
+    return render_page(request, "attempts/test_start.html", context)
+
+
+@router.post("/topics/{slug}/test")
+def start_test(
+    slug: str,
+    csrf_token: Annotated[str, Form()],
+    request: Request,
+    db: SessionDep,
+    catalog: CatalogDep,
+    learner: LearnerDep,
+    identity: IdentityDep,
+    tokens: TokensDep,
+    rng: RngDep,
+) -> Response:
+    check_csrf(tokens, identity, csrf_token)
+    return _start(request, db, catalog, learner, StartSession(topic=slug, mode="test"), rng)
+
+
+def _test_context(
+    db: Session, catalog: Catalog, session: QuizSession, position: int
+) -> dict[str, Any]:
+    view = service.session_view(db, catalog, session)
+    item = service.session_question(db, catalog, session, position)
+    return {
+        "session": view,
+        "topic": topic_summary(catalog.topic(view.topic)),
+        "item": item,
+        "prefill": prefill(item.saved_answer),
+        "shown_at": int(time.time() * 1000),
+    }
+
+
+@router.get("/tests/{session_id}/{position:int}")
+def test_page(
+    session_id: str,
+    position: int,
+    request: Request,
+    db: SessionDep,
+    catalog: CatalogDep,
+    learner_id: LearnerIdDep,
+    saved: int | None = None,
+) -> Response:
+    session = service.get_session(db, learner_id, session_id)
+    if session.finished_at is not None:
+        return _redirect(request, "test_result_page", session_id=session_id)
+    context = _test_context(db, catalog, session, position)
+    context["saved_position"] = saved
+    return render_page(request, "attempts/test.html", context)
+
+
+@router.post("/tests/{session_id}/{position:int}")
+def test_answer(
+    session_id: str,
+    position: int,
+    form: Annotated[AnswerForm, Form()],
+    request: Request,
+    db: SessionDep,
+    catalog: CatalogDep,
+    learner_id: LearnerIdDep,
+    identity: IdentityDep,
+    tokens: TokensDep,
+) -> Response:
+    check_csrf(tokens, identity, form.csrf_token)
+    session = service.get_session(db, learner_id, session_id)
+    if session.finished_at is not None:
+        return _redirect(request, "test_result_page", session_id=session_id)
+    if not form.is_blank():  # moving on without an answer is allowed in a test
+        try:
+            service.submit_answer(db, catalog, session, form.to_answer(position))
+        except AnswerFormatError as exc:
+            context = _test_context(db, catalog, session, position)
+            context.update(error=exc.message, prefill=form.answer)
+            return render_page(request, "attempts/test.html", context, status_code=422)
+    if form.go == "finish":
+        service.finish_test(db, catalog, session)
+        return _redirect(request, "test_result_page", session_id=session_id)
+    step = {"next": 1, "previous": -1}.get(form.go, 0)
+    target = min(max(1, position + step), len(session.version_ids))
+    url = request.url_for("test_page", session_id=session_id, position=target)
+    saved = "" if form.is_blank() else f"?saved={position}"
+    return RedirectResponse(f"{url}{saved}", status_code=303)
+
+
+@router.get("/tests/{session_id}/result", name="test_result_page")
+def test_result_page(
+    session_id: str, request: Request, db: SessionDep, catalog: CatalogDep, learner_id: LearnerIdDep
+) -> Response:
+    session = service.get_session(db, learner_id, session_id)
+    if session.finished_at is None:
+        return _redirect(request, "test_page", session_id=session_id, position=1)
+    result = service.test_result(db, catalog, session)
+    context = {"result": result, "topic": topic_summary(catalog.topic(result.session.topic))}
+    return render_page(request, "attempts/result.html", context)

@@ -1,0 +1,267 @@
+"""Practice and test sessions: start, answer, finish. Both faces (API and pages) call these."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.attempts.models import Answer, QuizSession
+from app.attempts.schemas import (
+    AnswerIn,
+    DifficultyScore,
+    PracticeFeedback,
+    ReviewItem,
+    SessionQuestion,
+    SessionView,
+    StartSession,
+    TestAck,
+    TestResult,
+)
+from app.bank.schema import AnyQuestion, Difficulty
+from app.core.db import as_utc, utcnow
+from app.core.errors import AppError, ConflictError, NotFoundError
+from app.learners.models import Learner
+from app.progress.service import mistaken_question_slugs
+from app.questions.catalog import Catalog, CatalogQuestion, CatalogTopic
+from app.questions.grading import grade
+from app.questions.service import filter_questions, practice_question, public_question, solution
+
+# A test draws 3 easy, 4 medium and 3 hard questions (topped up from other levels if short).
+TEST_MIX = {Difficulty.easy: 3, Difficulty.medium: 4, Difficulty.hard: 3}
+
+
+def start_session(
+    db: Session, catalog: Catalog, learner: Learner, request: StartSession, *, rng: random.Random
+) -> QuizSession:
+    topic = catalog.topic(request.topic)
+    if request.mode == "test":
+        chosen, filters = draw_test(topic, rng), {}
+    else:
+        chosen, filters = _practice_questions(db, catalog, learner, topic, request)
+    if not chosen:
+        raise AppError("no questions match these filters", field="filters")
+    session = QuizSession(
+        learner_id=learner.id,
+        topic_id=topic.id,
+        mode=request.mode,
+        version_ids=[q.version_id for q in chosen],
+        filters=filters,
+    )
+    db.add(session)
+    db.flush()
+    return session
+
+
+def _practice_questions(
+    db: Session, catalog: Catalog, learner: Learner, topic: CatalogTopic, request: StartSession
+) -> tuple[list[CatalogQuestion], dict[str, object]]:
+    if request.mistakes_only:
+        slugs = mistaken_question_slugs(db, catalog, learner.id, topic)
+        return [catalog.question(s) for s in slugs], {"mistakes_only": True}
+    if request.tag is not None and request.tag not in topic.tags():
+        raise NotFoundError(f"no tag '{request.tag}' in topic '{topic.slug}'", field="tag")
+    chosen = filter_questions(topic, difficulty=request.difficulty, tag=request.tag)
+    filters = {"difficulty": request.difficulty, "tag": request.tag}
+    return chosen, {k: v for k, v in filters.items() if v is not None}
+
+
+def draw_test(topic: CatalogTopic, rng: random.Random) -> list[CatalogQuestion]:
+    picked: list[CatalogQuestion] = []
+    for difficulty, count in TEST_MIX.items():
+        pool = filter_questions(topic, difficulty=difficulty)
+        picked += rng.sample(pool, min(count, len(pool)))
+    rest = [q for q in topic.questions if q not in picked]
+    picked += rng.sample(rest, min(sum(TEST_MIX.values()) - len(picked), len(rest)))
+    return sorted(picked, key=lambda q: q.position)
+
+
+def get_session(db: Session, learner_id: int | None, public_id: str) -> QuizSession:
+    session = db.scalar(select(QuizSession).where(QuizSession.public_id == public_id))
+    # Someone else's session is as unknown as a missing one.
+    if session is None or session.learner_id != learner_id:
+        raise NotFoundError(f"no session '{public_id}'", field="session")
+    return session
+
+
+def _answers(db: Session, session: QuizSession) -> Sequence[Answer]:
+    return db.scalars(
+        select(Answer).where(Answer.session_id == session.id).order_by(Answer.created_at, Answer.id)
+    ).all()
+
+
+def session_view(db: Session, catalog: Catalog, session: QuizSession) -> SessionView:
+    end = as_utc(session.finished_at) if session.finished_at else utcnow()
+    return SessionView(
+        id=session.public_id,
+        mode=session.mode,  # type: ignore[arg-type]
+        topic=catalog.topic_by_id(session.topic_id).slug,
+        total=len(session.version_ids),
+        filters=session.filters,
+        started_at=as_utc(session.started_at),
+        finished_at=as_utc(session.finished_at) if session.finished_at else None,
+        elapsed_seconds=int((end - as_utc(session.started_at)).total_seconds()),
+        answered_positions=sorted({a.position for a in _answers(db, session)}),
+    )
+
+
+def _version_at(session: QuizSession, position: int) -> int:
+    if not 1 <= position <= len(session.version_ids):
+        raise NotFoundError(
+            f"position {position} is outside this session (1 to {len(session.version_ids)})",
+            field="position",
+        )
+    return session.version_ids[position - 1]
+
+
+def session_question(
+    db: Session, catalog: Catalog, session: QuizSession, position: int
+) -> SessionQuestion:
+    question = catalog.version(db, _version_at(session, position))
+    answers = [a for a in _answers(db, session) if a.position == position]
+    is_test = session.mode == "test"
+    return SessionQuestion(
+        position=position,
+        question=public_question(question) if is_test else practice_question(question),
+        answered=bool(answers),
+        # A test shows its saved answer so a reload loses nothing; practice starts blank.
+        saved_answer=answers[-1].given if answers and is_test else None,
+    )
+
+
+def submit_answer(
+    db: Session, catalog: Catalog, session: QuizSession, body: AnswerIn
+) -> PracticeFeedback | TestAck:
+    version_id = _version_at(session, body.position)
+    question = catalog.version(db, version_id)
+    if session.finished_at is not None:
+        raise ConflictError("this test is finished; start a new one to answer again")
+    result = grade(question, body.answer)  # a malformed answer raises before anything is stored
+    values = {
+        "given": result.given,
+        "correct": result.correct,
+        "score": result.score,
+        "time_taken_ms": body.time_taken_ms,
+    }
+    if session.mode == "practice":
+        answer = Answer(
+            session_id=session.id,
+            learner_id=session.learner_id,
+            question_version_id=version_id,
+            position=body.position,
+            **values,
+        )
+        db.add(answer)
+        db.flush()
+        return _feedback(answer, question)
+    _save_test_answer(db, session, body.position, version_id, values)
+    answered = len({a.position for a in _answers(db, session)})
+    return TestAck(position=body.position, answered_count=answered, total=len(session.version_ids))
+
+
+def _save_test_answer(
+    db: Session, session: QuizSession, position: int, version_id: int, values: dict[str, object]
+) -> None:
+    """One answer per test slot: the latest save wins, from any tab."""
+    for _attempt in range(2):
+        existing = db.scalar(
+            select(Answer).where(Answer.session_id == session.id, Answer.slot == position)
+        )
+        if existing is not None:
+            for key, value in values.items():
+                setattr(existing, key, value)
+            db.flush()
+            return
+        try:
+            with db.begin_nested():
+                db.add(
+                    Answer(
+                        session_id=session.id,
+                        learner_id=session.learner_id,
+                        question_version_id=version_id,
+                        position=position,
+                        slot=position,
+                        **values,
+                    )
+                )
+        except IntegrityError:
+            continue  # another tab inserted first: update that row instead
+        return
+
+
+def _feedback(answer: Answer, question: AnyQuestion) -> PracticeFeedback:
+    return PracticeFeedback(
+        answer_id=answer.id,
+        position=answer.position,
+        correct=answer.correct,
+        score=answer.score,
+        given=answer.given,
+        solution=solution(question, answer.given),
+    )
+
+
+def practice_feedback(
+    db: Session, catalog: Catalog, session: QuizSession, answer_id: int
+) -> PracticeFeedback:
+    answer = db.get(Answer, answer_id)
+    if answer is None or answer.session_id != session.id:
+        raise NotFoundError(f"no answer {answer_id} in this session", field="answer")
+    return _feedback(answer, catalog.version(db, answer.question_version_id))
+
+
+def finish_test(db: Session, catalog: Catalog, session: QuizSession) -> TestResult:
+    """Idempotent: finishing twice (two tabs) returns the same result."""
+    if session.mode != "test":
+        raise ConflictError("only a test session can be finished")
+    if session.finished_at is None:
+        session.finished_at = utcnow()
+        db.flush()
+    result = test_result(db, catalog, session)
+    session.score = result.percent
+    return result
+
+
+def test_result(db: Session, catalog: Catalog, session: QuizSession) -> TestResult:
+    if session.mode != "test" or session.finished_at is None:
+        raise ConflictError("the result is shown once the test is finished")
+    by_slot = {a.slot: a for a in _answers(db, session)}
+    questions = catalog.versions(db, session.version_ids)
+    review, levels = (
+        [],
+        {d.value: DifficultyScore(correct=0, total=0, points=0.0) for d in Difficulty},
+    )
+    for position, question in enumerate(questions, start=1):
+        answer = by_slot.get(position)
+        level = levels[question.difficulty.value]
+        level.total += 1
+        if answer is not None:
+            level.points += answer.score
+            level.correct += int(answer.correct)
+        review.append(_review_item(position, question, answer))
+    for level in levels.values():
+        level.points = round(level.points, 2)
+    points = round(sum(level.points for level in levels.values()), 2)
+    return TestResult(
+        session=session_view(db, catalog, session),
+        percent=round(100 * points / len(questions), 1),
+        points=points,
+        max_points=len(questions),
+        correct_count=sum(level.correct for level in levels.values()),
+        by_difficulty=levels,
+        review=review,
+    )
+
+
+def _review_item(position: int, question: AnyQuestion, answer: Answer | None) -> ReviewItem:
+    given = answer.given if answer else None
+    return ReviewItem(
+        position=position,
+        question=public_question(question),
+        given=given,
+        correct=bool(answer and answer.correct),
+        score=answer.score if answer else 0.0,
+        solution=solution(question, given),
+    )

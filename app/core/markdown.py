@@ -1,0 +1,94 @@
+"""Markdown to safe HTML: markdown-it (CommonMark), Pygments for code, nh3 to sanitise."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+
+_FORMATTER = HtmlFormatter(nowrap=True)
+# Content is trusted to be Markdown, not HTML: anything outside this list is stripped.
+_TAGS = {
+    "p",
+    "br",
+    "hr",
+    "em",
+    "strong",
+    "code",
+    "pre",
+    "span",
+    "a",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "h2",
+    "h3",
+    "h4",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "del",
+}
+_ATTRIBUTES = {
+    "span": {"class"},
+    "code": {"class"},
+    "pre": {"class"},
+    "a": {"href", "title"},
+    "th": {"style"},
+    "td": {"style"},
+}
+
+
+def _highlight(code: str, lang: str, _attrs: str) -> str:
+    try:
+        lexer = get_lexer_by_name(lang or "text")
+    except ClassNotFound:
+        lexer = get_lexer_by_name("text")
+    return (
+        f'<pre class="highlight"><code class="language-{lang or "text"}">'
+        + highlight(code, lexer, _FORMATTER)
+        + "</code></pre>"
+    )
+
+
+_MD = MarkdownIt("commonmark", {"highlight": _highlight, "html": False}).enable("table")
+
+
+@lru_cache(maxsize=4096)
+def render(text: str) -> Markup:
+    html = _MD.render(text)
+    clean = nh3.clean(
+        html,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+        filter_style_properties={"text-align"},
+    )
+    return Markup(clean)  # noqa: S704 - sanitised by nh3 above
+
+
+@lru_cache(maxsize=4096)
+def render_inline(text: str) -> Markup:
+    """For short texts such as option labels: no surrounding paragraph."""
+    html = str(render(text)).strip()
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        html = html[3:-4]
+    return Markup(html)  # noqa: S704 - output of render(), already sanitised
+
+
+def pygments_css() -> str:
+    """Light and dark code styles (both pass WCAG AA contrast); dark follows the system."""
+    light = HtmlFormatter(style="xcode").get_style_defs(".highlight")
+    dark = HtmlFormatter(style="lightbulb").get_style_defs(".highlight")
+    return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"

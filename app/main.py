@@ -1,0 +1,67 @@
+"""The app factory: settings -> engine -> migrations -> bank sync -> routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.bank.loader import load_bank
+from app.core import handlers
+from app.core.config import PROJECT_DIR, Settings, get_settings
+from app.core.db import create_db_engine, migrate_database, session_factory, transaction
+from app.learners.identity import LearnerCookieMiddleware, LearnerTokens
+from app.questions.catalog import Catalog
+from app.questions.sync import sync_bank
+from app.routes import api_router, page_router
+
+log = logging.getLogger("torchquiz")
+
+
+def prepare(settings: Settings) -> Catalog:
+    """Migrate, then sync the bank. Raises BankInvalidError (with every problem) on a bad bank."""
+    bank = load_bank(settings.questions_dir)  # validate before touching the database
+    engine = create_db_engine(settings.database_url)
+    try:
+        migrate_database(settings.database_url, engine)
+        for db in transaction(session_factory(engine)):
+            catalog, report = sync_bank(db, bank)
+    finally:
+        engine.dispose()
+    if report.new_versions or report.retired:
+        log.info("bank sync: %d new versions, retired %s", len(report.new_versions), report.retired)
+    return catalog
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.catalog = prepare(settings)
+        engine = create_db_engine(settings.database_url)
+        app.state.session_factory = session_factory(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="torchquiz",
+        version="1.0.0",
+        summary="Practice questions, scored tests and progress for learning PyTorch.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.tokens = LearnerTokens(settings.signing_key())
+    app.add_middleware(
+        LearnerCookieMiddleware,
+        tokens=app.state.tokens,
+        secure=settings.environment == "production",
+    )
+    handlers.register(app)
+    app.mount("/static", StaticFiles(directory=PROJECT_DIR / "static"), name="static")
+    app.include_router(api_router)
+    app.include_router(page_router)
+    return app

@@ -1,0 +1,50 @@
+"""JSON routes for topics and questions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.bank.schema import Difficulty
+from app.core.deps import CatalogDep
+from app.questions import service
+from app.questions.schemas import Page, QuestionPublic, TopicDetail, TopicSummary, page_of
+
+router = APIRouter(tags=["topics"])
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("/topics")
+def list_topics(catalog: CatalogDep, limit: Limit = 50, offset: Offset = 0) -> Page[TopicSummary]:
+    """Topics on offer, with question counts per difficulty."""
+    return Page[TopicSummary](**page_of(service.list_topics(catalog), limit=limit, offset=offset))
+
+
+@router.get("/topics/{slug}")
+def get_topic(slug: str, catalog: CatalogDep) -> TopicDetail:
+    """One topic with its concept notes."""
+    return service.topic_detail(catalog, slug)
+
+
+@router.get("/topics/{slug}/questions")
+def list_questions(
+    slug: str,
+    catalog: CatalogDep,
+    difficulty: Difficulty | None = None,
+    tag: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[QuestionPublic]:
+    """A topic's questions as a learner sees them before answering: no answers, no solutions."""
+    chosen = service.filter_questions(catalog.topic(slug), difficulty=difficulty, tag=tag)
+    items = [service.public_question(q.model) for q in chosen]
+    return Page[QuestionPublic](**page_of(items, limit=limit, offset=offset))
+
+
+@router.get("/questions/{question_id}")
+def get_question(question_id: str, catalog: CatalogDep) -> QuestionPublic:
+    """One question, without its answer."""
+    return service.public_question(catalog.question(question_id).model)

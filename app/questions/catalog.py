@@ -1,0 +1,97 @@
+"""The content read model: every current topic and question in memory, keyed the way requests ask.
+
+Content changes only when the bank is synced at start, so pages and the API read it from here
+instead of the database; answers still point at exact version rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.bank.schema import AnyQuestion, Difficulty, QuestionAdapter, Topic
+from app.core.errors import NotFoundError
+from app.questions.models import QuestionVersion
+
+
+@dataclass(frozen=True)
+class CatalogQuestion:
+    id: int
+    slug: str
+    version_id: int
+    position: int
+    model: AnyQuestion
+
+    @property
+    def difficulty(self) -> Difficulty:
+        return self.model.difficulty
+
+
+@dataclass(frozen=True)
+class CatalogTopic:
+    id: int
+    slug: str
+    topic: Topic
+    questions: tuple[CatalogQuestion, ...]
+
+    def difficulty_counts(self) -> dict[str, int]:
+        counts = Counter(q.difficulty.value for q in self.questions)
+        return {d.value: counts.get(d.value, 0) for d in Difficulty}
+
+    def tags(self) -> list[str]:
+        return sorted({tag for q in self.questions for tag in q.model.tags})
+
+
+class Catalog:
+    def __init__(self, topics: list[CatalogTopic]) -> None:
+        self.topics = {t.slug: t for t in topics}
+        self._questions = {q.slug: q for t in topics for q in t.questions}
+        self._topic_of = {q.slug: t for t in topics for q in t.questions}
+        self._versions: dict[int, AnyQuestion] = {
+            q.version_id: q.model for t in topics for q in t.questions
+        }
+        self._version_slugs = {q.version_id: q.slug for t in topics for q in t.questions}
+
+    def topic(self, slug: str) -> CatalogTopic:
+        try:
+            return self.topics[slug]
+        except KeyError:
+            raise NotFoundError(f"no topic '{slug}'", field="topic") from None
+
+    def topic_by_id(self, topic_id: int) -> CatalogTopic:
+        for topic in self.topics.values():
+            if topic.id == topic_id:
+                return topic
+        raise NotFoundError(f"topic {topic_id} is no longer offered", field="topic")
+
+    def question(self, slug: str) -> CatalogQuestion:
+        try:
+            return self._questions[slug]
+        except KeyError:
+            raise NotFoundError(f"no question '{slug}'", field="question") from None
+
+    def topic_of(self, question_slug: str) -> CatalogTopic:
+        return self._topic_of[question_slug]
+
+    def version(self, db: Session, version_id: int) -> AnyQuestion:
+        """The exact content a learner saw, even after the file has changed since."""
+        cached = self._versions.get(version_id)
+        if cached is not None:
+            return cached
+        row = db.get(QuestionVersion, version_id)
+        if row is None:
+            raise NotFoundError(f"no question version {version_id}")
+        model = QuestionAdapter.validate_python(row.data)
+        self._versions[version_id] = model
+        return model
+
+    def versions(self, db: Session, version_ids: list[int]) -> list[AnyQuestion]:
+        missing = [v for v in version_ids if v not in self._versions]
+        if missing:
+            rows = db.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(missing)))
+            for row in rows:
+                self._versions[row.id] = QuestionAdapter.validate_python(row.data)
+        return [self.version(db, v) for v in version_ids]

@@ -1,0 +1,196 @@
+"""Grade a learner's answer against a question. Pure functions: no database, no I/O.
+
+A malformed answer raises AnswerFormatError, which callers report without recording an attempt.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.bank.schema import (
+    AnyQuestion,
+    ChoiceQuestion,
+    MultipleSelect,
+    Numeric,
+    ShortText,
+    SingleChoice,
+    TensorShape,
+)
+from app.core.errors import AnswerFormatError
+
+# Shown when a shape answer cannot be read; also the placeholder in the answer box.
+SHAPE_FORMS = "4, 7, 6 or [4, 7, 6] or (4, 7, 6) or torch.Size([4, 7, 6])"
+_TORCH_SIZE = re.compile(r"torch\.Size\((.*)\)", re.DOTALL)
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+@dataclass(frozen=True)
+class Grade:
+    correct: bool
+    score: float  # 0.0 to 1.0
+    given: Any  # the answer in canonical form, as stored
+
+
+def letter(index: int) -> str:
+    return chr(ord("A") + index)
+
+
+def grade(question: AnyQuestion, raw: Any) -> Grade:
+    grader = _GRADERS[type(question)]
+    return grader(question, raw)
+
+
+def _single(raw: Any) -> Any:
+    """Forms send every field as a list; a one-item list means the item."""
+    if isinstance(raw, list | tuple) and len(raw) == 1:
+        return raw[0]
+    return raw
+
+
+def _option_index(question: ChoiceQuestion, raw: Any) -> int:
+    text = str(raw).strip().upper()
+    valid = ", ".join(letter(i) for i in range(len(question.options)))
+    if len(text) != 1 or not ("A" <= text < letter(len(question.options))):
+        raise AnswerFormatError(f"choose one of the options {valid}; got {str(raw)[:40]!r}")
+    return ord(text) - ord("A")
+
+
+def grade_single_choice(question: SingleChoice, raw: Any) -> Grade:
+    raw = _single(raw)
+    if raw is None or raw == "" or isinstance(raw, list):
+        raise AnswerFormatError("choose exactly one option")
+    index = _option_index(question, raw)
+    correct = index in question.correct_indexes()
+    return Grade(correct, 1.0 if correct else 0.0, letter(index))
+
+
+def grade_multiple_select(question: MultipleSelect, raw: Any) -> Grade:
+    picks = raw if isinstance(raw, list | tuple) else [raw]
+    chosen = frozenset(_option_index(question, p) for p in picks if p not in (None, ""))
+    if not chosen:
+        raise AnswerFormatError("choose at least one option")
+    right = question.correct_indexes()
+    # Each wrong pick cancels a right one, so ticking every box earns nothing.
+    score = max(0.0, (len(chosen & right) - len(chosen - right)) / len(right))
+    return Grade(chosen == right, score, sorted(letter(i) for i in chosen))
+
+
+def parse_number(raw: Any) -> float:
+    raw = _single(raw)
+    if isinstance(raw, bool):
+        raise AnswerFormatError("enter a number, such as 15493 or 0.25")
+    if isinstance(raw, int | float):
+        value = float(raw)
+    else:
+        text = str(raw).strip().replace("_", "")
+        if _THOUSANDS.match(text):
+            text = text.replace(",", "")
+        try:
+            value = float(text)
+        except ValueError:
+            raise AnswerFormatError(
+                f"enter a number, such as 15493, 15,493 or 1.5e4; got {str(raw)[:40]!r}"
+            ) from None
+    if not math.isfinite(value):
+        raise AnswerFormatError("enter a finite number")
+    return value
+
+
+def grade_numeric(question: Numeric, raw: Any) -> Grade:
+    value = parse_number(raw)
+    expected = question.answer
+    correct = math.isclose(value, expected.value, rel_tol=0.0, abs_tol=expected.tolerance + 1e-12)
+    given: int | float = int(value) if value.is_integer() else value
+    return Grade(correct, 1.0 if correct else 0.0, given)
+
+
+def parse_shape(raw: Any) -> list[int]:
+    """Read a shape written as 4,7,6 / [4, 7, 6] / (4, 7, 6) / torch.Size([4, 7, 6])."""
+    raw = _single(raw)
+    if isinstance(raw, list | tuple) and all(
+        isinstance(d, int) and not isinstance(d, bool) for d in raw
+    ):
+        dims = [int(d) for d in raw]
+    else:
+        dims = _parse_shape_text(str(raw) if raw is not None else "")
+    if any(d < 0 for d in dims):
+        raise AnswerFormatError(f"a shape has no negative sizes; write it like {SHAPE_FORMS}")
+    return dims
+
+
+def _parse_shape_text(text: str) -> list[int]:
+    body = text.strip()
+    if len(body) > 200:
+        raise AnswerFormatError(f"that is too long for a shape; write it like {SHAPE_FORMS}")
+    sized = _TORCH_SIZE.fullmatch(body)
+    if sized:
+        body = sized[1].strip()
+        if not (body.startswith("[") and body.endswith("]")):
+            raise AnswerFormatError(f"torch.Size takes a list, like {SHAPE_FORMS}")
+    bracketed = body[:1] in "[(" and body != ""
+    if bracketed:
+        if (body[0], body[-1]) not in (("[", "]"), ("(", ")")):
+            raise AnswerFormatError(
+                f"the brackets do not match; write the shape like {SHAPE_FORMS}"
+            )
+        body = body[1:-1]
+    parts = [p.strip() for p in body.split(",")]
+    if len(parts) > 1 and parts[-1] == "":
+        parts.pop()  # a trailing comma, as in (4,)
+    if parts == [""]:
+        if bracketed:
+            return []  # a 0-d tensor's shape
+        raise AnswerFormatError(f"enter a shape, such as {SHAPE_FORMS}")
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        raise AnswerFormatError(
+            f"a shape is whole numbers separated by commas, like {SHAPE_FORMS}; got {text[:40]!r}"
+        )
+    return [int(p) for p in parts]
+
+
+def grade_tensor_shape(question: TensorShape, raw: Any) -> Grade:
+    dims = parse_shape(raw)
+    correct = dims == question.answer
+    return Grade(correct, 1.0 if correct else 0.0, dims)
+
+
+def normalise_text(text: str, *, case_sensitive: bool) -> str:
+    text = " ".join(text.strip().strip("`").split())
+    return text if case_sensitive else text.casefold()
+
+
+def grade_short_text(question: ShortText, raw: Any) -> Grade:
+    raw = _single(raw)
+    if not isinstance(raw, str | int | float) or isinstance(raw, bool) or not str(raw).strip():
+        raise AnswerFormatError("enter a short text answer")
+    text = str(raw)
+    if len(text) > 500:
+        raise AnswerFormatError("keep the answer under 500 characters")
+    case = question.answer.case_sensitive
+    accepted = {normalise_text(a, case_sensitive=case) for a in question.answer.accepted}
+    correct = normalise_text(text, case_sensitive=case) in accepted
+    return Grade(correct, 1.0 if correct else 0.0, text.strip())
+
+
+def format_answer(given: Any) -> str:
+    """An answer as a learner would write it: "B", "A, C", "(4, 7, 6)", "15493"."""
+    if given is None:
+        return "nothing"
+    if isinstance(given, list):
+        if all(isinstance(d, int) for d in given):
+            return "(" + ", ".join(map(str, given)) + ("," if len(given) == 1 else "") + ")"
+        return ", ".join(map(str, given))
+    return str(given)
+
+
+_GRADERS: dict[type, Callable[[Any, Any], Grade]] = {
+    SingleChoice: grade_single_choice,
+    MultipleSelect: grade_multiple_select,
+    Numeric: grade_numeric,
+    TensorShape: grade_tensor_shape,
+    ShortText: grade_short_text,
+}

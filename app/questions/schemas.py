@@ -1,0 +1,91 @@
+"""What the API returns about content and the pages render: one shape for both."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+T = TypeVar("T")
+
+
+class TopicSummary(BaseModel):
+    slug: str
+    title: str
+    category: str
+    estimated_minutes: int
+    summary: str
+    summary_html: str
+    modes: list[str]
+    question_count: int
+    difficulty_counts: dict[str, int]
+    tags: list[str]
+
+
+class TopicDetail(TopicSummary):
+    notes: str
+    notes_html: str
+
+
+class OptionPublic(BaseModel):
+    label: str
+    text: str
+    text_html: str
+
+
+class QuestionPublic(BaseModel):
+    """A question as a learner sees it before answering: never the answer or the solution."""
+
+    id: str
+    type: str
+    difficulty: str
+    tags: list[str]
+    prompt: str
+    prompt_html: str
+    options: list[OptionPublic] | None = None
+    unit: str | None = None
+    answer_format: str | None = None
+
+
+class QuestionForPractice(QuestionPublic):
+    hints_html: list[str]
+
+
+class OptionReview(BaseModel):
+    label: str
+    text_html: str
+    correct: bool
+    chosen: bool
+    feedback_html: str
+
+
+class SolutionStepView(BaseModel):
+    title: str
+    body_html: str
+
+
+class Solution(BaseModel):
+    """Everything shown after answering."""
+
+    correct_answer: str
+    options: list[OptionReview] | None = None
+    steps: list[SolutionStepView]
+    final_answer_html: str
+    quick_check_html: str
+    common_mistakes_html: list[str]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+def page_of(items: list[Any], *, limit: int, offset: int) -> dict[str, Any]:
+    return {
+        "items": items[offset : offset + limit],
+        "total": len(items),
+        "limit": limit,
+        "offset": offset,
+    }

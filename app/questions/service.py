@@ -1,0 +1,141 @@
+"""Content views: topics, questions as learners see them, and solutions after answering."""
+
+from __future__ import annotations
+
+from app.bank.schema import (
+    AnyQuestion,
+    ChoiceQuestion,
+    Difficulty,
+    Numeric,
+    ShortText,
+    TensorShape,
+)
+from app.core.markdown import render, render_inline
+from app.questions.catalog import Catalog, CatalogQuestion, CatalogTopic
+from app.questions.grading import SHAPE_FORMS, letter
+from app.questions.schemas import (
+    OptionPublic,
+    OptionReview,
+    QuestionForPractice,
+    QuestionPublic,
+    Solution,
+    SolutionStepView,
+    TopicDetail,
+    TopicSummary,
+)
+
+
+def topic_summary(topic: CatalogTopic) -> TopicSummary:
+    t = topic.topic
+    return TopicSummary(
+        slug=topic.slug,
+        title=t.title,
+        category=t.category,
+        estimated_minutes=t.estimated_minutes,
+        summary=t.summary,
+        summary_html=render(t.summary),
+        modes=[m.value for m in t.modes],
+        question_count=len(topic.questions),
+        difficulty_counts=topic.difficulty_counts(),
+        tags=topic.tags(),
+    )
+
+
+def list_topics(catalog: Catalog) -> list[TopicSummary]:
+    return [topic_summary(t) for t in catalog.topics.values()]
+
+
+def topic_detail(catalog: Catalog, slug: str) -> TopicDetail:
+    topic = catalog.topic(slug)
+    return TopicDetail(
+        **topic_summary(topic).model_dump(),
+        notes=topic.topic.notes,
+        notes_html=render(topic.topic.notes),
+    )
+
+
+def filter_questions(
+    topic: CatalogTopic, *, difficulty: Difficulty | None = None, tag: str | None = None
+) -> list[CatalogQuestion]:
+    return [
+        q
+        for q in topic.questions
+        if (difficulty is None or q.difficulty == difficulty)
+        and (tag is None or tag in q.model.tags)
+    ]
+
+
+def public_question(question: AnyQuestion) -> QuestionPublic:
+    return QuestionPublic(**_public_fields(question))
+
+
+def practice_question(question: AnyQuestion) -> QuestionForPractice:
+    return QuestionForPractice(
+        **_public_fields(question), hints_html=[render(h) for h in question.hints]
+    )
+
+
+def _public_fields(question: AnyQuestion) -> dict[str, object]:
+    fields: dict[str, object] = {
+        "id": question.id,
+        "type": question.type,
+        "difficulty": question.difficulty.value,
+        "tags": question.tags,
+        "prompt": question.prompt,
+        "prompt_html": render(question.prompt),
+    }
+    if isinstance(question, ChoiceQuestion):
+        fields["options"] = [
+            OptionPublic(label=letter(i), text=o.text, text_html=render_inline(o.text))
+            for i, o in enumerate(question.options)
+        ]
+    elif isinstance(question, Numeric):
+        fields["unit"] = question.unit
+        fields["answer_format"] = "a number, such as 15493 or 0.25"
+    elif isinstance(question, TensorShape):
+        fields["answer_format"] = SHAPE_FORMS
+    elif isinstance(question, ShortText):
+        fields["answer_format"] = "a short answer"
+    return fields
+
+
+def correct_answer_text(question: AnyQuestion) -> str:
+    if isinstance(question, ChoiceQuestion):
+        return ", ".join(letter(i) for i in sorted(question.correct_indexes()))
+    if isinstance(question, Numeric):
+        value = question.answer.value
+        shown = f"{int(value)}" if value.is_integer() else f"{value:g}"
+        if question.answer.tolerance:
+            shown += f" (± {question.answer.tolerance:g})"
+        return f"{shown} {question.unit}" if question.unit else shown
+    if isinstance(question, TensorShape):
+        return "(" + ", ".join(str(d) for d in question.answer) + ")"
+    return question.answer.accepted[0]
+
+
+def solution(question: AnyQuestion, given: object = None) -> Solution:
+    """The full explanation; with `given`, each option says whether it was chosen."""
+    options = None
+    if isinstance(question, ChoiceQuestion):
+        chosen = set(given if isinstance(given, list) else [given])
+        options = [
+            OptionReview(
+                label=letter(i),
+                text_html=render_inline(o.text),
+                correct=o.correct,
+                chosen=letter(i) in chosen,
+                feedback_html=render(o.feedback),
+            )
+            for i, o in enumerate(question.options)
+        ]
+    return Solution(
+        correct_answer=correct_answer_text(question),
+        options=options,
+        steps=[
+            SolutionStepView(title=s.title, body_html=render(s.body))
+            for s in question.solution_steps
+        ],
+        final_answer_html=render(question.final_answer),
+        quick_check_html=render(question.quick_check),
+        common_mistakes_html=[render(m) for m in question.common_mistakes],
+    )

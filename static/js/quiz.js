@@ -1,0 +1,96 @@
+// Progressive enhancement for quiz pages; every page works without this file.
+// Adds keyboard shortcuts, a ticking test timer, and in-place practice feedback
+// so the verdict is announced by the role="status" region.
+(function () {
+  "use strict";
+
+  function isTyping(target) {
+    var tag = target && target.tagName;
+    return tag === "TEXTAREA" || tag === "SELECT" ||
+      (tag === "INPUT" && !/^(radio|checkbox|hidden|submit|button)$/.test(target.type));
+  }
+
+  function chooseOption(index) {
+    var input = document.querySelector('#answer-form input[data-key="' + index + '"]');
+    if (!input) return false;
+    if (input.type === "checkbox") input.checked = !input.checked; else input.checked = true;
+    input.focus();
+    return true;
+  }
+
+  function follow(shortcut) {
+    var link = document.querySelector('[data-shortcut="' + shortcut + '"]');
+    if (link && link.tagName === "A") { link.click(); return true; }
+    return false;
+  }
+
+  function showNextHint() {
+    var closed = document.querySelector("details.hint:not([open])");
+    if (!closed) return false;
+    closed.open = true;
+    closed.querySelector("summary").focus();
+    return true;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+    var key = event.key.toLowerCase();
+    var handled = false;
+    if (/^[1-7]$/.test(key)) handled = chooseOption(Number(key));
+    else if (/^[a-g]$/.test(key)) handled = chooseOption(key.charCodeAt(0) - 96);
+    else if (key === "n") handled = follow("n");
+    else if (key === "p") handled = follow("p");
+    else if (key === "s") handled = showNextHint();
+    else if (key === "enter" && event.target.form && event.target.form.id === "answer-form") {
+      event.target.form.requestSubmit();
+      handled = true;
+    }
+    if (handled) event.preventDefault();
+  });
+
+  var elapsed = document.getElementById("elapsed");
+  if (elapsed) {
+    var started = Date.now() - Number(elapsed.dataset.elapsed) * 1000;
+    setInterval(function () {
+      var seconds = Math.floor((Date.now() - started) / 1000);
+      var rest = seconds % 60;
+      elapsed.textContent = Math.floor(seconds / 60) + ":" + (rest < 10 ? "0" : "") + rest;
+    }, 1000);
+  }
+
+  // Practice: post the answer in the background and swap in the new verdict and explanation.
+  // Delegated, because the form itself is replaced after each answer.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches('form[data-enhance="practice"]') || !window.fetch) return;
+    event.preventDefault();
+    var body = new URLSearchParams(new FormData(form));
+    fetch(form.action, { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (response) {
+        return response.text().then(function (html) { show(response, html); });
+      })
+      .catch(function () { form.submit(); });
+  });
+
+  function show(response, html) {
+    var page = new DOMParser().parseFromString(html, "text/html");
+    swap(page, "section.question");
+    swap(page, "#explanation");
+    var verdict = document.getElementById("verdict");
+    var fresh = page.getElementById("verdict");
+    if (verdict && fresh) {
+      verdict.className = fresh.className;
+      verdict.innerHTML = fresh.innerHTML;
+    }
+    if (response.redirected) history.replaceState(null, "", response.url);
+    var invalid = document.querySelector('#answer-form [aria-invalid="true"], #answer-form fieldset[aria-describedby]');
+    if (invalid) invalid.focus();
+    else if (verdict && verdict.textContent.trim()) document.getElementById("feedback").focus();
+  }
+
+  function swap(page, selector) {
+    var target = document.querySelector(selector);
+    var fresh = page.querySelector(selector);
+    if (target && fresh) target.innerHTML = fresh.innerHTML;
+  }
+})();
