@@ -51,10 +51,19 @@ def create_db_engine(url: str) -> Engine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, **kwargs)
     event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
+def _sqlite_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front: two deferred transactions that both read, then
+    # write, would fail with SQLITE_BUSY instead of waiting their turn.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin), which also makes SAVEPOINT work.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # NORMAL is durable in WAL mode except for the last transactions on power loss.

@@ -1,0 +1,143 @@
+"""Fixtures: every database test runs twice, on SQLite and on PostgreSQL, each in a rolled-back
+transaction on a migrated database; the app is driven through httpx (Starlette's TestClient)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from app.core.config import Settings
+from app.core.db import create_db_engine
+from app.core.deps import get_db, get_rng
+from app.main import create_app
+
+# The PostgreSQL that runs on these machines (trust auth); CI uses the same.
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TORCHQUIZ_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh, empty database per backend for the whole run."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
+        return
+    yield from _scratch_postgres()
+
+
+def _scratch_postgres() -> Iterator[str]:
+    name = f"torchquiz_test_{uuid.uuid4().hex[:10]}"
+    admin = make_url(POSTGRES_ADMIN_URL)
+    conninfo = (
+        f"host={admin.host} port={admin.port or 5432} user={admin.username} dbname={admin.database}"
+    )
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(drivername="postgresql+psycopg", database=name).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_settings(database_url: str, instance_dir: Path, **overrides: object) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        instance_dir=instance_dir,
+        secret_key="test-secret-key-not-for-production",
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_settings(database_url, tmp_path_factory.mktemp("instance"))
+
+
+@pytest.fixture(scope="session")
+def started_app(settings: Settings) -> Iterator[FastAPI]:
+    """The app after its start-up: migrated and synced with the real question bank."""
+    app = create_app(settings)
+    with TestClient(app):
+        yield app
+
+
+@pytest.fixture
+def connection(started_app: FastAPI, settings: Settings) -> Iterator[Connection]:
+    """One connection in an outer transaction that is rolled back after the test."""
+    engine = create_db_engine(settings.database_url)
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+    engine.dispose()
+
+
+@pytest.fixture
+def db(connection: Connection) -> Iterator[Session]:
+    """A session for arranging and inspecting data; its commits only release savepoints."""
+    with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
+        yield session
+
+
+@pytest.fixture
+def app(started_app: FastAPI, connection: Connection) -> Iterator[FastAPI]:
+    def isolated_db() -> Iterator[Session]:
+        with Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    started_app.dependency_overrides[get_db] = isolated_db
+    yield started_app
+    started_app.dependency_overrides.clear()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """A browser-like client: keeps its learner cookie between requests.
+
+    Not entered as a context manager: that would run the app's start-up again per test."""
+    c = TestClient(app, base_url="http://testserver")
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def other_client(app: FastAPI) -> Iterator[TestClient]:
+    """A second learner."""
+    c = TestClient(app, base_url="http://testserver")
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def seeded_rng(app: FastAPI) -> Iterator[None]:
+    """Make test draws repeatable."""
+    import random
+
+    app.dependency_overrides[get_rng] = lambda: random.Random(1234)
+    yield
+    app.dependency_overrides.pop(get_rng, None)

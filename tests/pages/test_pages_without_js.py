@@ -1,0 +1,159 @@
+"""The HTML pages work as plain forms: post, redirect, render. CSRF guards every form."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.testclient import TestClient
+
+from tests.api.test_sessions_api import bank_question, right_answer, wrong_answer
+
+
+def csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "every form carries a CSRF token"
+    return match.group(1)
+
+
+def start_practice(client: TestClient, **filters: str) -> str:
+    page = client.get("/topics/birnn/practice")
+    response = client.post(
+        "/topics/birnn/practice",
+        data={"csrf_token": csrf(page.text), **filters},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    return response.headers["location"]
+
+
+def question_id_on(client: TestClient, html: str) -> str:
+    """Find which bank question the page shows, by its prompt."""
+    catalog = client.app.state.catalog  # type: ignore[attr-defined]
+    from app.core.markdown import render
+
+    for topic in catalog.topics.values():
+        for q in topic.questions:
+            if str(render(q.model.prompt)) in html:
+                return q.slug
+    raise AssertionError("page shows no known question")
+
+
+def as_form(value: object) -> list[str] | str:
+    if isinstance(value, list) and all(isinstance(v, int) for v in value):
+        return ", ".join(map(str, value))
+    return [str(v) for v in value] if isinstance(value, list) else str(value)
+
+
+def test_home_and_topic_pages_list_modes(client: TestClient) -> None:
+    home = client.get("/")
+    assert home.status_code == 200 and "Bidirectional RNNs in PyTorch" in home.text
+    topic = client.get("/topics/birnn")
+    for mode in ("Learn", "Practice", "Test", "Review mistakes"):
+        assert f'<span class="mode-title">{mode}</span>' in topic.text
+    learn = client.get("/topics/birnn/learn")
+    assert 'class="notes"' in learn.text and "<h2>" in learn.text
+
+
+def test_practice_page_shows_counter_badge_and_hints(client: TestClient) -> None:
+    location = start_practice(client, difficulty="hard")
+    page = client.get(location)
+    total = len(
+        [
+            q
+            for q in client.get("/api/v1/topics/birnn/questions?difficulty=hard&limit=100").json()[
+                "items"
+            ]
+        ]
+    )
+    assert f"1 / {total}" in page.text
+    assert "badge-hard" in page.text and ">Hard<" in page.text
+    assert "Show hint 1" in page.text
+
+
+def test_practice_answer_wrong_then_right_without_javascript(client: TestClient) -> None:
+    location = start_practice(client)
+    page = client.get(location)
+    question = bank_question(client, question_id_on(client, page.text))
+    token = csrf(page.text)
+
+    wrong = client.post(
+        location, data={"csrf_token": token, "answer": as_form(wrong_answer(question))}
+    )
+    assert wrong.status_code == 200 and "?answer=" in str(wrong.url)
+    assert "<strong>Incorrect.</strong>" in wrong.text or "Partly correct" in wrong.text
+    assert "Solution, step by step" in wrong.text and "Common mistakes" in wrong.text
+
+    right = client.post(
+        location, data={"csrf_token": token, "answer": as_form(right_answer(question))}
+    )
+    assert "<strong>Correct.</strong>" in right.text
+
+
+def test_unreadable_answer_is_shown_again_with_the_message(client: TestClient) -> None:
+    location = start_practice(client, tag="shapes")
+    for _ in range(30):
+        page = client.get(location)
+        if "torch.Size" in page.text and 'id="answer-input"' in page.text:
+            break
+        location = re.sub(r"/(\d+)$", lambda m: f"/{int(m.group(1)) + 1}", location)
+    else:
+        raise AssertionError("no tensor shape question in the shapes practice")
+    response = client.post(location, data={"csrf_token": csrf(page.text), "answer": "abc"})
+    assert response.status_code == 422
+    assert 'role="alert"' in response.text and "did not count as an attempt" in response.text
+    assert 'aria-invalid="true"' in response.text and 'value="abc"' in response.text
+    assert client.get("/api/v1/progress").json()[0]["answers"] == 0
+
+
+def test_form_without_valid_csrf_token_is_refused(client: TestClient) -> None:
+    client.get("/")
+    response = client.post("/topics/birnn/test", data={"csrf_token": "forged"})
+    assert response.status_code == 403
+    assert "expired" in response.text
+
+
+def test_csrf_token_of_another_learner_is_refused(
+    client: TestClient, other_client: TestClient
+) -> None:
+    token = csrf(other_client.get("/topics/birnn/test").text)
+    client.get("/")
+    assert client.post("/topics/birnn/test", data={"csrf_token": token}).status_code == 403
+
+
+def test_full_test_through_forms(client: TestClient) -> None:
+    page = client.get("/topics/birnn/test")
+    started = client.post("/topics/birnn/test", data={"csrf_token": csrf(page.text)})
+    assert re.search(r"/tests/[0-9a-f-]+/1$", str(started.url))
+    url = str(started.url)
+    for position in range(1, 11):
+        page = client.get(url)
+        assert f"{position} / 10" in page.text
+        question = bank_question(client, question_id_on(client, page.text))
+        go = "finish" if position == 10 else "next"
+        response = client.post(
+            url,
+            data={
+                "csrf_token": csrf(page.text),
+                "answer": as_form(right_answer(question)),
+                "go": go,
+            },
+        )
+        url = str(response.url)
+    assert url.endswith("/result")
+    assert "You scored <strong>10 of 10</strong>" in response.text
+    assert response.text.count('class="review-item"') == 10
+
+
+def test_skipping_a_test_question_saves_nothing(client: TestClient) -> None:
+    page = client.get("/topics/birnn/test")
+    started = client.post("/topics/birnn/test", data={"csrf_token": csrf(page.text)})
+    response = client.post(str(started.url), data={"csrf_token": csrf(started.text), "go": "next"})
+    assert response.status_code == 200 and str(response.url).endswith("/2")
+    assert "0 of 10 answered" in response.text
+
+
+def test_error_pages_are_html_for_browsers(client: TestClient) -> None:
+    response = client.get("/topics/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "no topic &#39;nope&#39;" in response.text or "no topic 'nope'" in response.text
