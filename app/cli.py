@@ -90,3 +90,7 @@ def migrate() -> None:
 
     migrate_database(get_settings().database_url)
     click.echo("database is up to date")
+
+
+if __name__ == "__main__":
+    main()

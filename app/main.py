@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.catalog = prepare(settings)
         engine = create_db_engine(settings.database_url)
         app.state.session_factory = session_factory(engine)
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = settings.route_threads()
         yield
         engine.dispose()
 

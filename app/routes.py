@@ -5,10 +5,10 @@ from functools import cache
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from app.core.markdown import pygments_css
-
 from app.attempts import api as attempts_api
 from app.attempts import pages as attempts_pages
+from app.core.markdown import pygments_css
+from app.core.routing import UnitOfWorkRoute
 from app.learners import api as learners_api
 from app.progress import api as progress_api
 from app.progress import pages as progress_pages
@@ -19,7 +19,7 @@ api_router = APIRouter(prefix="/api/v1")
 for module in (questions_api, attempts_api, progress_api, learners_api):
     api_router.include_router(module.router)
 
-page_router = APIRouter()
+page_router = APIRouter(route_class=UnitOfWorkRoute)
 for page_module in (questions_pages, attempts_pages, progress_pages):
     page_router.include_router(page_module.router)
 

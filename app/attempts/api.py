@@ -14,9 +14,10 @@ from app.attempts.schemas import (
     TestAck,
     TestResult,
 )
-from app.core.deps import CatalogDep, LearnerDep, LearnerIdDep, RngDep, SessionDep
+from app.core.deps import CatalogDep, LearnerDep, RngDep, SessionDep
+from app.core.routing import UnitOfWorkRoute
 
-router = APIRouter(prefix="/sessions", tags=["sessions"])
+router = APIRouter(prefix="/sessions", tags=["sessions"], route_class=UnitOfWorkRoute)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -24,56 +25,52 @@ def start_session(
     body: StartSession, db: SessionDep, catalog: CatalogDep, learner: LearnerDep, rng: RngDep
 ) -> SessionView:
     """Start practice (optionally filtered) or a 10-question test (3 easy, 4 medium, 3 hard)."""
-    session = service.start_session(db, catalog, learner, body, rng=rng)
+    session = service.start_session(db, catalog, learner.get_or_create(), body, rng=rng)
     return service.session_view(db, catalog, session)
 
 
 @router.get("/{session_id}")
 def get_session(
-    session_id: str, db: SessionDep, catalog: CatalogDep, learner_id: LearnerIdDep
+    session_id: str, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> SessionView:
     """A session's state: which positions are answered, elapsed time, whether it is finished."""
-    return service.session_view(db, catalog, service.get_session(db, learner_id, session_id))
+    return service.session_view(db, catalog, service.get_session(db, learner.public_id, session_id))
 
 
 @router.get("/{session_id}/questions/{position}")
 def get_session_question(
-    session_id: str, position: int, db: SessionDep, catalog: CatalogDep, learner_id: LearnerIdDep
+    session_id: str, position: int, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> SessionQuestion:
     """The question at a 1-based position; practice includes hints, a test its saved answer."""
-    session = service.get_session(db, learner_id, session_id)
+    session = service.get_session(db, learner.public_id, session_id)
     return service.session_question(db, catalog, session, position)
 
 
 @router.post("/{session_id}/answers")
 def submit_answer(
-    session_id: str, body: AnswerIn, db: SessionDep, catalog: CatalogDep, learner_id: LearnerIdDep
+    session_id: str, body: AnswerIn, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> PracticeFeedback | TestAck:
     """Practice: graded at once, with the explanation. Test: saved (latest save wins)."""
-    session = service.get_session(db, learner_id, session_id)
+    session = service.get_session(db, learner.public_id, session_id)
     return service.submit_answer(db, catalog, session, body)
 
 
 @router.get("/{session_id}/answers/{answer_id}")
 def get_feedback(
-    session_id: str, answer_id: int, db: SessionDep, catalog: CatalogDep, learner_id: LearnerIdDep
+    session_id: str, answer_id: int, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> PracticeFeedback:
     """The grading and explanation of an earlier practice answer."""
-    session = service.get_session(db, learner_id, session_id)
+    session = service.get_session(db, learner.public_id, session_id)
     return service.practice_feedback(db, catalog, session, answer_id)
 
 
 @router.post("/{session_id}/finish")
-def finish(
-    session_id: str, db: SessionDep, catalog: CatalogDep, learner_id: LearnerIdDep
-) -> TestResult:
+def finish(session_id: str, db: SessionDep, catalog: CatalogDep, learner: LearnerDep) -> TestResult:
     """End a test; get its score, breakdown and review. Finishing twice gives the same result."""
-    return service.finish_test(db, catalog, service.get_session(db, learner_id, session_id))
+    return service.finish_test(db, catalog, service.get_session(db, learner.public_id, session_id))
 
 
 @router.get("/{session_id}/result")
-def result(
-    session_id: str, db: SessionDep, catalog: CatalogDep, learner_id: LearnerIdDep
-) -> TestResult:
+def result(session_id: str, db: SessionDep, catalog: CatalogDep, learner: LearnerDep) -> TestResult:
     """A finished test's result; 409 while the test is running."""
-    return service.test_result(db, catalog, service.get_session(db, learner_id, session_id))
+    return service.test_result(db, catalog, service.get_session(db, learner.public_id, session_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Annotated, Any, Literal
 
@@ -16,21 +17,22 @@ from app.attempts.schemas import AnswerIn, PracticeFeedback, StartSession
 from app.bank.schema import Difficulty
 from app.core.deps import (
     CatalogDep,
+    CurrentLearner,
     IdentityDep,
     LearnerDep,
-    LearnerIdDep,
     RngDep,
     SessionDep,
     TokensDep,
     check_csrf,
 )
 from app.core.errors import AnswerFormatError
+from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
 from app.questions.catalog import Catalog
 from app.questions.grading import format_answer
 from app.questions.service import topic_summary
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 
 class StartForm(BaseModel):
@@ -75,9 +77,14 @@ def _redirect(request: Request, name: str, **params: Any) -> RedirectResponse:
 
 
 def _start(
-    request: Request, db: Session, catalog: Catalog, learner: Any, start: StartSession, rng: Any
+    request: Request,
+    db: Session,
+    catalog: Catalog,
+    learner: CurrentLearner,
+    start: StartSession,
+    rng: random.Random,
 ) -> RedirectResponse:
-    session = service.start_session(db, catalog, learner, start, rng=rng)
+    session = service.start_session(db, catalog, learner.get_or_create(), start, rng=rng)
     page = "practice_page" if start.mode == "practice" else "test_page"
     return _redirect(request, page, session_id=session.public_id, position=1)
 
@@ -132,10 +139,10 @@ def practice_page(
     request: Request,
     db: SessionDep,
     catalog: CatalogDep,
-    learner_id: LearnerIdDep,
+    learner: LearnerDep,
     answer: int | None = None,
 ) -> Response:
-    session = service.get_session(db, learner_id, session_id)
+    session = service.get_session(db, learner.public_id, session_id)
     context = _practice_context(db, catalog, session, position, answer)
     return render_page(request, "attempts/practice.html", context)
 
@@ -148,12 +155,12 @@ def practice_answer(
     request: Request,
     db: SessionDep,
     catalog: CatalogDep,
-    learner_id: LearnerIdDep,
+    learner: LearnerDep,
     identity: IdentityDep,
     tokens: TokensDep,
 ) -> Response:
     check_csrf(tokens, identity, form.csrf_token)
-    session = service.get_session(db, learner_id, session_id)
+    session = service.get_session(db, learner.public_id, session_id)
     try:
         feedback = service.submit_answer(db, catalog, session, form.to_answer(position))
     except AnswerFormatError as exc:
@@ -213,10 +220,10 @@ def test_page(
     request: Request,
     db: SessionDep,
     catalog: CatalogDep,
-    learner_id: LearnerIdDep,
+    learner: LearnerDep,
     saved: int | None = None,
 ) -> Response:
-    session = service.get_session(db, learner_id, session_id)
+    session = service.get_session(db, learner.public_id, session_id)
     if session.finished_at is not None:
         return _redirect(request, "test_result_page", session_id=session_id)
     context = _test_context(db, catalog, session, position)
@@ -232,12 +239,12 @@ def test_answer(
     request: Request,
     db: SessionDep,
     catalog: CatalogDep,
-    learner_id: LearnerIdDep,
+    learner: LearnerDep,
     identity: IdentityDep,
     tokens: TokensDep,
 ) -> Response:
     check_csrf(tokens, identity, form.csrf_token)
-    session = service.get_session(db, learner_id, session_id)
+    session = service.get_session(db, learner.public_id, session_id)
     if session.finished_at is not None:
         return _redirect(request, "test_result_page", session_id=session_id)
     if not form.is_blank():  # moving on without an answer is allowed in a test
@@ -259,9 +266,9 @@ def test_answer(
 
 @router.get("/tests/{session_id}/result", name="test_result_page")
 def test_result_page(
-    session_id: str, request: Request, db: SessionDep, catalog: CatalogDep, learner_id: LearnerIdDep
+    session_id: str, request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> Response:
-    session = service.get_session(db, learner_id, session_id)
+    session = service.get_session(db, learner.public_id, session_id)
     if session.finished_at is None:
         return _redirect(request, "test_page", session_id=session_id, position=1)
     result = service.test_result(db, catalog, session)

@@ -38,8 +38,9 @@ def start_session(
     db: Session, catalog: Catalog, learner: Learner, request: StartSession, *, rng: random.Random
 ) -> QuizSession:
     topic = catalog.topic(request.topic)
+    filters: dict[str, object] = {}
     if request.mode == "test":
-        chosen, filters = draw_test(topic, rng), {}
+        chosen = draw_test(topic, rng)
     else:
         chosen, filters = _practice_questions(db, catalog, learner, topic, request)
     if not chosen:
@@ -79,10 +80,14 @@ def draw_test(topic: CatalogTopic, rng: random.Random) -> list[CatalogQuestion]:
     return sorted(picked, key=lambda q: q.position)
 
 
-def get_session(db: Session, learner_id: int | None, public_id: str) -> QuizSession:
-    session = db.scalar(select(QuizSession).where(QuizSession.public_id == public_id))
+def get_session(db: Session, learner_public_id: str, public_id: str) -> QuizSession:
+    session = db.scalar(
+        select(QuizSession)
+        .join(Learner, QuizSession.learner_id == Learner.id)
+        .where(QuizSession.public_id == public_id, Learner.public_id == learner_public_id)
+    )
     # Someone else's session is as unknown as a missing one.
-    if session is None or session.learner_id != learner_id:
+    if session is None:
         raise NotFoundError(f"no session '{public_id}'", field="session")
     return session
 

@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     questions_dir: Path = PROJECT_DIR / "questions"
     host: str = "127.0.0.1"
     port: int = 8000
-    test_question_count: int = 10
+    # Worker threads for sync routes; 0 picks for the database (see route_threads).
+    worker_threads: int = 0
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -40,6 +41,13 @@ class Settings(BaseSettings):
     def safe_db_url(self) -> str:
         """The database URL with any password hidden, for logs."""
         return make_url(self.database_url).render_as_string(hide_password=True)
+
+    def route_threads(self) -> int:
+        """SQLite serves one connection per process, so more than two threads only queue for it
+        and fight over the GIL (measured with bench/http_load.py); a server database uses many."""
+        if self.worker_threads:
+            return self.worker_threads
+        return 2 if make_url(self.database_url).get_backend_name() == "sqlite" else 40
 
     def signing_key(self) -> str:
         """The configured secret, or one generated once and kept in the instance folder."""

@@ -49,6 +49,10 @@ def create_db_engine(url: str) -> Engine:
         kwargs["poolclass"] = StaticPool
     else:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # SQLite has one writer at a time. One connection per process makes requests queue in
+        # order for it; several would poll SQLite's busy lock, and under load some starve
+        # past the busy timeout ("database is locked").
+        kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
     engine = create_engine(url, **kwargs)
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _sqlite_begin)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from app.core.db import transaction
 from app.core.errors import ForbiddenError, UnauthorizedError
 from app.learners.identity import Identity, LearnerTokens
 from app.learners.models import Learner
@@ -17,29 +16,34 @@ from app.learners.service import find_learner, get_or_create_learner
 from app.questions.catalog import Catalog
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    yield from transaction(request.app.state.session_factory)
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """A session per request; the route commits or rolls back in its own thread (see
+    app.core.routing.UnitOfWorkRoute). Closing here only tidies up after a failure."""
+    session = request.app.state.session_factory()
+    try:
+        yield session
+    finally:
+        session.close()
 
 
-# scope="function": commit before the response goes out, so a client never reads stale data.
-SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+SessionDep = Annotated[Session, Depends(get_db)]
 
 
-def get_catalog(request: Request) -> Catalog:
+async def get_catalog(request: Request) -> Catalog:
     return request.app.state.catalog  # type: ignore[no-any-return]
 
 
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
-def get_tokens(request: Request) -> LearnerTokens:
+async def get_tokens(request: Request) -> LearnerTokens:
     return request.app.state.tokens  # type: ignore[no-any-return]
 
 
 TokensDep = Annotated[LearnerTokens, Depends(get_tokens)]
 
 
-def get_identity(request: Request) -> Identity:
+async def get_identity(request: Request) -> Identity:
     identity: Identity = request.state.identity
     if identity.forged_bearer:
         raise UnauthorizedError("the bearer token is not valid: its signature does not match")
@@ -49,23 +53,30 @@ def get_identity(request: Request) -> Identity:
 IdentityDep = Annotated[Identity, Depends(get_identity)]
 
 
-def current_learner(db: SessionDep, identity: IdentityDep) -> Learner:
-    return get_or_create_learner(db, identity.public_id)
+class CurrentLearner:
+    """The learner behind the request, looked up lazily from inside the route's thread."""
+
+    def __init__(self, db: Session, public_id: str) -> None:
+        self._db = db
+        self.public_id = public_id
+
+    def get_or_create(self) -> Learner:
+        return get_or_create_learner(self._db, self.public_id)
+
+    def known_id(self) -> int | None:
+        """For read-only views: a visitor who never answered has no row and no progress."""
+        learner = find_learner(self._db, self.public_id)
+        return learner.id if learner else None
 
 
-LearnerDep = Annotated[Learner, Depends(current_learner)]
+async def current_learner(db: SessionDep, identity: IdentityDep) -> CurrentLearner:
+    return CurrentLearner(db, identity.public_id)
 
 
-def optional_learner_id(db: SessionDep, identity: IdentityDep) -> int | None:
-    """For read-only views: a visitor who never answered has no row and no progress."""
-    learner = find_learner(db, identity.public_id)
-    return learner.id if learner else None
+LearnerDep = Annotated[CurrentLearner, Depends(current_learner)]
 
 
-LearnerIdDep = Annotated[int | None, Depends(optional_learner_id)]
-
-
-def get_rng() -> random.Random:
+async def get_rng() -> random.Random:
     return random.Random()  # noqa: S311 - drawing test questions, not secrets
 
 

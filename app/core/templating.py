@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from starlette.responses import Response
 
 from app.core.config import PROJECT_DIR
@@ -14,6 +17,30 @@ from app.questions.grading import format_answer
 templates = Jinja2Templates(directory=PROJECT_DIR / "templates")
 templates.env.globals["difficulty_label"] = {"easy": "Easy", "medium": "Medium", "hard": "Hard"}
 templates.env.globals["format_answer"] = format_answer
+
+
+@cache
+def _path_formats(app: FastAPI) -> dict[str, str]:
+    """Route name -> path with {placeholders}, for every route of the included routers."""
+    formats: dict[str, str] = {}
+    for route in app.router.routes:
+        for context in getattr(route, "effective_route_contexts", list)():
+            formats.setdefault(context.name, context.path_format)
+    return formats
+
+
+@pass_context
+def url_for(context: dict[str, Any], name: str, /, **params: Any) -> str:
+    """Like Starlette's url_for, as a path; a page links a dozen times and FastAPI's own
+    lookup walks every nested route each time (a third of a page's rendering time)."""
+    request: Request = context["request"]
+    path_format = _path_formats(request.app).get(name)
+    if path_format is None:
+        return str(request.url_for(name, **params))
+    return path_format.format(**{k: quote(str(v), safe="") for k, v in params.items()})
+
+
+templates.env.globals["url_for"] = url_for
 
 
 def render_page(

@@ -6,8 +6,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from app.core.deps import IdentityDep, TokensDep
+from app.core.routing import UnitOfWorkRoute
 
-router = APIRouter(tags=["learners"])
+router = APIRouter(tags=["learners"], route_class=UnitOfWorkRoute)
 
 
 class Me(BaseModel):

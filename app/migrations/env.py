@@ -25,6 +25,8 @@ connection = config.attributes.get("connection")
 if connection is not None:
     run_migrations(connection)
 else:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    url = config.get_main_option("sqlalchemy.url")
+    assert url, "set sqlalchemy.url (app.core.db.alembic_config does)"
+    engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn:
         run_migrations(conn)

@@ -13,33 +13,33 @@ from app.core.deps import (
     CatalogDep,
     IdentityDep,
     LearnerDep,
-    LearnerIdDep,
     RngDep,
     SessionDep,
     TokensDep,
     check_csrf,
 )
+from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
 from app.progress import service
 from app.questions.service import topic_summary
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 
 @router.get("/progress")
 def progress_page(
-    request: Request, db: SessionDep, catalog: CatalogDep, learner_id: LearnerIdDep
+    request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> Response:
-    progress = service.all_progress(db, catalog, learner_id)
+    progress = service.all_progress(db, catalog, learner.known_id())
     return render_page(request, "progress/progress.html", {"progress": progress})
 
 
 @router.get("/topics/{slug}/mistakes")
 def mistakes_page(
-    slug: str, request: Request, db: SessionDep, catalog: CatalogDep, learner_id: LearnerIdDep
+    slug: str, request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> Response:
     topic = catalog.topic(slug)
-    mistakes = service.mistakes(db, catalog, learner_id, topic)
+    mistakes = service.mistakes(db, catalog, learner.known_id(), topic)
     context = {"topic": topic_summary(topic), "mistakes": mistakes}
     return render_page(request, "progress/mistakes.html", context)
 
@@ -58,6 +58,6 @@ def practise_mistakes(
 ) -> Response:
     check_csrf(tokens, identity, csrf_token)
     start = StartSession(topic=slug, mode="practice", mistakes_only=True)
-    session = start_session(db, catalog, learner, start, rng=rng)
+    session = start_session(db, catalog, learner.get_or_create(), start, rng=rng)
     url = request.url_for("practice_page", session_id=session.public_id, position=1)
     return RedirectResponse(url, status_code=303)

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 
 from app.bank.schema import Difficulty
 from app.core.deps import CatalogDep
+from app.core.routing import UnitOfWorkRoute
 from app.questions import service
 from app.questions.schemas import Page, QuestionPublic, TopicDetail, TopicSummary, page_of
 
-router = APIRouter(tags=["topics"])
+router = APIRouter(tags=["topics"], route_class=UnitOfWorkRoute)
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0)]

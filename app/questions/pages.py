@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.core.deps import CatalogDep, LearnerIdDep, SessionDep
+from app.core.deps import CatalogDep, LearnerDep, SessionDep
+from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
 from app.progress.service import all_progress, topic_progress
 from app.questions import service
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 # What each learning mode is, in the order the topic page offers them.
 MODES = {
@@ -26,21 +27,19 @@ MODES = {
 
 
 @router.get("/")
-def home(
-    request: Request, db: SessionDep, catalog: CatalogDep, learner_id: LearnerIdDep
-) -> Response:
-    progress = {p.topic: p for p in all_progress(db, catalog, learner_id)}
+def home(request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep) -> Response:
+    progress = {p.topic: p for p in all_progress(db, catalog, learner.known_id())}
     topics = service.list_topics(catalog)
     return render_page(request, "home.html", {"topics": topics, "progress": progress})
 
 
 @router.get("/topics/{slug}")
 def topic_page(
-    slug: str, request: Request, db: SessionDep, catalog: CatalogDep, learner_id: LearnerIdDep
+    slug: str, request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> Response:
     topic = service.topic_detail(catalog, slug)
     modes = [(m, *MODES[m]) for m in topic.modes if m in MODES]
-    progress = topic_progress(db, catalog, learner_id, catalog.topic(slug))
+    progress = topic_progress(db, catalog, learner.known_id(), catalog.topic(slug))
     return render_page(
         request, "topic.html", {"topic": topic, "modes": modes, "progress": progress}
     )
