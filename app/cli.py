@@ -33,14 +33,15 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     except BankInvalidError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    click.echo(f"torchquiz is running at http://{host}:{port}/  (database: {settings.safe_db_url})")
+    click.echo(f"Starting torchquiz at http://{host}:{port}/  (database: {settings.safe_db_url})")
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        log_level="info",
+        access_log=False,
     )
 
 

@@ -94,6 +94,8 @@ def load_bank(root: Path) -> Bank:
         if loaded is not None:
             topics[loaded.slug] = loaded
     _check_unique_ids(topics, root, problems)
+    if not topics and not problems:
+        problems.append(Problem(str(root), "", "no topic folders found: the bank is empty"))
     if problems:
         raise BankInvalidError(problems)
     return Bank(topics=topics)
@@ -109,6 +111,8 @@ def _load_topic(folder: Path, root: Path, problems: list[Problem]) -> LoadedTopi
     if not topic_path.exists():
         problems.append(Problem(str(topic_path.relative_to(root)), "", "missing topic file"))
     questions = []
+    for path in sorted(folder.glob("*.yml")):
+        problems.append(Problem(str(path.relative_to(root)), "", "name question files *.yaml"))
     for path in sorted(folder.glob("*.yaml")):
         if path.name == TOPIC_FILE:
             continue
@@ -152,7 +156,10 @@ def _parse(path: Path, root: Path, schema: Any, problems: list[Problem]) -> Any:
         return schema.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
-            problems.append(Problem(rel, _field_path(error["loc"]), error["msg"]))
+            field = _field_path(error["loc"])
+            if error["type"].startswith("union_tag_"):
+                field = "type"  # pydantic gives the missing or unknown tag no location
+            problems.append(Problem(rel, field, error["msg"]))
         return None
 
 

@@ -11,6 +11,7 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    field_validator,
     model_validator,
 )
 
@@ -149,23 +150,25 @@ class ChoiceQuestion(QuestionBase):
 class SingleChoice(ChoiceQuestion):
     type: Literal["single_choice"]
 
-    @model_validator(mode="after")
-    def _exactly_one_correct(self) -> SingleChoice:
-        if len(self.correct_indexes()) != 1:
+    @field_validator("options")
+    @classmethod
+    def _exactly_one_correct(cls, options: list[Option]) -> list[Option]:
+        if sum(o.correct for o in options) != 1:
             raise ValueError("a single_choice question needs exactly one correct option")
-        return self
+        return options
 
 
 class MultipleSelect(ChoiceQuestion):
-    """Partial credit: (right picks - wrong picks) / number of right options, never below 0."""
+    """Partial credit: right picks / right options - wrong picks / wrong options, at least 0."""
 
     type: Literal["multiple_select"]
 
-    @model_validator(mode="after")
-    def _some_correct(self) -> MultipleSelect:
-        if not self.correct_indexes():
+    @field_validator("options")
+    @classmethod
+    def _some_correct(cls, options: list[Option]) -> list[Option]:
+        if not any(o.correct for o in options):
             raise ValueError("a multiple_select question needs at least one correct option")
-        return self
+        return options
 
 
 class NumericAnswer(Strict):

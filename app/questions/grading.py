@@ -74,8 +74,11 @@ def grade_multiple_select(question: MultipleSelect, raw: Any) -> Grade:
     if not chosen:
         raise AnswerFormatError("choose at least one option")
     right = question.correct_indexes()
-    # Each wrong pick cancels a right one, so ticking every box earns nothing.
-    score = max(0.0, (len(chosen & right) - len(chosen - right)) / len(right))
+    wrong = len(question.options) - len(right)
+    # Right picks earn their share of the right options, wrong picks lose their share of the
+    # wrong ones: ticking every box always earns nothing.
+    penalty = len(chosen - right) / wrong if wrong else 0.0
+    score = max(0.0, len(chosen & right) / len(right) - penalty)
     return Grade(chosen == right, score, sorted(letter(i) for i in chosen))
 
 
@@ -139,7 +142,7 @@ def _parse_shape_text(text: str) -> list[int]:
             )
         body = body[1:-1]
     parts = [p.strip() for p in body.split(",")]
-    if len(parts) > 1 and parts[-1] == "":
+    if len(parts) > 1 and parts[-1] == "" and parts[-2] != "":
         parts.pop()  # a trailing comma, as in (4,)
     if parts == [""]:
         if bracketed:

@@ -186,15 +186,6 @@ def test_string_value() -> None:
     assert "claims kind == 'LSTM'" in only_line(run_check(check(code, values={"kind": "LSTM"})))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason=(
-        "BUG: a `values` claim on a tensor with more than one element makes run_check raise "
-        "RuntimeError ('Boolean value of Tensor with more than one value is ambiguous') from "
-        "_same_value's bool(actual == expected) instead of returning a mismatch line"
-    ),
-)
 def test_value_claim_on_multi_element_tensor_is_a_mismatch_not_a_crash() -> None:
     code = "import torch\nout = torch.zeros(3)\n"
 

@@ -199,7 +199,7 @@ def test_single_choice_needs_exactly_one_correct_option(bank: Any, correct: list
 
     problem = only_problem(bank.problems())
 
-    assert problem.path == "rnn/pick-one.yaml"
+    assert (problem.path, problem.field) == ("rnn/pick-one.yaml", "options")
     assert "exactly one correct option" in problem.message
 
 
@@ -218,7 +218,7 @@ def test_multiple_select_with_no_correct_option(bank: Any) -> None:
 
     problem = only_problem(bank.problems())
 
-    assert problem.path == "rnn/pick-some.yaml"
+    assert (problem.path, problem.field) == ("rnn/pick-some.yaml", "options")
     assert "at least one correct option" in problem.message
 
 
@@ -329,14 +329,6 @@ def test_bad_check_block_is_reported(
     assert message in problem.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG: a question file without `type` (or with an unknown type) is reported with an "
-        "empty field: pydantic's union-tag error has loc (), so _field_path gives ''"
-    ),
-)
 def test_missing_type_names_the_type_field(bank: Any) -> None:
     bank.topic()
     data = bank.base_question()
@@ -498,3 +490,19 @@ def test_schema_and_hidden_folders_are_ignored(bank: Any) -> None:
 
     assert list(loaded.topics) == ["rnn"]
     assert loaded.question_count() == 1
+
+
+def test_empty_bank_is_reported(bank: Any) -> None:
+    problem = only_problem(bank.problems())
+
+    assert "no topic folders" in problem.message
+
+
+def test_yml_file_is_reported_not_skipped(bank: Any) -> None:
+    bank.topic()
+    bank.text("rnn/forgotten.yml", "id: forgotten\n")
+
+    problem = only_problem(bank.problems())
+
+    assert problem.path == "rnn/forgotten.yml"
+    assert ".yaml" in problem.message
