@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,7 @@ from app.core.errors import AppError, ConflictError, NotFoundError
 from app.learners.models import Learner
 from app.progress.service import mistaken_question_slugs
 from app.questions.catalog import Catalog, CatalogQuestion, CatalogTopic
-from app.questions.grading import grade
+from app.questions.grading import Grade, grade
 from app.questions.service import filter_questions, practice_question, public_question, solution
 
 # A test draws 3 easy, 4 medium and 3 hard questions (topped up from other levels if short).
@@ -80,12 +80,21 @@ def draw_test(topic: CatalogTopic, rng: random.Random) -> list[CatalogQuestion]:
     return sorted(picked, key=lambda q: q.position)
 
 
+# Built once: every session request runs it, and building a select costs more than running it.
+_LEARNERS_SESSION = (
+    select(QuizSession)
+    .join(Learner, QuizSession.learner_id == Learner.id)
+    .where(QuizSession.public_id == bindparam("session"), Learner.public_id == bindparam("learner"))
+)
+
+
+_ANSWERS = Answer.__table__
+assert isinstance(_ANSWERS, Table)
+_INSERT_ANSWER = insert(_ANSWERS).returning(_ANSWERS.c.id)
+
+
 def get_session(db: Session, learner_public_id: str, public_id: str) -> QuizSession:
-    session = db.scalar(
-        select(QuizSession)
-        .join(Learner, QuizSession.learner_id == Learner.id)
-        .where(QuizSession.public_id == public_id, Learner.public_id == learner_public_id)
-    )
+    session = db.scalar(_LEARNERS_SESSION, {"session": public_id, "learner": learner_public_id})
     # Someone else's session is as unknown as a missing one.
     if session is None:
         raise NotFoundError(f"no session '{public_id}'", field="session")
@@ -152,16 +161,18 @@ def submit_answer(
         "time_taken_ms": body.time_taken_ms,
     }
     if session.mode == "practice":
-        answer = Answer(
-            session_id=session.id,
-            learner_id=session.learner_id,
-            question_version_id=version_id,
-            position=body.position,
-            **values,
-        )
-        db.add(answer)
-        db.flush()
-        return _feedback(answer, question)
+        # A plain INSERT: the ORM's unit of work costs more than the write on this hot path.
+        answer_id = db.execute(
+            _INSERT_ANSWER,
+            {
+                "session_id": session.id,
+                "learner_id": session.learner_id,
+                "question_version_id": version_id,
+                "position": body.position,
+                **values,
+            },
+        ).scalar_one()
+        return _feedback(answer_id, body.position, result, question)
     _save_test_answer(db, session, body.position, version_id, values)
     answered = len({a.position for a in _answers(db, session)})
     return TestAck(position=body.position, answered_count=answered, total=len(session.version_ids))
@@ -197,14 +208,16 @@ def _save_test_answer(
         return
 
 
-def _feedback(answer: Answer, question: AnyQuestion) -> PracticeFeedback:
+def _feedback(
+    answer_id: int, position: int, result: Grade | Answer, question: AnyQuestion
+) -> PracticeFeedback:
     return PracticeFeedback(
-        answer_id=answer.id,
-        position=answer.position,
-        correct=answer.correct,
-        score=answer.score,
-        given=answer.given,
-        solution=solution(question, answer.given),
+        answer_id=answer_id,
+        position=position,
+        correct=result.correct,
+        score=result.score,
+        given=result.given,
+        solution=solution(question, result.given),
     )
 
 
@@ -214,7 +227,8 @@ def practice_feedback(
     answer = db.get(Answer, answer_id)
     if answer is None or answer.session_id != session.id:
         raise NotFoundError(f"no answer {answer_id} in this session", field="answer")
-    return _feedback(answer, catalog.version(db, answer.question_version_id))
+    question = catalog.version(db, answer.question_version_id)
+    return _feedback(answer.id, answer.position, answer, question)
 
 
 def finish_test(db: Session, catalog: Catalog, session: QuizSession) -> TestResult:

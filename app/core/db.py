@@ -62,7 +62,7 @@ def create_db_engine(url: str) -> Engine:
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front: two deferred transactions that both read, then
     # write, would fail with SQLITE_BUSY instead of waiting their turn.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from app.bank.schema import Difficulty
 from app.core.deps import CatalogDep
+from app.core.pagination import Limit, Offset, Page, page_of
 from app.core.routing import UnitOfWorkRoute
 from app.questions import service
-from app.questions.schemas import Page, QuestionPublic, TopicDetail, TopicSummary, page_of
+from app.questions.schemas import QuestionPublic, TopicDetail, TopicSummary
 
 router = APIRouter(tags=["topics"], route_class=UnitOfWorkRoute)
-
-Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/topics")

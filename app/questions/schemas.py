@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
-
 from pydantic import BaseModel
-
-T = TypeVar("T")
 
 
 class TopicSummary(BaseModel):
@@ -73,19 +69,3 @@ class Solution(BaseModel):
     final_answer_html: str
     quick_check_html: str
     common_mistakes_html: list[str]
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
-
-
-def page_of(items: list[Any], *, limit: int, offset: int) -> dict[str, Any]:
-    return {
-        "items": items[offset : offset + limit],
-        "total": len(items),
-        "limit": limit,
-        "offset": offset,
-    }

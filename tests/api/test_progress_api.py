@@ -25,7 +25,7 @@ def answer(client: TestClient, session: dict, position: int, *, right: bool) -> 
 
 
 def test_new_learner_has_empty_progress(client: TestClient) -> None:
-    (progress,) = client.get("/api/v1/progress").json()
+    (progress,) = client.get("/api/v1/progress").json()["items"]
     assert progress["seen"] == 0 and progress["answers"] == 0
     assert progress["correct_rate"] is None
     assert progress["total_questions"] >= 36
@@ -36,7 +36,7 @@ def test_progress_counts_seen_and_correct_rate_per_difficulty(client: TestClient
     answer(client, session, 1, right=False)
     answer(client, session, 1, right=True)
     answer(client, session, 2, right=True)
-    (progress,) = client.get("/api/v1/progress").json()
+    (progress,) = client.get("/api/v1/progress").json()["items"]
     assert progress["seen"] == 2
     assert progress["answers"] == 3 and progress["correct_answers"] == 2
     assert progress["correct_rate"] == round(2 / 3, 3)
@@ -48,10 +48,10 @@ def test_progress_counts_seen_and_correct_rate_per_difficulty(client: TestClient
 def test_running_test_answers_stay_out_of_progress_until_finished(client: TestClient) -> None:
     session = start(client, mode="test")
     answer(client, session, 1, right=False)
-    assert client.get("/api/v1/progress").json()[0]["answers"] == 0
-    assert client.get("/api/v1/topics/birnn/mistakes").json() == []
+    assert client.get("/api/v1/progress").json()["items"][0]["answers"] == 0
+    assert client.get("/api/v1/topics/birnn/mistakes").json()["items"] == []
     client.post(f"/api/v1/sessions/{session['id']}/finish")
-    assert client.get("/api/v1/progress").json()[0]["answers"] == 1
+    assert client.get("/api/v1/progress").json()["items"][0]["answers"] == 1
 
 
 def test_mistakes_are_latest_wrong_answers_most_recent_first(client: TestClient) -> None:
@@ -60,7 +60,7 @@ def test_mistakes_are_latest_wrong_answers_most_recent_first(client: TestClient)
     second = answer(client, session, 2, right=False)
     fixed = answer(client, session, 3, right=False)
     answer(client, session, 3, right=True)
-    mistakes = client.get("/api/v1/topics/birnn/mistakes").json()
+    mistakes = client.get("/api/v1/topics/birnn/mistakes").json()["items"]
     assert [m["question"]["id"] for m in mistakes] == [second, first]
     assert fixed not in {m["question"]["id"] for m in mistakes}
 
@@ -78,8 +78,8 @@ def test_learners_do_not_see_each_others_progress(
 ) -> None:
     session = start(client, mode="practice")
     answer(client, session, 1, right=False)
-    assert other_client.get("/api/v1/progress").json()[0]["answers"] == 0
-    assert other_client.get("/api/v1/topics/birnn/mistakes").json() == []
+    assert other_client.get("/api/v1/progress").json()["items"][0]["answers"] == 0
+    assert other_client.get("/api/v1/topics/birnn/mistakes").json()["items"] == []
 
 
 def test_bearer_token_acts_as_the_same_learner(
@@ -90,7 +90,7 @@ def test_bearer_token_acts_as_the_same_learner(
     answer(client, session, 1, right=True)
     other_client.cookies.clear()
     headers = {"Authorization": f"Bearer {me['token']}"}
-    progress = other_client.get("/api/v1/progress", headers=headers).json()
+    progress = other_client.get("/api/v1/progress", headers=headers).json()["items"]
     assert progress[0]["answers"] == 1
 
 
@@ -109,5 +109,15 @@ def test_forged_cookie_starts_a_fresh_learner_without_error(client: TestClient) 
     client.cookies.set("tq_learner", "forged.value")
     response = client.get("/api/v1/progress")
     assert response.status_code == 200
-    assert response.json()[0]["answers"] == 0
+    assert response.json()["items"][0]["answers"] == 0
     assert "tq_learner" in response.headers["set-cookie"]
+
+
+def test_mistakes_list_paginates(client: TestClient) -> None:
+    session = start(client, mode="practice")
+    wrong = [answer(client, session, p, right=False) for p in (1, 2, 3)]
+    first = client.get("/api/v1/topics/birnn/mistakes", params={"limit": 2}).json()
+    rest = client.get("/api/v1/topics/birnn/mistakes", params={"limit": 2, "offset": 2}).json()
+    assert first["total"] == rest["total"] == 3
+    ids = [m["question"]["id"] for m in first["items"] + rest["items"]]
+    assert ids == list(reversed(wrong))

@@ -102,7 +102,7 @@ def test_unreadable_answer_is_shown_again_with_the_message(client: TestClient) -
     assert response.status_code == 422
     assert 'role="alert"' in response.text and "did not count as an attempt" in response.text
     assert 'aria-invalid="true"' in response.text and 'value="abc"' in response.text
-    assert client.get("/api/v1/progress").json()[0]["answers"] == 0
+    assert client.get("/api/v1/progress").json()["items"][0]["answers"] == 0
 
 
 def test_form_without_valid_csrf_token_is_refused(client: TestClient) -> None:
