@@ -53,7 +53,16 @@ def server(workers: int) -> Iterator[str]:
     with tempfile.TemporaryDirectory() as instance:
         env = {**os.environ, "TORCHQUIZ_INSTANCE_DIR": instance}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -99,12 +108,28 @@ wrk.headers["Cookie"] = "{cookie}"
 
 
 def run_wrk(
-    name: str, url: str, *, seconds: int, connections: int, method: str = "GET", body: str = "", cookie: str = ""
+    name: str,
+    url: str,
+    *,
+    seconds: int,
+    connections: int,
+    method: str = "GET",
+    body: str = "",
+    cookie: str = "",
 ) -> Figures:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT.format(method=method, body=json.dumps(body), cookie=cookie))
     threads = min(2, connections)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url]
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        script.name,
+        url,
+    ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     os.unlink(script.name)
     return parse_wrk(name, out)
@@ -122,14 +147,18 @@ def parse_wrk(name: str, out: str) -> Figures:
     failures = 0
     if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
         failures += int(match[1])
-    if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+    if match := re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    ):
         failures += sum(int(g) for g in match.groups())
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
     return Figures(name, rps, latency("50"), latency("99"), requests, failures)
 
 
 def report(rows: list[Figures], baseline: Figures) -> bool:
-    print(f"\n{'endpoint':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}  cost vs health")
+    print(
+        f"\n{'endpoint':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}  cost vs health"
+    )
     for row in rows:
         cost = baseline.rps / row.rps if row.rps else float("inf")
         print(
@@ -139,16 +168,22 @@ def report(rows: list[Figures], baseline: Figures) -> bool:
     submit = next(r for r in rows if r.name.startswith("POST"))
     cost = baseline.rps / submit.rps
     ok = cost <= 3 and all(r.failures == 0 for r in rows)
-    print(f"\ntarget: submit <= 3x health, no failures -> {'met' if ok else 'NOT met'} ({cost:.2f}x)")
+    print(
+        f"\ntarget: submit <= 3x health, no failures -> {'met' if ok else 'NOT met'} ({cost:.2f}x)"
+    )
     return ok
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", help="a running server; by default one is started here")
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the started server")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn workers of the started server"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -158,11 +193,23 @@ def main() -> None:
         answer = json.dumps({"position": position, "answer": "A"})
         rows = [
             run_wrk("GET /healthz (baseline)", f"{url}/healthz", **load),
-            run_wrk("GET practice question (API)", f"{url}/api/v1/sessions/{session_id}/questions/{position}", **load),
+            run_wrk(
+                "GET practice question (API)",
+                f"{url}/api/v1/sessions/{session_id}/questions/{position}",
+                **load,
+            ),
             run_wrk("GET practice page (HTML)", f"{url}/practice/{session_id}/{position}", **load),
-            run_wrk("POST answer (API)", f"{url}/api/v1/sessions/{session_id}/answers", method="POST", body=answer, **load),
+            run_wrk(
+                "POST answer (API)",
+                f"{url}/api/v1/sessions/{session_id}/answers",
+                method="POST",
+                body=answer,
+                **load,
+            ),
         ]
-    print(f"wrk, {args.connections} connections, {args.seconds} s per endpoint, {os.cpu_count()} CPUs")
+    print(
+        f"wrk, {args.connections} connections, {args.seconds} s per endpoint, {os.cpu_count()} CPUs"
+    )
     sys.exit(0 if report(rows, rows[0]) else 1)
 
 

@@ -121,7 +121,7 @@ def _practice_context(
     view = service.session_view(db, catalog, session)
     feedback = None
     if answer_id is not None:
-        feedback = service.practice_feedback(db, catalog, session, answer_id)
+        feedback = service.practice_feedback(db, catalog, session, answer_id, position)
     return {
         "session": view,
         "topic": topic_summary(catalog.topic(view.topic)),

@@ -222,11 +222,16 @@ def _feedback(
 
 
 def practice_feedback(
-    db: Session, catalog: Catalog, session: QuizSession, answer_id: int
+    db: Session, catalog: Catalog, session: QuizSession, answer_id: int, position: int | None = None
 ) -> PracticeFeedback:
+    """An earlier answer's grading; with `position`, only if it answers that question."""
     answer = db.get(Answer, answer_id)
-    if answer is None or answer.session_id != session.id:
-        raise NotFoundError(f"no answer {answer_id} in this session", field="answer")
+    if (
+        answer is None
+        or answer.session_id != session.id
+        or (position is not None and answer.position != position)
+    ):
+        raise NotFoundError(f"no answer {answer_id} to this question", field="answer")
     question = catalog.version(db, answer.question_version_id)
     return _feedback(answer.id, answer.position, answer, question)
 

@@ -12,7 +12,7 @@ from app.bank.schema import (
 )
 from app.core.markdown import render, render_inline
 from app.questions.catalog import Catalog, CatalogQuestion, CatalogTopic
-from app.questions.grading import SHAPE_FORMS, letter
+from app.questions.grading import SHAPE_FORMS, format_answer, letter
 from app.questions.schemas import (
     OptionPublic,
     OptionReview,
@@ -109,7 +109,7 @@ def correct_answer_text(question: AnyQuestion) -> str:
             shown += f" (± {question.answer.tolerance:g})"
         return f"{shown} {question.unit}" if question.unit else shown
     if isinstance(question, TensorShape):
-        return "(" + ", ".join(str(d) for d in question.answer) + ")"
+        return format_answer(question.answer)
     return question.answer.accepted[0]
 
 

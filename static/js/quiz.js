@@ -82,7 +82,7 @@
       verdict.className = fresh.className;
       verdict.innerHTML = fresh.innerHTML;
     }
-    if (response.redirected) history.replaceState(null, "", response.url);
+    if (response.redirected) history.replaceState(null, "", response.url.split("#")[0] + "#feedback");
     var invalid = document.querySelector('#answer-form [aria-invalid="true"], #answer-form fieldset[aria-describedby]');
     if (invalid) invalid.focus();
     else if (verdict && verdict.textContent.trim()) document.getElementById("feedback").focus();

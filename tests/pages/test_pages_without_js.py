@@ -157,3 +157,13 @@ def test_error_pages_are_html_for_browsers(client: TestClient) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
     assert "no topic &#39;nope&#39;" in response.text or "no topic 'nope'" in response.text
+
+
+def test_feedback_of_another_question_is_not_shown(client: TestClient) -> None:
+    location = start_practice(client)
+    page = client.get(location)
+    response = client.post(location, data={"csrf_token": csrf(page.text), "answer": "A"})
+    answer_id = re.search(r"answer=(\d+)", str(response.url))
+    assert answer_id, "a practice answer redirects to its feedback"
+    other_question = re.sub(r"/1$", "/2", location)
+    assert client.get(f"{other_question}?answer={answer_id.group(1)}").status_code == 404

@@ -121,11 +121,16 @@ def test_restored_question_is_active_again_with_its_old_version(
     assert row is not None and row.retired_at is None
 
 
-def test_removed_topic_is_retired(db: Session, bank_dir: Path, tmp_path: Path) -> None:
+def test_removed_topic_is_retired(db: Session, bank_dir: Path) -> None:
     renamed(bank_dir)
+    shutil.copytree(bank_dir / "sync-topic", bank_dir / "sync-gone")
+    for path in (bank_dir / "sync-gone").glob("sync-*.yaml"):
+        edit(path, id=f"gone-{path.stem}")
+        path.rename(path.with_name(f"gone-{path.stem}.yaml"))
     sync_bank(db, load_bank(bank_dir))
-    empty = tmp_path / "empty-bank"
-    empty.mkdir()
-    sync_bank(db, load_bank(empty))
-    topic = db.scalar(select(TopicRow).where(TopicRow.slug == "sync-topic"))
+    shutil.rmtree(bank_dir / "sync-gone")
+    catalog, report = sync_bank(db, load_bank(bank_dir))
+    topic = db.scalar(select(TopicRow).where(TopicRow.slug == "sync-gone"))
     assert topic is not None and topic.retired_at is not None
+    assert "topic sync-gone" in report.retired
+    assert "sync-gone" not in catalog.topics

@@ -1,0 +1,277 @@
+"""Helpers for the browser tests: pages that must pass axe, and ways to answer any question.
+
+Every document a `CheckedPage` loads is checked with axe-core (WCAG 2.0/2.1 A and AA plus best
+practice) in both the light and the dark colour scheme. A `load` listener records each document;
+`check()` runs axe on the current one, and `assert_all_checked()` (called by the `browsing`
+fixture after each test) fails the test if any loaded document was never checked, so a test
+cannot visit a page without checking it. Checks run at well-defined points (after a navigation
+has finished, or after an in-place update) rather than inside the listener, so a check never
+races the test's next navigation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+SCHEMES = ("light", "dark")
+TIMEOUT_MS = 10_000
+MIRROR_PATH = "/__axe_mirror__"
+
+_RUN_AXE = """async (tags) => {
+  const result = await axe.run(document, {
+    runOnly: {type: 'tag', values: tags}, resultTypes: ['violations'],
+  });
+  return result.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+    nodes: v.nodes.map(n => ({target: n.target, html: n.html, failureSummary: n.failureSummary})),
+  }));
+}"""
+
+
+class AccessibilityError(AssertionError):
+    pass
+
+
+def format_violations(where: str, scheme: str, violations: list[dict[str, Any]]) -> str:
+    lines = [f"axe found {len(violations)} violation(s) on {where} ({scheme} colour scheme):"]
+    for v in violations:
+        lines.append(f"- {v['id']} ({v.get('impact')}): {v['help']}  <{v['helpUrl']}>")
+        for node in v["nodes"][:8]:
+            html = " ".join(node["html"].split())
+            lines.append(f"    at {', '.join(map(str, node['target']))}")
+            lines.append(f"       {html if len(html) <= 200 else html[:197] + '...'}")
+            summary = " ".join((node.get("failureSummary") or "").split())
+            if summary:
+                lines.append(f"       {summary[:300]}")
+        if len(v["nodes"]) > 8:
+            lines.append(f"    ... and {len(v['nodes']) - 8} more")
+    return "\n".join(lines)
+
+
+class CheckedPage:
+    """A Playwright page whose every loaded document must pass axe, in light and dark.
+
+    Use `page` for everything Playwright offers. Call `goto`, or wrap an action that leaves the
+    page in `with cp.navigation():`, and call `check(what)` after an in-place update that shows
+    new content (a verdict, an opened hint). Each of these runs axe in both colour schemes.
+
+    Axe needs JavaScript; for a page whose context has JavaScript off, the current DOM is copied
+    into `mirror` (a page of a JavaScript-enabled context on the same origin, with the app's own
+    scripts blocked) and checked there, so what is checked is exactly what the no-JS learner got.
+    """
+
+    def __init__(
+        self, page: Page, axe_source: str, scheme: str, mirror: Page | None = None
+    ) -> None:
+        self.page = page
+        self.mirror = mirror
+        self._axe_source = axe_source
+        self._scheme = scheme
+        self._loaded: list[str] = []  # the URL of every document loaded, in order
+        self._checked = 0  # how many of them have been checked
+        self.checks = 0
+        page.set_default_timeout(TIMEOUT_MS)
+        page.on("load", lambda p: self._loaded.append(p.url))
+
+    def goto(self, url: str) -> None:
+        with self.navigation():
+            self.page.goto(url)
+
+    def reload(self) -> None:
+        with self.navigation():
+            self.page.reload()
+
+    @contextmanager
+    def navigation(self) -> Iterator[None]:
+        """Wrap an action that loads a new document: waits for its load, then checks it."""
+        with self.page.expect_navigation(wait_until="load"):
+            yield
+        self.check()
+
+    def check(self, what: str = "") -> None:
+        """Run axe on the current document in both colour schemes; raise on any violation."""
+        self.page.wait_for_load_state("load")
+        new = self._loaded[self._checked :]
+        self._checked = len(self._loaded)
+        if len(new) > 1:
+            raise AccessibilityError(
+                f"pages were left before axe could check them: {new[:-1]}; wrap the action "
+                "that leaves a page in `with checked_page.navigation():`"
+            )
+        where = self.page.url + (f" [{what}]" if what else "")
+        target = self._mirrored() if self.mirror is not None else self.page
+        if target.evaluate("typeof window.axe === 'undefined'"):
+            target.add_script_tag(content=self._axe_source)
+        reports = []
+        try:
+            for scheme in SCHEMES:
+                target.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+                violations = target.evaluate(_RUN_AXE, AXE_TAGS)
+                if violations:
+                    reports.append(format_violations(where, scheme, violations))
+        finally:
+            target.emulate_media(color_scheme=self._scheme)  # type: ignore[arg-type]
+        self.checks += 1
+        if reports:
+            raise AccessibilityError("\n\n".join(reports))
+
+    def _mirrored(self) -> Page:
+        assert self.mirror is not None
+        html = self.page.content()
+        origin = re.match(r"https?://[^/]+", self.page.url)
+        assert origin, self.page.url
+
+        def serve(route: Route) -> None:
+            route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html)
+
+        self.mirror.unroute("**" + MIRROR_PATH)
+        self.mirror.route("**" + MIRROR_PATH, serve)
+        self.mirror.set_viewport_size(self.page.viewport_size or {"width": 1280, "height": 720})
+        self.mirror.goto(origin[0] + MIRROR_PATH, wait_until="load")
+        return self.mirror
+
+    def assert_all_checked(self) -> None:
+        unchecked = self._loaded[self._checked :]
+        if unchecked and not self.page.is_closed():
+            raise AccessibilityError(
+                f"pages loaded but never checked with axe: {unchecked}; call check() or wrap "
+                "the action that loaded them in `with checked_page.navigation():`"
+            )
+
+
+class Browsing:
+    """Opens browser contexts (one learner each) and checked pages in them."""
+
+    def __init__(self, browser: Browser, base_url: str, axe_source: str) -> None:
+        self._browser = browser
+        self._base_url = base_url
+        self._axe_source = axe_source
+        self._contexts: list[BrowserContext] = []
+        self._schemes: dict[int, str] = {}
+        self._mirror: Page | None = None
+        self.pages: list[CheckedPage] = []
+
+    def new_context(self, **options: Any) -> BrowserContext:
+        options.setdefault("color_scheme", "light")
+        context = self._browser.new_context(base_url=self._base_url, **options)
+        context.set_default_timeout(TIMEOUT_MS)
+        self._contexts.append(context)
+        self._schemes[id(context)] = options["color_scheme"]
+        return context
+
+    def new_page(self, context: BrowserContext | None = None, **options: Any) -> CheckedPage:
+        """A checked page in `context`, or in a new context made with `options`."""
+        js_off = options.get("java_script_enabled") is False
+        context = context or self.new_context(**options)
+        mirror = self._mirror_page() if js_off else None
+        scheme = self._schemes[id(context)]
+        cp = CheckedPage(context.new_page(), self._axe_source, scheme, mirror=mirror)
+        self.pages.append(cp)
+        return cp
+
+    def _mirror_page(self) -> Page:
+        if self._mirror is None:
+            context = self.new_context()
+            # Only the server's HTML is checked: the app's scripts must not change it.
+            context.route("**/static/js/**", lambda route: route.abort())
+            self._mirror = context.new_page()
+        return self._mirror
+
+    def assert_all_checked(self) -> None:
+        for cp in self.pages:
+            cp.assert_all_checked()
+
+    def close(self) -> None:
+        for context in self._contexts:
+            context.close()
+
+
+# --- the app's pages ---
+
+
+def start_practice(cp: CheckedPage, *, difficulty: str = "", tag: str = "") -> None:
+    """From anywhere: open the practice filters, choose them, and start; lands on question 1."""
+    page = cp.page
+    cp.goto("/topics/birnn/practice")
+    if difficulty:
+        page.get_by_label("Difficulty").select_option(value=difficulty)
+    if tag:
+        page.get_by_label("Tag").select_option(value=tag)
+    with cp.navigation():
+        page.get_by_role("button", name="Start practice").click()
+    expect(page).to_have_url(re.compile(r"/practice/[^/]+/1$"))
+
+
+def start_test(cp: CheckedPage) -> str:
+    """Start a test; returns the URL of question 1."""
+    page = cp.page
+    cp.goto("/topics/birnn/test")
+    with cp.navigation():
+        page.get_by_role("button", name="Start the test").click()
+    expect(page).to_have_url(re.compile(r"/tests/[^/]+/1$"))
+    return page.url
+
+
+def question_kind(page: Page) -> str:
+    """single_choice, multiple_select, numeric, tensor_shape or short_text, as shown."""
+    if page.locator("#answer-form input[type=radio]").count():
+        return "single_choice"
+    if page.locator("#answer-form input[type=checkbox]").count():
+        return "multiple_select"
+    fmt = page.locator("#answer-format").inner_text()
+    if "torch.Size" in fmt:
+        return "tensor_shape"
+    if "number" in fmt:
+        return "numeric"
+    return "short_text"
+
+
+def go_to_question_of_kind(cp: CheckedPage, kind: str) -> None:
+    """Press N until the question on screen is of `kind`; fails if the session has none."""
+    page = cp.page
+    total = int(re.search(r"/ (\d+)", page.locator("h1 .counter").inner_text())[1])
+    for _ in range(total - 1):
+        if question_kind(page) == kind:
+            return
+        expect(page.get_by_role("link", name="Next question")).to_be_visible()
+        with cp.navigation():
+            page.keyboard.press("n")
+    assert question_kind(page) == kind, f"no {kind} question in this practice session"
+
+
+# Two valid, different answers for each kind of question: (letter to tick, or text to type).
+ANSWERS = {
+    "single_choice": ("A", "B"),
+    "multiple_select": ("A", "B"),
+    "numeric": ("1", "2"),
+    "tensor_shape": ("(1, 2)", "(3, 4)"),
+    "short_text": ("x", "y"),
+}
+
+
+def give_answer(page: Page, which: int = 0) -> tuple[str, str]:
+    """Fill in a valid answer (the first or second of ANSWERS); returns (kind, answer)."""
+    kind = question_kind(page)
+    answer = ANSWERS[kind][which]
+    if kind in ("single_choice", "multiple_select"):
+        for box in page.locator("#answer-form input[name=answer]:checked").all():
+            box.uncheck()  # a multiple-select question keeps earlier ticks
+        page.locator(f"#option-{answer}").check()
+    else:
+        page.get_by_label("Your answer").fill(answer)
+    return kind, answer
+
+
+def expect_answer_shown(page: Page, kind: str, answer: str) -> None:
+    """The answer controls show `answer` as the saved one (and nothing else is ticked)."""
+    if kind in ("single_choice", "multiple_select"):
+        expect(page.locator(f"#option-{answer}")).to_be_checked()
+        expect(page.locator("#answer-form input[name=answer]:checked")).to_have_count(1)
+    else:
+        expect(page.get_by_label("Your answer")).to_have_value(answer)
