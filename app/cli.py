@@ -42,6 +42,9 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         workers=workers,
         log_level="info",
         access_log=False,
+        # uvloop starved some connections for over a second when routes run on the loop under
+        # load (bench/http_load.py, p99); the standard loop stays fair.
+        loop="asyncio",
     )
 
 

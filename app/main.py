@@ -14,10 +14,11 @@ from app.bank.loader import load_bank
 from app.core import handlers
 from app.core.config import PROJECT_DIR, Settings, get_settings
 from app.core.db import create_db_engine, migrate_database, session_factory, transaction
+from app.core.routing import run_sync_routes_in_threads
 from app.learners.identity import LearnerCookieMiddleware, LearnerTokens
 from app.questions.catalog import Catalog
 from app.questions.sync import sync_bank
-from app.routes import api_router, page_router
+from app.routes import include_all
 
 log = logging.getLogger("torchquiz")
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.session_factory = session_factory(engine)
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.route_threads()
+        run_sync_routes_in_threads(not settings.routes_on_event_loop())
         yield
         engine.dispose()
 
@@ -65,6 +67,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     handlers.register(app)
     app.mount("/static", StaticFiles(directory=PROJECT_DIR / "static"), name="static")
-    app.include_router(api_router)
-    app.include_router(page_router)
+    include_all(app)
     return app

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from app.attempts import service
-from app.attempts.models import QuizSession
 from app.attempts.schemas import AnswerIn, PracticeFeedback, StartSession
 from app.bank.schema import Difficulty
 from app.core.deps import (
@@ -116,7 +115,11 @@ def start_practice(
 
 
 def _practice_context(
-    db: Session, catalog: Catalog, session: QuizSession, position: int, answer_id: int | None
+    db: Session,
+    catalog: Catalog,
+    session: service.SessionRecord,
+    position: int,
+    answer_id: int | None,
 ) -> dict[str, Any]:
     view = service.session_view(db, catalog, session)
     feedback = None
@@ -200,7 +203,7 @@ def start_test(
 
 
 def _test_context(
-    db: Session, catalog: Catalog, session: QuizSession, position: int
+    db: Session, catalog: Catalog, session: service.SessionRecord, position: int
 ) -> dict[str, Any]:
     view = service.session_view(db, catalog, session)
     item = service.session_question(db, catalog, session, position)

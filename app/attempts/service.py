@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,7 +39,7 @@ TEST_MIX = {Difficulty.easy: 3, Difficulty.medium: 4, Difficulty.hard: 3}
 
 def start_session(
     db: Session, catalog: Catalog, learner: Learner, request: StartSession, *, rng: random.Random
-) -> QuizSession:
+) -> SessionRecord:
     topic = catalog.topic(request.topic)
     filters: dict[str, object] = {}
     if request.mode == "test":
@@ -54,7 +57,7 @@ def start_session(
     )
     db.add(session)
     db.flush()
-    return session
+    return SessionRecord.of(session)
 
 
 def _practice_questions(
@@ -80,9 +83,31 @@ def draw_test(topic: CatalogTopic, rng: random.Random) -> list[CatalogQuestion]:
     return sorted(picked, key=lambda q: q.position)
 
 
+@dataclass(frozen=True)
+class SessionRecord:
+    """A session as read for one request: a plain value, cheaper to load than an ORM object
+    (every session request loads one) and safe to pass around."""
+
+    id: int
+    public_id: str
+    learner_id: int
+    topic_id: int
+    mode: str
+    version_ids: list[int]
+    filters: dict[str, Any]
+    started_at: datetime
+    finished_at: datetime | None
+    score: float | None
+
+    @classmethod
+    def of(cls, row: Any) -> SessionRecord:
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+
+_SESSIONS = QuizSession.__table__
 # Built once: every session request runs it, and building a select costs more than running it.
 _LEARNERS_SESSION = (
-    select(QuizSession)
+    select(*(_SESSIONS.c[f.name] for f in fields(SessionRecord)))
     .join(Learner, QuizSession.learner_id == Learner.id)
     .where(QuizSession.public_id == bindparam("session"), Learner.public_id == bindparam("learner"))
 )
@@ -93,21 +118,38 @@ assert isinstance(_ANSWERS, Table)
 _INSERT_ANSWER = insert(_ANSWERS).returning(_ANSWERS.c.id)
 
 
-def get_session(db: Session, learner_public_id: str, public_id: str) -> QuizSession:
-    session = db.scalar(_LEARNERS_SESSION, {"session": public_id, "learner": learner_public_id})
+# A practice session never changes once started (its questions, learner and topic are fixed),
+# so its lookup is remembered; tests change when finished and are always read afresh.
+_PRACTICE_SESSIONS: dict[tuple[str, str], SessionRecord] = {}
+_PRACTICE_SESSIONS_MAX = 10_000
+
+
+def get_session(db: Session, learner_public_id: str, public_id: str) -> SessionRecord:
+    key = (learner_public_id, public_id)
+    cached = _PRACTICE_SESSIONS.get(key)
+    if cached is not None:
+        return cached
+    params = {"session": public_id, "learner": learner_public_id}
+    # On the session's connection: the ORM's execute path costs more than this query.
+    row = db.connection().execute(_LEARNERS_SESSION, params).one_or_none()
     # Someone else's session is as unknown as a missing one.
-    if session is None:
+    if row is None:
         raise NotFoundError(f"no session '{public_id}'", field="session")
-    return session
+    record = SessionRecord.of(row)
+    if record.mode == "practice":
+        if len(_PRACTICE_SESSIONS) >= _PRACTICE_SESSIONS_MAX:
+            _PRACTICE_SESSIONS.clear()
+        _PRACTICE_SESSIONS[key] = record
+    return record
 
 
-def _answers(db: Session, session: QuizSession) -> Sequence[Answer]:
+def _answers(db: Session, session: SessionRecord) -> Sequence[Answer]:
     return db.scalars(
         select(Answer).where(Answer.session_id == session.id).order_by(Answer.created_at, Answer.id)
     ).all()
 
 
-def session_view(db: Session, catalog: Catalog, session: QuizSession) -> SessionView:
+def session_view(db: Session, catalog: Catalog, session: SessionRecord) -> SessionView:
     end = as_utc(session.finished_at) if session.finished_at else utcnow()
     return SessionView(
         id=session.public_id,
@@ -122,7 +164,7 @@ def session_view(db: Session, catalog: Catalog, session: QuizSession) -> Session
     )
 
 
-def _version_at(session: QuizSession, position: int) -> int:
+def _version_at(session: SessionRecord, position: int) -> int:
     if not 1 <= position <= len(session.version_ids):
         raise NotFoundError(
             f"position {position} is outside this session (1 to {len(session.version_ids)})",
@@ -132,7 +174,7 @@ def _version_at(session: QuizSession, position: int) -> int:
 
 
 def session_question(
-    db: Session, catalog: Catalog, session: QuizSession, position: int
+    db: Session, catalog: Catalog, session: SessionRecord, position: int
 ) -> SessionQuestion:
     question = catalog.version(db, _version_at(session, position))
     answers = [a for a in _answers(db, session) if a.position == position]
@@ -147,7 +189,7 @@ def session_question(
 
 
 def submit_answer(
-    db: Session, catalog: Catalog, session: QuizSession, body: AnswerIn
+    db: Session, catalog: Catalog, session: SessionRecord, body: AnswerIn
 ) -> PracticeFeedback | TestAck:
     version_id = _version_at(session, body.position)
     question = catalog.version(db, version_id)
@@ -162,16 +204,20 @@ def submit_answer(
     }
     if session.mode == "practice":
         # A plain INSERT: the ORM's unit of work costs more than the write on this hot path.
-        answer_id = db.execute(
-            _INSERT_ANSWER,
-            {
-                "session_id": session.id,
-                "learner_id": session.learner_id,
-                "question_version_id": version_id,
-                "position": body.position,
-                **values,
-            },
-        ).scalar_one()
+        answer_id = (
+            db.connection()
+            .execute(
+                _INSERT_ANSWER,
+                {
+                    "session_id": session.id,
+                    "learner_id": session.learner_id,
+                    "question_version_id": version_id,
+                    "position": body.position,
+                    **values,
+                },
+            )
+            .scalar_one()
+        )
         return _feedback(answer_id, body.position, result, question)
     _save_test_answer(db, session, body.position, version_id, values)
     answered = len({a.position for a in _answers(db, session)})
@@ -179,7 +225,7 @@ def submit_answer(
 
 
 def _save_test_answer(
-    db: Session, session: QuizSession, position: int, version_id: int, values: dict[str, object]
+    db: Session, session: SessionRecord, position: int, version_id: int, values: dict[str, object]
 ) -> None:
     """One answer per test slot: the latest save wins, from any tab."""
     for _attempt in range(2):
@@ -222,7 +268,11 @@ def _feedback(
 
 
 def practice_feedback(
-    db: Session, catalog: Catalog, session: QuizSession, answer_id: int, position: int | None = None
+    db: Session,
+    catalog: Catalog,
+    session: SessionRecord,
+    answer_id: int,
+    position: int | None = None,
 ) -> PracticeFeedback:
     """An earlier answer's grading; with `position`, only if it answers that question."""
     answer = db.get(Answer, answer_id)
@@ -236,19 +286,24 @@ def practice_feedback(
     return _feedback(answer.id, answer.position, answer, question)
 
 
-def finish_test(db: Session, catalog: Catalog, session: QuizSession) -> TestResult:
-    """Idempotent: finishing twice (two tabs) returns the same result."""
+def finish_test(db: Session, catalog: Catalog, session: SessionRecord) -> TestResult:
+    """Idempotent: finishing twice (two tabs, even at once) returns the same result."""
     if session.mode != "test":
         raise ConflictError("only a test session can be finished")
     if session.finished_at is None:
-        session.finished_at = utcnow()
-        db.flush()
+        db.execute(
+            update(QuizSession)
+            .where(QuizSession.id == session.id, QuizSession.finished_at.is_(None))
+            .values(finished_at=utcnow())
+        )
+        row = db.execute(select(_SESSIONS).where(_SESSIONS.c.id == session.id)).one()
+        session = SessionRecord.of(row)
     result = test_result(db, catalog, session)
-    session.score = result.percent
+    db.execute(update(QuizSession).where(QuizSession.id == session.id).values(score=result.percent))
     return result
 
 
-def test_result(db: Session, catalog: Catalog, session: QuizSession) -> TestResult:
+def test_result(db: Session, catalog: Catalog, session: SessionRecord) -> TestResult:
     if session.mode != "test" or session.finished_at is None:
         raise ConflictError("the result is shown once the test is finished")
     by_slot = {a.slot: a for a in _answers(db, session)}

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     port: int = 8000
     # Worker threads for sync routes; 0 picks for the database (see route_threads).
     worker_threads: int = 0
+    # Run sync routes on the event loop instead of in threads; unset picks for the database.
+    routes_on_loop: bool | None = None
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -42,12 +44,19 @@ class Settings(BaseSettings):
         """The database URL with any password hidden, for logs."""
         return make_url(self.database_url).render_as_string(hide_password=True)
 
+    def is_sqlite(self) -> bool:
+        return make_url(self.database_url).get_backend_name() == "sqlite"
+
     def route_threads(self) -> int:
         """SQLite serves one connection per process, so more than two threads only queue for it
         and fight over the GIL (measured with bench/http_load.py); a server database uses many."""
         if self.worker_threads:
             return self.worker_threads
-        return 2 if make_url(self.database_url).get_backend_name() == "sqlite" else 40
+        return 2 if self.is_sqlite() else 40
+
+    def routes_on_event_loop(self) -> bool:
+        """SQLite calls are local and sub-millisecond: cheaper on the loop than a thread hop."""
+        return self.is_sqlite() if self.routes_on_loop is None else self.routes_on_loop
 
     def signing_key(self) -> str:
         """The configured secret, or one generated once and kept in the instance folder."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,14 +15,10 @@ from app.learners.service import find_learner, get_or_create_learner
 from app.questions.catalog import Catalog
 
 
-async def get_db(request: Request) -> AsyncIterator[Session]:
-    """A session per request; the route commits or rolls back in its own thread (see
-    app.core.routing.UnitOfWorkRoute). Closing here only tidies up after a failure."""
-    session = request.app.state.session_factory()
-    try:
-        yield session
-    finally:
-        session.close()
+async def get_db(request: Request) -> Session:
+    """A session per request. The route commits or rolls back and closes it
+    (app.core.routing.UnitOfWorkRoute), which is why only def routes may ask for one."""
+    return request.app.state.session_factory()  # type: ignore[no-any-return]
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

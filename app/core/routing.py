@@ -1,12 +1,17 @@
-"""The route class of every router: a sync route is one unit of work in one worker thread.
+"""The route class of every router: a sync route is one unit of work, run in one go.
 
 FastAPI runs a sync route in a worker thread, then (back on the event loop) closes its
 dependencies and, for a returned model, validates it in a second worker thread. Committing in
 the session dependency would hold the database connection across those hand-offs; with SQLite's
 single writer that serialises every request behind event-loop and GIL latency, and when all
 workers wait for the connection the second hop never starts at all. So the wrapper below
-commits (or rolls back) and serialises in the route's own thread: the one place that ends a
+commits (or rolls back) and serialises in the same call: the one place that ends a
 transaction. Async routes must not touch the database.
+
+Where that call runs is set per process (`run_sync_routes_in_threads`): in worker threads for a
+server database, whose queries wait on the network; on the event loop for SQLite, whose
+queries are sub-millisecond local calls. Measured with bench/http_load.py, CPU-bound route work
+in a worker thread cost several times its own time in GIL hand-offs with the event loop.
 """
 
 from __future__ import annotations
@@ -14,19 +19,45 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_type_hints
 
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
+
+_in_threads = True
+
+
+def run_sync_routes_in_threads(in_threads: bool) -> None:
+    """Process-wide, like the worker-thread limit it goes with (set when the app starts)."""
+    global _in_threads
+    _in_threads = in_threads
 
 
 class UnitOfWorkRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if not inspect.iscoroutinefunction(endpoint):
-            endpoint = _unit_of_work(endpoint, kwargs.get("status_code") or 200)
+            endpoint = _dispatched(_unit_of_work(endpoint, kwargs.get("status_code") or 200))
+        elif _uses_database(endpoint):
+            raise TypeError(f"{endpoint.__name__}: a route using the database must be a def")
         super().__init__(path, endpoint, **kwargs)
+
+
+def _uses_database(endpoint: Callable[..., Any]) -> bool:
+    hints = get_type_hints(endpoint, include_extras=True).values()
+    return any(Session in (hint, *get_args(hint)) for hint in hints)
+
+
+def _dispatched(unit_of_work: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(unit_of_work)
+    async def dispatch(*args: Any, **kwargs: Any) -> Any:
+        if _in_threads:
+            return await run_in_threadpool(unit_of_work, *args, **kwargs)
+        return unit_of_work(*args, **kwargs)
+
+    return dispatch
 
 
 def _unit_of_work(endpoint: Callable[..., Any], status_code: int) -> Callable[..., Any]:

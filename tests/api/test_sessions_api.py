@@ -202,10 +202,12 @@ def test_unknown_tag_is_404_naming_the_tag(client: TestClient) -> None:
     assert "no-such-tag" in response.json()["message"]
 
 
+@pytest.mark.parametrize("mode", ["test", "practice"])
 def test_another_learners_session_is_not_found(
-    client: TestClient, other_client: TestClient
+    client: TestClient, other_client: TestClient, mode: str
 ) -> None:
-    session = start(client, mode="test")
+    session = start(client, mode=mode)
+    question_at(client, session["id"], 1)  # the owner has read it (practice lookups are cached)
     for path in ("", "/questions/1", "/result"):
         response = other_client.get(f"/api/v1/sessions/{session['id']}{path}")
         assert response.status_code == 404, path
