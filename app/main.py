@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,13 @@ from fastapi.staticfiles import StaticFiles
 from app.bank.loader import load_bank
 from app.core import handlers
 from app.core.config import PROJECT_DIR, Settings, get_settings
-from app.core.db import create_db_engine, migrate_database, session_factory, transaction
+from app.core.db import (
+    WalCheckpointer,
+    create_db_engine,
+    migrate_database,
+    session_factory,
+    transaction,
+)
 from app.core.routing import run_sync_routes_in_threads
 from app.learners.identity import LearnerCookieMiddleware, LearnerTokens
 from app.questions.catalog import Catalog
@@ -44,13 +51,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.catalog = prepare(settings)
-        engine = create_db_engine(settings.database_url)
+        checkpointer = None
+        if path := settings.sqlite_file():
+            checkpointer = WalCheckpointer(path)
+            checkpointer.start()
+        engine = create_db_engine(settings.database_url, background_checkpoints=bool(checkpointer))
         app.state.session_factory = session_factory(engine)
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.route_threads()
         run_sync_routes_in_threads(not settings.routes_on_event_loop())
+        # Everything loaded so far lives as long as the process: keep it out of the cyclic
+        # collector's full scans, which paused requests for 80-90 ms under load.
+        gc.collect()
+        gc.freeze()
         yield
         engine.dispose()
+        if checkpointer:
+            checkpointer.stop()
 
     app = FastAPI(
         title="torchquiz",
@@ -66,6 +83,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         secure=settings.environment == "production",
     )
     handlers.register(app)
-    app.mount("/static", StaticFiles(directory=PROJECT_DIR / "static"), name="static")
     include_all(app)
+    app.mount("/static", StaticFiles(directory=PROJECT_DIR / "static"), name="static")
     return app

@@ -47,6 +47,8 @@ class Answer(Base):
         # A test holds one answer per slot: a reload or second tab overwrites, never adds.
         UniqueConstraint("session_id", "slot", name="uq_answers_session_slot"),
         Index("ix_answers_learner_created", "learner_id", "created_at"),
+        # Which positions of a session are answered, read from the index alone.
+        Index("ix_answers_session_position", "session_id", "position"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -31,7 +30,14 @@ from app.learners.models import Learner
 from app.progress.service import mistaken_question_slugs
 from app.questions.catalog import Catalog, CatalogQuestion, CatalogTopic
 from app.questions.grading import Grade, grade
-from app.questions.service import filter_questions, practice_question, public_question, solution
+from app.questions.schemas import Solution
+from app.questions.service import (
+    filter_questions,
+    practice_question,
+    public_question,
+    solution,
+    with_choices,
+)
 
 # A test draws 3 easy, 4 medium and 3 hard questions (topped up from other levels if short).
 TEST_MIX = {Difficulty.easy: 3, Difficulty.medium: 4, Difficulty.hard: 3}
@@ -115,7 +121,7 @@ _LEARNERS_SESSION = (
 
 _ANSWERS = Answer.__table__
 assert isinstance(_ANSWERS, Table)
-_INSERT_ANSWER = insert(_ANSWERS).returning(_ANSWERS.c.id)
+_INSERT_ANSWER = insert(_ANSWERS)
 
 
 # A practice session never changes once started (its questions, learner and topic are fixed),
@@ -143,10 +149,18 @@ def get_session(db: Session, learner_public_id: str, public_id: str) -> SessionR
     return record
 
 
-def _answers(db: Session, session: SessionRecord) -> Sequence[Answer]:
-    return db.scalars(
-        select(Answer).where(Answer.session_id == session.id).order_by(Answer.created_at, Answer.id)
-    ).all()
+def _answered_positions(db: Session, session: SessionRecord) -> list[int]:
+    # Distinct positions only: a practice session can hold any number of attempts.
+    query = select(Answer.position).where(Answer.session_id == session.id).distinct()
+    return sorted(db.scalars(query))
+
+
+def _test_answers(db: Session, session: SessionRecord) -> dict[int, Answer]:
+    """A test's answers by slot (one each, at most one per question)."""
+    rows = db.scalars(
+        select(Answer).where(Answer.session_id == session.id, Answer.slot.is_not(None))
+    )
+    return {a.slot: a for a in rows if a.slot is not None}
 
 
 def session_view(db: Session, catalog: Catalog, session: SessionRecord) -> SessionView:
@@ -160,7 +174,7 @@ def session_view(db: Session, catalog: Catalog, session: SessionRecord) -> Sessi
         started_at=as_utc(session.started_at),
         finished_at=as_utc(session.finished_at) if session.finished_at else None,
         elapsed_seconds=int((end - as_utc(session.started_at)).total_seconds()),
-        answered_positions=sorted({a.position for a in _answers(db, session)}),
+        answered_positions=_answered_positions(db, session),
     )
 
 
@@ -176,16 +190,23 @@ def _version_at(session: SessionRecord, position: int) -> int:
 def session_question(
     db: Session, catalog: Catalog, session: SessionRecord, position: int
 ) -> SessionQuestion:
-    question = catalog.version(db, _version_at(session, position))
-    answers = [a for a in _answers(db, session) if a.position == position]
-    is_test = session.mode == "test"
-    return SessionQuestion(
-        position=position,
-        question=public_question(question) if is_test else practice_question(question),
-        answered=bool(answers),
-        # A test shows its saved answer so a reload loses nothing; practice starts blank.
-        saved_answer=answers[-1].given if answers and is_test else None,
+    version_id = _version_at(session, position)
+    if session.mode == "test":
+        # A test shows its saved answer so a reload loses nothing.
+        saved = _test_answers(db, session).get(position)
+        return SessionQuestion(
+            position=position,
+            question=catalog.view(db, version_id, public_question),
+            answered=saved is not None,
+            saved_answer=saved.given if saved else None,
+        )
+    answered = db.scalar(
+        select(Answer.id)
+        .where(Answer.session_id == session.id, Answer.position == position)
+        .limit(1)
     )
+    practice = catalog.view(db, version_id, practice_question)
+    return SessionQuestion(position=position, question=practice, answered=answered is not None)
 
 
 def submit_answer(
@@ -204,23 +225,23 @@ def submit_answer(
     }
     if session.mode == "practice":
         # A plain INSERT: the ORM's unit of work costs more than the write on this hot path.
-        answer_id = (
-            db.connection()
-            .execute(
-                _INSERT_ANSWER,
-                {
-                    "session_id": session.id,
-                    "learner_id": session.learner_id,
-                    "question_version_id": version_id,
-                    "position": body.position,
-                    **values,
-                },
-            )
-            .scalar_one()
+        inserted = db.connection().execute(
+            _INSERT_ANSWER,
+            {
+                "session_id": session.id,
+                "learner_id": session.learner_id,
+                "question_version_id": version_id,
+                "position": body.position,
+                "created_at": (now := utcnow()),
+                "updated_at": now,
+                **values,
+            },
         )
-        return _feedback(answer_id, body.position, result, question)
+        (answer_id,) = inserted.inserted_primary_key or (None,)
+        assert isinstance(answer_id, int)
+        return _feedback(catalog.view(db, version_id, solution), answer_id, body.position, result)
     _save_test_answer(db, session, body.position, version_id, values)
-    answered = len({a.position for a in _answers(db, session)})
+    answered = len(_test_answers(db, session))
     return TestAck(position=body.position, answered_count=answered, total=len(session.version_ids))
 
 
@@ -255,7 +276,7 @@ def _save_test_answer(
 
 
 def _feedback(
-    answer_id: int, position: int, result: Grade | Answer, question: AnyQuestion
+    explanation: Solution, answer_id: int, position: int, result: Grade | Answer
 ) -> PracticeFeedback:
     return PracticeFeedback(
         answer_id=answer_id,
@@ -263,7 +284,7 @@ def _feedback(
         correct=result.correct,
         score=result.score,
         given=result.given,
-        solution=solution(question, result.given),
+        solution=with_choices(explanation, result.given),
     )
 
 
@@ -282,8 +303,8 @@ def practice_feedback(
         or (position is not None and answer.position != position)
     ):
         raise NotFoundError(f"no answer {answer_id} to this question", field="answer")
-    question = catalog.version(db, answer.question_version_id)
-    return _feedback(answer.id, answer.position, answer, question)
+    explanation = catalog.view(db, answer.question_version_id, solution)
+    return _feedback(explanation, answer.id, answer.position, answer)
 
 
 def finish_test(db: Session, catalog: Catalog, session: SessionRecord) -> TestResult:
@@ -306,7 +327,7 @@ def finish_test(db: Session, catalog: Catalog, session: SessionRecord) -> TestRe
 def test_result(db: Session, catalog: Catalog, session: SessionRecord) -> TestResult:
     if session.mode != "test" or session.finished_at is None:
         raise ConflictError("the result is shown once the test is finished")
-    by_slot = {a.slot: a for a in _answers(db, session)}
+    by_slot = _test_answers(db, session)
     questions = catalog.versions(db, session.version_ids)
     review, levels = (
         [],
@@ -342,5 +363,5 @@ def _review_item(position: int, question: AnyQuestion, answer: Answer | None) ->
         given=given,
         correct=bool(answer and answer.correct),
         score=answer.score if answer else 0.0,
-        solution=solution(question, given),
+        solution=with_choices(solution(question), given),
     )

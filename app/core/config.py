@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return make_url(self.database_url).get_backend_name() == "sqlite"
 
+    def sqlite_file(self) -> str | None:
+        """The SQLite database file, if the database is one (not in memory)."""
+        url = make_url(self.database_url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return url.database
+
     def route_threads(self) -> int:
         """SQLite serves one connection per process, so more than two threads only queue for it
         and fight over the GIL (measured with bench/http_load.py); a server database uses many."""

@@ -7,7 +7,9 @@ instead of the database; answers still point at exact version rows.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +17,8 @@ from sqlalchemy.orm import Session
 from app.bank.schema import AnyQuestion, Difficulty, QuestionAdapter, Topic
 from app.core.errors import NotFoundError
 from app.questions.models import QuestionVersion
+
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class Catalog:
         self._versions: dict[int, AnyQuestion] = {
             q.version_id: q.model for t in topics for q in t.questions
         }
-        self._version_slugs = {q.version_id: q.slug for t in topics for q in t.questions}
+        self._views: dict[tuple[Callable[[AnyQuestion], Any], int], Any] = {}
 
     def topic(self, slug: str) -> CatalogTopic:
         try:
@@ -87,6 +91,14 @@ class Catalog:
         model = QuestionAdapter.validate_python(row.data)
         self._versions[version_id] = model
         return model
+
+    def view(self, db: Session, version_id: int, build: Callable[[AnyQuestion], V]) -> V:
+        """A view of one version (public question, solution...), built once: a version's
+        content never changes, and building views is a measurable part of a request."""
+        key = (build, version_id)
+        if key not in self._views:
+            self._views[key] = build(self.version(db, version_id))
+        return self._views[key]  # type: ignore[no-any-return]
 
     def versions(self, db: Session, version_ids: list[int]) -> list[AnyQuestion]:
         missing = [v for v in version_ids if v not in self._versions]

@@ -113,17 +113,25 @@ def correct_answer_text(question: AnyQuestion) -> str:
     return question.answer.accepted[0]
 
 
-def solution(question: AnyQuestion, given: object = None) -> Solution:
-    """The full explanation; with `given`, each option says whether it was chosen."""
+def with_choices(solution: Solution, given: object) -> Solution:
+    """The explanation of an answer: each option says whether this answer chose it."""
+    if solution.options is None:
+        return solution
+    chosen = set(given if isinstance(given, list) else [given])
+    options = [o.model_copy(update={"chosen": o.label in chosen}) for o in solution.options]
+    return solution.model_copy(update={"options": options})
+
+
+def solution(question: AnyQuestion) -> Solution:
+    """The full explanation, before anyone answered (no option chosen)."""
     options = None
     if isinstance(question, ChoiceQuestion):
-        chosen = set(given if isinstance(given, list) else [given])
         options = [
             OptionReview(
                 label=letter(i),
                 text_html=render_inline(o.text),
                 correct=o.correct,
-                chosen=letter(i) in chosen,
+                chosen=False,
                 feedback_html=render(o.feedback),
             )
             for i, o in enumerate(question.options)

@@ -222,3 +222,15 @@ def test_position_outside_the_session_is_404(client: TestClient) -> None:
     response = client.get(f"/api/v1/sessions/{session['id']}/questions/11")
     assert response.status_code == 404
     assert response.json()["field"] == "position"
+
+
+def test_answered_flags_follow_positions_across_many_attempts(client: TestClient) -> None:
+    session = start(client, mode="practice", difficulty="easy")
+    question = bank_question(client, question_at(client, session["id"], 2)["question"]["id"])
+    url = f"/api/v1/sessions/{session['id']}/answers"
+    for _ in range(5):
+        client.post(url, json={"position": 2, "answer": wrong_answer(question)})
+    assert question_at(client, session["id"], 2)["answered"] is True
+    assert question_at(client, session["id"], 1)["answered"] is False
+    state = client.get(f"/api/v1/sessions/{session['id']}").json()
+    assert state["answered_positions"] == [2]
