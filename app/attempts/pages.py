@@ -16,13 +16,11 @@ from app.attempts.schemas import AnswerIn, PracticeFeedback, StartSession
 from app.bank.schema import Difficulty
 from app.core.deps import (
     CatalogDep,
+    CsrfProtected,
     CurrentLearner,
-    IdentityDep,
     LearnerDep,
     RngDep,
     SessionDep,
-    TokensDep,
-    check_csrf,
 )
 from app.core.errors import AnswerFormatError
 from app.core.routing import UnitOfWorkRoute
@@ -35,7 +33,6 @@ router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 
 class StartForm(BaseModel):
-    csrf_token: str
     difficulty: Difficulty | None = None
     tag: str | None = None
 
@@ -46,7 +43,6 @@ class StartForm(BaseModel):
 
 
 class AnswerForm(BaseModel):
-    csrf_token: str
     answer: list[str] = []
     # When the page was shown (ms since the epoch), to measure time taken without JavaScript.
     shown_at: int | None = None
@@ -97,7 +93,7 @@ def practice_start_page(slug: str, request: Request, catalog: CatalogDep) -> Res
     return render_page(request, "attempts/practice_start.html", {"topic": topic_summary(topic)})
 
 
-@router.post("/topics/{slug}/practice")
+@router.post("/topics/{slug}/practice", dependencies=[CsrfProtected])
 def start_practice(
     slug: str,
     form: Annotated[StartForm, Form()],
@@ -105,11 +101,8 @@ def start_practice(
     db: SessionDep,
     catalog: CatalogDep,
     learner: LearnerDep,
-    identity: IdentityDep,
-    tokens: TokensDep,
     rng: RngDep,
 ) -> Response:
-    check_csrf(tokens, identity, form.csrf_token)
     start = StartSession(topic=slug, mode="practice", difficulty=form.difficulty, tag=form.tag)
     return _start(request, db, catalog, learner, start, rng)
 
@@ -150,7 +143,7 @@ def practice_page(
     return render_page(request, "attempts/practice.html", context)
 
 
-@router.post("/practice/{session_id}/{position:int}")
+@router.post("/practice/{session_id}/{position:int}", dependencies=[CsrfProtected])
 def practice_answer(
     session_id: str,
     position: int,
@@ -159,10 +152,7 @@ def practice_answer(
     db: SessionDep,
     catalog: CatalogDep,
     learner: LearnerDep,
-    identity: IdentityDep,
-    tokens: TokensDep,
 ) -> Response:
-    check_csrf(tokens, identity, form.csrf_token)
     session = service.get_session(db, learner.public_id, session_id)
     try:
         feedback = service.submit_answer(db, catalog, session, form.to_answer(position))
@@ -186,19 +176,15 @@ def test_start_page(slug: str, request: Request, catalog: CatalogDep) -> Respons
     return render_page(request, "attempts/test_start.html", context)
 
 
-@router.post("/topics/{slug}/test")
+@router.post("/topics/{slug}/test", dependencies=[CsrfProtected])
 def start_test(
     slug: str,
-    csrf_token: Annotated[str, Form()],
     request: Request,
     db: SessionDep,
     catalog: CatalogDep,
     learner: LearnerDep,
-    identity: IdentityDep,
-    tokens: TokensDep,
     rng: RngDep,
 ) -> Response:
-    check_csrf(tokens, identity, csrf_token)
     return _start(request, db, catalog, learner, StartSession(topic=slug, mode="test"), rng)
 
 
@@ -234,7 +220,7 @@ def test_page(
     return render_page(request, "attempts/test.html", context)
 
 
-@router.post("/tests/{session_id}/{position:int}")
+@router.post("/tests/{session_id}/{position:int}", dependencies=[CsrfProtected])
 def test_answer(
     session_id: str,
     position: int,
@@ -243,10 +229,7 @@ def test_answer(
     db: SessionDep,
     catalog: CatalogDep,
     learner: LearnerDep,
-    identity: IdentityDep,
-    tokens: TokensDep,
 ) -> Response:
-    check_csrf(tokens, identity, form.csrf_token)
     session = service.get_session(db, learner.public_id, session_id)
     if session.finished_at is not None:
         return _redirect(request, "test_result_page", session_id=session_id)

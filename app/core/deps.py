@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Request
 from sqlalchemy.orm import Session
 
 from app.core.errors import ForbiddenError, UnauthorizedError
@@ -84,9 +84,15 @@ async def get_rng() -> random.Random:
 RngDep = Annotated[random.Random, Depends(get_rng)]
 
 
-def check_csrf(tokens: LearnerTokens, identity: Identity, token: str) -> None:
-    if not tokens.csrf_ok(identity.public_id, token):
+async def require_csrf(request: Request, csrf_token: Annotated[str, Form()]) -> None:
+    """Every cookie-authenticated form proves it came from one of our pages."""
+    tokens: LearnerTokens = request.app.state.tokens
+    if not tokens.csrf_ok(_identity(request).public_id, csrf_token):
         raise ForbiddenError(
             "this form has expired or came from another site; reload the page and try again",
             field="csrf_token",
         )
+
+
+# For a form route's decorator: `@router.post(..., dependencies=[CsrfProtected])`.
+CsrfProtected = Depends(require_csrf)

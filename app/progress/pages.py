@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from app.attempts.schemas import StartSession
 from app.attempts.service import start_session
 from app.core.deps import (
     CatalogDep,
-    IdentityDep,
+    CsrfProtected,
     LearnerDep,
     RngDep,
     SessionDep,
-    TokensDep,
-    check_csrf,
 )
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
@@ -44,19 +40,15 @@ def mistakes_page(
     return render_page(request, "progress/mistakes.html", context)
 
 
-@router.post("/topics/{slug}/mistakes")
+@router.post("/topics/{slug}/mistakes", dependencies=[CsrfProtected])
 def practise_mistakes(
     slug: str,
-    csrf_token: Annotated[str, Form()],
     request: Request,
     db: SessionDep,
     catalog: CatalogDep,
     learner: LearnerDep,
-    identity: IdentityDep,
-    tokens: TokensDep,
     rng: RngDep,
 ) -> Response:
-    check_csrf(tokens, identity, csrf_token)
     start = StartSession(topic=slug, mode="practice", mistakes_only=True)
     session = start_session(db, catalog, learner.get_or_create(), start, rng=rng)
     url = request.url_for("practice_page", session_id=session.public_id, position=1)
