@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.attempts import service
+from app.attempts import records, service
 from app.attempts.schemas import (
     AnswerIn,
     PracticeFeedback,
@@ -34,7 +34,7 @@ def get_session(
     session_id: str, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> SessionView:
     """A session's state: which positions are answered, elapsed time, whether it is finished."""
-    return service.session_view(db, catalog, service.get_session(db, learner.public_id, session_id))
+    return service.session_view(db, catalog, records.get_session(db, learner.public_id, session_id))
 
 
 @router.get("/{session_id}/questions/{position}")
@@ -42,7 +42,7 @@ def get_session_question(
     session_id: str, position: int, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> SessionQuestion:
     """The question at a 1-based position; practice includes hints, a test its saved answer."""
-    session = service.get_session(db, learner.public_id, session_id)
+    session = records.get_session(db, learner.public_id, session_id)
     return service.session_question(db, catalog, session, position)
 
 
@@ -51,7 +51,7 @@ def submit_answer(
     session_id: str, body: AnswerIn, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> PracticeFeedback | TestAck:
     """Practice: graded at once, with the explanation. Test: saved (latest save wins)."""
-    session = service.get_session(db, learner.public_id, session_id)
+    session = records.get_session(db, learner.public_id, session_id)
     return service.submit_answer(db, catalog, session, body)
 
 
@@ -60,17 +60,17 @@ def get_feedback(
     session_id: str, answer_id: int, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> PracticeFeedback:
     """The grading and explanation of an earlier practice answer."""
-    session = service.get_session(db, learner.public_id, session_id)
+    session = records.get_session(db, learner.public_id, session_id)
     return service.practice_feedback(db, catalog, session, answer_id)
 
 
 @router.post("/{session_id}/finish")
 def finish(session_id: str, db: SessionDep, catalog: CatalogDep, learner: LearnerDep) -> TestResult:
     """End a test; get its score, breakdown and review. Finishing twice gives the same result."""
-    return service.finish_test(db, catalog, service.get_session(db, learner.public_id, session_id))
+    return service.finish_test(db, catalog, records.get_session(db, learner.public_id, session_id))
 
 
 @router.get("/{session_id}/result")
 def result(session_id: str, db: SessionDep, catalog: CatalogDep, learner: LearnerDep) -> TestResult:
     """A finished test's result; 409 while the test is running."""
-    return service.test_result(db, catalog, service.get_session(db, learner.public_id, session_id))
+    return service.test_result(db, catalog, records.get_session(db, learner.public_id, session_id))

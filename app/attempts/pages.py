@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from app.attempts import service
+from app.attempts.records import SessionRecord, get_session
 from app.attempts.schemas import AnswerIn, PracticeFeedback, StartSession
 from app.bank.schema import Difficulty
 from app.core.deps import (
@@ -110,7 +111,7 @@ def start_practice(
 def _practice_context(
     db: Session,
     catalog: Catalog,
-    session: service.SessionRecord,
+    session: SessionRecord,
     position: int,
     answer_id: int | None,
 ) -> dict[str, Any]:
@@ -138,7 +139,7 @@ def practice_page(
     learner: LearnerDep,
     answer: int | None = None,
 ) -> Response:
-    session = service.get_session(db, learner.public_id, session_id)
+    session = get_session(db, learner.public_id, session_id)
     context = _practice_context(db, catalog, session, position, answer)
     return render_page(request, "attempts/practice.html", context)
 
@@ -153,7 +154,7 @@ def practice_answer(
     catalog: CatalogDep,
     learner: LearnerDep,
 ) -> Response:
-    session = service.get_session(db, learner.public_id, session_id)
+    session = get_session(db, learner.public_id, session_id)
     try:
         feedback = service.submit_answer(db, catalog, session, form.to_answer(position))
     except AnswerFormatError as exc:
@@ -189,7 +190,7 @@ def start_test(
 
 
 def _test_context(
-    db: Session, catalog: Catalog, session: service.SessionRecord, position: int
+    db: Session, catalog: Catalog, session: SessionRecord, position: int
 ) -> dict[str, Any]:
     view = service.session_view(db, catalog, session)
     item = service.session_question(db, catalog, session, position)
@@ -212,7 +213,7 @@ def test_page(
     learner: LearnerDep,
     saved: int | None = None,
 ) -> Response:
-    session = service.get_session(db, learner.public_id, session_id)
+    session = get_session(db, learner.public_id, session_id)
     if session.finished_at is not None:
         return _redirect(request, "test_result_page", session_id=session_id)
     context = _test_context(db, catalog, session, position)
@@ -230,7 +231,7 @@ def test_answer(
     catalog: CatalogDep,
     learner: LearnerDep,
 ) -> Response:
-    session = service.get_session(db, learner.public_id, session_id)
+    session = get_session(db, learner.public_id, session_id)
     if session.finished_at is not None:
         return _redirect(request, "test_result_page", session_id=session_id)
     if not form.is_blank():  # moving on without an answer is allowed in a test
@@ -254,7 +255,7 @@ def test_answer(
 def test_result_page(
     session_id: str, request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> Response:
-    session = service.get_session(db, learner.public_id, session_id)
+    session = get_session(db, learner.public_id, session_id)
     if session.finished_at is None:
         return _redirect(request, "test_page", session_id=session_id, position=1)
     result = service.test_result(db, catalog, session)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, fields
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.attempts.models import Answer, QuizSession
+from app.attempts.records import SessionRecord, reload_session
 from app.attempts.schemas import (
     AnswerIn,
     DifficultyScore,
@@ -89,64 +87,9 @@ def draw_test(topic: CatalogTopic, rng: random.Random) -> list[CatalogQuestion]:
     return sorted(picked, key=lambda q: q.position)
 
 
-@dataclass(frozen=True)
-class SessionRecord:
-    """A session as read for one request: a plain value, cheaper to load than an ORM object
-    (every session request loads one) and safe to pass around."""
-
-    id: int
-    public_id: str
-    learner_id: int
-    topic_id: int
-    mode: str
-    version_ids: list[int]
-    filters: dict[str, Any]
-    started_at: datetime
-    finished_at: datetime | None
-    score: float | None
-
-    @classmethod
-    def of(cls, row: Any) -> SessionRecord:
-        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
-
-
-_SESSIONS = QuizSession.__table__
-# Built once: every session request runs it, and building a select costs more than running it.
-_LEARNERS_SESSION = (
-    select(*(_SESSIONS.c[f.name] for f in fields(SessionRecord)))
-    .join(Learner, QuizSession.learner_id == Learner.id)
-    .where(QuizSession.public_id == bindparam("session"), Learner.public_id == bindparam("learner"))
-)
-
-
 _ANSWERS = Answer.__table__
 assert isinstance(_ANSWERS, Table)
 _INSERT_ANSWER = insert(_ANSWERS)
-
-
-# A practice session never changes once started (its questions, learner and topic are fixed),
-# so its lookup is remembered; tests change when finished and are always read afresh.
-_PRACTICE_SESSIONS: dict[tuple[str, str], SessionRecord] = {}
-_PRACTICE_SESSIONS_MAX = 10_000
-
-
-def get_session(db: Session, learner_public_id: str, public_id: str) -> SessionRecord:
-    key = (learner_public_id, public_id)
-    cached = _PRACTICE_SESSIONS.get(key)
-    if cached is not None:
-        return cached
-    params = {"session": public_id, "learner": learner_public_id}
-    # On the session's connection: the ORM's execute path costs more than this query.
-    row = db.connection().execute(_LEARNERS_SESSION, params).one_or_none()
-    # Someone else's session is as unknown as a missing one.
-    if row is None:
-        raise NotFoundError(f"no session '{public_id}'", field="session")
-    record = SessionRecord.of(row)
-    if record.mode == "practice":
-        if len(_PRACTICE_SESSIONS) >= _PRACTICE_SESSIONS_MAX:
-            _PRACTICE_SESSIONS.clear()
-        _PRACTICE_SESSIONS[key] = record
-    return record
 
 
 def _answered_positions(db: Session, session: SessionRecord) -> list[int]:
@@ -317,8 +260,7 @@ def finish_test(db: Session, catalog: Catalog, session: SessionRecord) -> TestRe
             .where(QuizSession.id == session.id, QuizSession.finished_at.is_(None))
             .values(finished_at=utcnow())
         )
-        row = db.execute(select(_SESSIONS).where(_SESSIONS.c.id == session.id)).one()
-        session = SessionRecord.of(row)
+        session = reload_session(db, session.id)
     result = test_result(db, catalog, session)
     db.execute(update(QuizSession).where(QuizSession.id == session.id).values(score=result.percent))
     return result
