@@ -21,7 +21,6 @@ from app.core.db import (
     session_factory,
     transaction,
 )
-from app.core.routing import run_sync_routes_in_threads
 from app.learners.identity import LearnerCookieMiddleware, LearnerTokens
 from app.questions.catalog import Catalog
 from app.questions.sync import sync_bank
@@ -56,10 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             checkpointer = WalCheckpointer(path)
             checkpointer.start()
         engine = create_db_engine(settings.database_url, background_checkpoints=bool(checkpointer))
-        app.state.session_factory = session_factory(engine)
+        in_threads = not settings.routes_on_event_loop()
+        app.state.session_factory = session_factory(engine, run_in_threads=in_threads)
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.route_threads()
-        run_sync_routes_in_threads(not settings.routes_on_event_loop())
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's full scans, which paused requests for 80-90 ms under load.
         gc.collect()

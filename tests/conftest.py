@@ -99,10 +99,16 @@ def db(connection: Connection) -> Iterator[Session]:
 
 @pytest.fixture
 def app(started_app: FastAPI, connection: Connection) -> Iterator[FastAPI]:
+    # Same info as the app's own sessions, so PostgreSQL routes run in threads as in production.
+    info = dict(started_app.state.session_factory.kw["info"])
+
     def isolated_db() -> Iterator[Session]:
         # Routes commit and roll back themselves (UnitOfWorkRoute): here that only moves savepoints.
         with Session(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+            bind=connection,
+            join_transaction_mode="create_savepoint",
+            expire_on_commit=False,
+            info=info,
         ) as session:
             yield session
 

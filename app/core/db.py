@@ -127,8 +127,10 @@ class WalCheckpointer:
             log.warning("WAL checkpoint (%s) failed: %s", mode, exc)
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+def session_factory(engine: Engine, *, run_in_threads: bool = False) -> sessionmaker[Session]:
+    """`run_in_threads` tells UnitOfWorkRoute to run routes using these sessions in a thread."""
+    info = {"run_in_threads": run_in_threads}
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info=info)
 
 
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:

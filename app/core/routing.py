@@ -8,9 +8,10 @@ workers wait for the connection the second hop never starts at all. So the wrapp
 commits (or rolls back) and serialises in the same call: the one place that ends a
 transaction. Async routes must not touch the database.
 
-Where that call runs is set per process (`run_sync_routes_in_threads`): in worker threads for a
-server database, whose queries wait on the network; on the event loop for SQLite, whose
-queries are sub-millisecond local calls. Measured with bench/http_load.py, CPU-bound route work
+Where that call runs follows the route's database session (`session.info["run_in_threads"]`,
+set by app.core.db.session_factory): in a worker thread for a server database, whose queries
+wait on the network; on the event loop for SQLite, whose queries are sub-millisecond local
+calls, and for routes without a session. Measured with bench/http_load.py, CPU-bound route work
 in a worker thread cost several times its own time in GIL hand-offs with the event loop.
 """
 
@@ -26,14 +27,6 @@ from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
-
-_in_threads = True
-
-
-def run_sync_routes_in_threads(in_threads: bool) -> None:
-    """Process-wide, like the worker-thread limit it goes with (set when the app starts)."""
-    global _in_threads
-    _in_threads = in_threads
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -53,7 +46,8 @@ def _uses_database(endpoint: Callable[..., Any]) -> bool:
 def _dispatched(unit_of_work: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(unit_of_work)
     async def dispatch(*args: Any, **kwargs: Any) -> Any:
-        if _in_threads:
+        sessions = (v for v in kwargs.values() if isinstance(v, Session))
+        if any(session.info.get("run_in_threads") for session in sessions):
             return await run_in_threadpool(unit_of_work, *args, **kwargs)
         return unit_of_work(*args, **kwargs)
 
