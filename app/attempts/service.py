@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -92,10 +92,23 @@ assert isinstance(_ANSWERS, Table)
 _INSERT_ANSWER = insert(_ANSWERS)
 
 
+# The distinct positions of a session's answers, one index seek per position (a "loose index
+# scan"): a practice session can hold any number of attempts, and DISTINCT would read them all.
+_ANSWERED_POSITIONS = text("""
+    WITH RECURSIVE answered(position) AS (
+        SELECT min(position) FROM answers WHERE session_id = :session
+        UNION ALL
+        SELECT (SELECT min(position) FROM answers
+                WHERE session_id = :session AND position > answered.position)
+        FROM answered WHERE answered.position IS NOT NULL
+    )
+    SELECT position FROM answered WHERE position IS NOT NULL
+""")
+
+
 def _answered_positions(db: Session, session: SessionRecord) -> list[int]:
-    # Distinct positions only: a practice session can hold any number of attempts.
-    query = select(Answer.position).where(Answer.session_id == session.id).distinct()
-    return sorted(db.scalars(query))
+    rows = db.connection().execute(_ANSWERED_POSITIONS, {"session": session.id})
+    return [position for (position,) in rows]
 
 
 def _test_answers(db: Session, session: SessionRecord) -> dict[int, Answer]:
