@@ -108,6 +108,19 @@ def start_practice(
     return _start(request, db, catalog, learner, start, rng)
 
 
+@router.post("/topics/{slug}/mistakes", dependencies=[CsrfProtected])
+def practise_mistakes(
+    slug: str,
+    request: Request,
+    db: SessionDep,
+    catalog: CatalogDep,
+    learner: LearnerDep,
+    rng: RngDep,
+) -> Response:
+    start = StartSession(topic=slug, mode="practice", mistakes_only=True)
+    return _start(request, db, catalog, learner, start, rng)
+
+
 def _practice_context(
     db: Session,
     catalog: Catalog,

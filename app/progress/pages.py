@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from app.attempts.schemas import StartSession
-from app.attempts.service import start_session
 from app.core.deps import (
     CatalogDep,
-    CsrfProtected,
     LearnerDep,
-    RngDep,
     SessionDep,
 )
 from app.core.routing import UnitOfWorkRoute
@@ -38,18 +34,3 @@ def mistakes_page(
     mistakes = service.mistakes(db, catalog, learner.known_id(), topic)
     context = {"topic": topic_summary(topic), "mistakes": mistakes}
     return render_page(request, "progress/mistakes.html", context)
-
-
-@router.post("/topics/{slug}/mistakes", dependencies=[CsrfProtected])
-def practise_mistakes(
-    slug: str,
-    request: Request,
-    db: SessionDep,
-    catalog: CatalogDep,
-    learner: LearnerDep,
-    rng: RngDep,
-) -> Response:
-    start = StartSession(topic=slug, mode="practice", mistakes_only=True)
-    session = start_session(db, catalog, learner.get_or_create(), start, rng=rng)
-    url = request.url_for("practice_page", session_id=session.public_id, position=1)
-    return RedirectResponse(url, status_code=303)

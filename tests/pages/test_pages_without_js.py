@@ -167,3 +167,17 @@ def test_feedback_of_another_question_is_not_shown(client: TestClient) -> None:
     assert answer_id, "a practice answer redirects to its feedback"
     other_question = re.sub(r"/1$", "/2", location)
     assert client.get(f"{other_question}?answer={answer_id.group(1)}").status_code == 404
+
+
+def test_practising_mistakes_from_the_review_page(client: TestClient) -> None:
+    location = start_practice(client)
+    page = client.get(location)
+    question = bank_question(client, question_id_on(client, page.text))
+    client.post(
+        location, data={"csrf_token": csrf(page.text), "answer": as_form(wrong_answer(question))}
+    )
+    review = client.get("/topics/birnn/mistakes")
+    assert "1 question whose latest answer was wrong" in review.text
+    started = client.post("/topics/birnn/mistakes", data={"csrf_token": csrf(review.text)})
+    assert "1 / 1" in started.text and "your mistakes" in started.text
+    assert question_id_on(client, started.text) == question.id
