@@ -1,0 +1,50 @@
+"""What goes into a run and what comes out. Everything here crosses a process boundary as JSON."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from app.runner.limits import Limits, RunKind
+
+MAX_CODE_BYTES = 64 * 1024
+
+
+class RunRequest(BaseModel):
+    code: str = Field(max_length=MAX_CODE_BYTES)
+    kind: RunKind = "snippet"
+    limits: Limits | None = Field(default=None, description="At most the kind's defaults.")
+    # The caller's learner id, for the per-learner rate limit (never shown to the code).
+    learner: str | None = Field(default=None, max_length=64)
+
+
+class TensorInfo(BaseModel):
+    name: str
+    shape: list[int]
+    dtype: str
+
+
+class ExceptionInfo(BaseModel):
+    type: str
+    message: str
+    traceback: str = Field(description="Only the frames in the learner's own code.")
+    line: int | None = None
+
+
+class LimitHit(BaseModel):
+    name: str  # cpu, wall, memory, output, crash
+    message: str
+
+
+class RunResult(BaseModel):
+    ok: bool = Field(description="Ran to the end without an exception or a limit.")
+    stdout: str = ""
+    stderr: str = ""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    exception: ExceptionInfo | None = None
+    tensors: list[TensorInfo] = []
+    values: dict[str, float | int | bool | str] = {}
+    limit: LimitHit | None = None
+    elapsed_ms: float = 0.0
+    cpu_ms: float = 0.0
+    torch_version: str = ""

@@ -1,0 +1,460 @@
+"""A warm worker: imports torch once, enters its jail, then forks one throwaway process per run.
+
+Started by app.runner.pool with an (almost) empty environment: nothing secret may be in its
+memory, which every run inherits. It speaks JSON lines: requests {"id", "code", "limits"} on
+stdin, results {"id", "result"} on stdout, and first {"event": "ready", ...}. It keeps a few
+runs' processes made ahead of time ("spares", see app.runner.child), so a request only pays for
+running its code. Single-threaded on purpose: forking a process that has started torch's thread
+pool hangs the children.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import gc
+import json
+import os
+import selectors
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from app.runner import jail
+from app.runner.cgroups import SlotGroups, create_slots
+from app.runner.child import HARNESS_FAILED, SpareSpec, launch
+from app.runner.limits import Limits
+from app.runner.syscalls import CLONE_NEWUSER
+
+MAX_RESULT_BYTES = 1 << 20
+OUTPUTS = ("stdout", "stderr", "result")
+# Learner code may not rebuild a sandbox, watch other processes or reach kernel interfaces that
+# containers commonly close (io_uring, bpf, keyrings, perf).
+DENIED_SYSCALLS = (
+    "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "pivot_root",
+    "chroot", "unshare", "setns", "keyctl", "add_key", "request_key", "bpf", "perf_event_open",
+    "io_uring_setup", "io_uring_enter", "io_uring_register", "userfaultfd", "kexec_load",
+    "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff", "acct",
+    "quotactl", "syslog", "open_by_handle_at", "name_to_handle_at", "sethostname",
+    "setdomainname", "personality",
+)  # fmt: skip
+
+
+@dataclass
+class Slot:
+    index: int
+    groups: SlotGroups | None
+    state: str = "free"  # free -> spare -> running -> draining -> free
+    launcher: int = 0
+    reaper: int = 0
+    request_w: int = -1
+    fds: dict[str, int] = field(default_factory=dict)  # open read ends, by stream
+    data: dict[str, bytearray] = field(default_factory=dict)
+    truncated: set[str] = field(default_factory=set)
+    run_id: str = ""
+    limits: Limits | None = None
+    started: float = 0.0
+    deadline: float = 0.0
+    memory_events: int = 0
+    killed: str | None = None  # why we killed it: "wall" or "output"
+    exit_code: int | None = None
+    answered: bool = False
+
+    def reset(self) -> None:
+        """Forget the last run (a slot object lives as long as the zygote)."""
+        fresh = Slot(self.index, self.groups)
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(fresh, name))
+
+
+def build_seccomp() -> Any:
+    try:
+        import pyseccomp as seccomp
+    except ImportError:
+        return None
+    rules = seccomp.SyscallFilter(seccomp.ALLOW)
+    for name in DENIED_SYSCALLS:
+        with contextlib.suppress(OSError, ValueError, RuntimeError):  # unknown to this kernel
+            rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+    new_user = seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER)
+    rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", new_user)
+    # clone3's flags sit in memory a filter cannot read: make libc fall back to clone.
+    rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    return rules
+
+
+def warm_up() -> None:
+    """Pay the one-time costs here, not in every run: kernels, autograd, the optimizer import."""
+    torch.set_num_threads(1)
+    model = torch.nn.LSTM(4, 8, num_layers=2, batch_first=True, bidirectional=True)
+    torch.nn.GRU(4, 8)(torch.randn(3, 2, 4))
+    torch.nn.RNN(4, 8)(torch.randn(3, 2, 4))
+    lengths = torch.tensor([3, 2])
+    model(torch.nn.utils.rnn.pack_padded_sequence(torch.randn(2, 3, 4), lengths, True))
+    out, _ = model(torch.randn(2, 3, 4))
+    out.sum().backward()
+    torch.optim.Adam(model.parameters()).step()
+    torch.nn.functional.cross_entropy(torch.randn(2, 5), torch.tensor([1, 2])).item()
+
+
+def threads_in_this_process() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Zygote:
+    def __init__(
+        self, *, name: str, slots: int, spares: int, uid_base: int, ceiling: Limits
+    ) -> None:
+        self.uid_base = uid_base
+        self.ceiling = ceiling
+        self.target_spares = spares
+        groups = create_slots(name, slots)
+        self.has_cgroups = groups is not None
+        self.slots = [Slot(i, groups[i] if groups else None) for i in range(slots)]
+        self.seccomp = build_seccomp()
+        warm_up()
+        jail.enter()
+        gc.collect()
+        gc.freeze()  # pages stay shared with every run instead of being touched by refcounts
+        self.waiting: deque[dict[str, Any]] = deque()
+        self.by_launcher: dict[int, Slot] = {}
+        self.selector = selectors.DefaultSelector()
+        self.inbox = bytearray()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "event": "ready",
+            "torch": torch.__version__,
+            "cgroups": self.has_cgroups,
+            "seccomp": self.seccomp is not None,
+            "slots": len(self.slots),
+        }
+
+    def serve(self) -> None:
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.selector.register(wake_r, selectors.EVENT_READ, "wake")
+        self.selector.register(0, selectors.EVENT_READ, "inbox")
+        self._refill()
+        self._send(self.describe())
+        while True:
+            for key, _ in self.selector.select(self._timeout()):
+                if key.data == "wake":
+                    os.read(wake_r, 4096)
+                elif key.data == "inbox":
+                    self._read_inbox()
+                else:
+                    self._read_stream(*key.data)
+            self._reap()
+            self._enforce_deadlines()
+            self._dispatch()
+            self._refill()
+
+    # --- requests in, results out ---
+
+    def _read_inbox(self) -> None:
+        chunk = os.read(0, 1 << 20)
+        if not chunk:
+            self._shutdown()
+        self.inbox += chunk
+        while b"\n" in self.inbox:
+            line, _, rest = self.inbox.partition(b"\n")
+            self.inbox = bytearray(rest)
+            self.waiting.append(json.loads(line))
+
+    def _send(self, message: dict[str, Any]) -> None:
+        view = memoryview((json.dumps(message) + "\n").encode())
+        while view:
+            view = view[os.write(1, view) :]
+
+    def _shutdown(self) -> None:
+        for slot in self.slots:
+            if slot.state != "free":
+                self._kill(slot, "shutdown")
+        os._exit(0)
+
+    # --- spares: a run's processes, made before a request needs them ---
+
+    def _refill(self) -> None:
+        spares = sum(s.state == "spare" for s in self.slots)
+        for slot in self.slots:
+            if spares >= self.target_spares + len(self.waiting):
+                return
+            if slot.state == "free":
+                try:
+                    self._make_spare(slot)
+                except OSError as exc:
+                    self._send({"event": "spare_failed", "error": str(exc)})
+                    return
+                spares += 1
+
+    def _make_spare(self, slot: Slot) -> None:
+        if threads_in_this_process() != 1:
+            raise OSError(errno.EAGAIN, "the warm worker has started threads; refusing to fork")
+        request_r, request_w = os.pipe()
+        pipes = {name: os.pipe() for name in (*OUTPUTS, "status")}
+        spec = SpareSpec(
+            ceiling=self.ceiling,
+            uid=self.uid_base + slot.index,
+            groups=slot.groups,
+            seccomp=self.seccomp,
+            request_r=request_r,
+            stdout_w=pipes["stdout"][1],
+            stderr_w=pipes["stderr"][1],
+            result_w=pipes["result"][1],
+            status_w=pipes["status"][1],
+        )
+        if slot.groups is not None:
+            slot.groups.configure(
+                memory_bytes=self.ceiling.memory_mb << 20, processes=self.ceiling.processes
+            )
+        pid = os.fork()
+        if pid == 0:
+            launch(spec)
+        os.close(request_r)
+        slot.reset()
+        slot.state, slot.launcher, slot.request_w = "spare", pid, request_w
+        for name, (read_end, write_end) in pipes.items():
+            os.close(write_end)
+            os.set_blocking(read_end, False)
+            slot.fds[name] = read_end
+            slot.data[name] = bytearray()
+            self.selector.register(read_end, selectors.EVENT_READ, (slot.index, name))
+        self.by_launcher[pid] = slot
+
+    # --- runs ---
+
+    def _dispatch(self) -> None:
+        while self.waiting:
+            slot = next((s for s in self.slots if s.state == "spare" and s.reaper), None)
+            if slot is None:
+                return
+            self._start(slot, self.waiting.popleft())
+
+    def _start(self, slot: Slot, request: dict[str, Any]) -> None:
+        limits = Limits.model_validate(request["limits"]).within(self.ceiling)
+        if slot.groups is not None:
+            slot.groups.configure(memory_bytes=limits.memory_mb << 20, processes=limits.processes)
+            slot.memory_events = slot.groups.memory_events()
+        now = time.monotonic()
+        slot.state, slot.run_id, slot.limits = "running", request["id"], limits
+        slot.started, slot.deadline = now, now + limits.wall_seconds
+        message = json.dumps({"code": request["code"], "limits": limits.model_dump()}).encode()
+        try:
+            view = memoryview(message)
+            while view:  # the learner reads until EOF; requests are small (code <= 64 KiB)
+                view = view[os.write(slot.request_w, view) :]
+        except BrokenPipeError:
+            pass  # the spare died; its exit is reported like any other
+        finally:
+            os.close(slot.request_w)
+            slot.request_w = -1
+
+    def _read_stream(self, index: int, name: str) -> None:
+        slot = self.slots[index]
+        fd = slot.fds[name]
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            if slot.exit_code is None:
+                return
+            chunk = b""  # nothing left from a process tree that has exited
+        if not chunk:
+            self.selector.unregister(fd)
+            os.close(fd)
+            del slot.fds[name]
+            self._answer_if_ready(slot)
+            return
+        limits = slot.limits or self.ceiling
+        cap = MAX_RESULT_BYTES if name in ("result", "status") else limits.output_bytes
+        room = cap - len(slot.data[name])
+        slot.data[name] += chunk[: max(room, 0)]
+        if name == "status" and not slot.reaper and b"\n" in slot.data[name]:
+            slot.reaper = int(slot.data[name].split(b"\n")[0])
+        if len(chunk) > room:
+            slot.truncated.add(name)
+            if name in ("stdout", "stderr"):
+                self._kill(slot, "output")
+
+    def _reap(self) -> None:
+        while self.by_launcher:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            slot = self.by_launcher.pop(pid, None)
+            if slot is None:
+                continue
+            slot.exit_code = os.waitstatus_to_exitcode(status)
+            self._drain(slot)
+            self._answer_if_ready(slot)
+            self._release(slot)
+
+    def _drain(self, slot: Slot) -> None:
+        """Everything of the run is gone, so its pipes hold their last bytes and then EOF."""
+        for name in list(slot.fds):
+            while name in slot.fds:
+                self._read_stream(slot.index, name)
+
+    def _timeout(self) -> float | None:
+        pending = [s.deadline for s in self.slots if s.state == "running" and not s.killed]
+        if not pending:
+            return None if not self.waiting else 0.01
+        return max(0.0, min(pending) - time.monotonic())
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for slot in self.slots:
+            if slot.state == "running" and not slot.killed and now >= slot.deadline:
+                self._kill(slot, "wall")
+
+    def _kill(self, slot: Slot, reason: str) -> None:
+        slot.killed = slot.killed or reason
+        # The reaper is PID 1 of the run: killing it ends everything inside.
+        for pid in (slot.reaper, slot.launcher):
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        if slot.groups is not None:
+            slot.groups.kill_members()
+
+    def _answer_if_ready(self, slot: Slot) -> None:
+        """Answer as soon as the outputs are complete: a clean run's result says all there is
+        to say, so only a run that ended without one waits for its exit status."""
+        if slot.state != "running" or slot.answered or any(n in slot.fds for n in OUTPUTS):
+            return
+        report = _parse_report(slot)
+        if report is None and slot.exit_code is None:
+            return
+        slot.answered = True
+        oom = bool(slot.groups and slot.groups.memory_events() > slot.memory_events)
+        self._send({"id": slot.run_id, "result": outcome(slot, report, oom=oom)})
+        slot.state = "draining"
+
+    def _release(self, slot: Slot) -> None:
+        """The launcher is gone: reuse the slot only if nothing of its run survived."""
+        if slot.state == "spare":
+            self._send({"event": "spare_failed", "error": f"exit code {slot.exit_code}"})
+        for fd in list(slot.fds.values()):
+            self.selector.unregister(fd)
+            os.close(fd)
+        slot.fds.clear()
+        if slot.request_w >= 0:
+            os.close(slot.request_w)
+            slot.request_w = -1
+        if slot.groups is not None and slot.groups.members():
+            slot.groups.kill_members()
+            time.sleep(0.05)
+            if slot.groups.members():
+                slot.state = "broken"
+                self._send({"event": "slot_broken", "slot": slot.index})
+                return
+        slot.state = "free"
+
+
+def _parse_report(slot: Slot) -> dict[str, Any] | None:
+    if not slot.data.get("result") or "result" in slot.truncated:
+        return None
+    try:
+        report = json.loads(slot.data["result"])
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def outcome(slot: Slot, report: dict[str, Any] | None, *, oom: bool) -> dict[str, Any]:
+    """The run's result, in the shape of app.runner.protocol.RunResult."""
+    limit = _limit_hit(slot, oom=oom) if report is None or slot.killed else None
+    report = report or {}
+    exception = report.get("exception")
+    return {
+        "ok": limit is None and not exception and bool(report),
+        "stdout": slot.data["stdout"].decode("utf-8", errors="replace"),
+        "stderr": slot.data["stderr"].decode("utf-8", errors="replace"),
+        "stdout_truncated": "stdout" in slot.truncated,
+        "stderr_truncated": "stderr" in slot.truncated,
+        "exception": exception,
+        "exit_code": report.get("exit_code"),
+        "tensors": report.get("tensors", []),
+        "values": report.get("values", {}),
+        "warnings": report.get("warnings", []),
+        "limit": limit,
+        "elapsed_ms": round((time.monotonic() - slot.started) * 1000, 2),
+        "cpu_ms": report.get("cpu_ms", 0.0),
+        "torch_version": torch.__version__,
+    }
+
+
+def _limit_hit(slot: Slot, *, oom: bool) -> dict[str, str]:
+    limits = slot.limits or Limits()
+    code = slot.exit_code or 0
+    signal_number = code - 128 if code > 128 else 0
+    if slot.killed == "wall":
+        return {
+            "name": "wall",
+            "message": f"stopped after {limits.wall_seconds:g} s (wall-clock limit)",
+        }
+    if slot.killed == "output":
+        size = _size(limits.output_bytes)
+        return {"name": "output", "message": f"stopped: printed more than {size} (output limit)"}
+    if signal_number in (signal.SIGXCPU, signal.SIGKILL) and not oom:
+        return {"name": "cpu", "message": f"stopped after {limits.cpu_seconds:g} s of CPU time"}
+    if oom:
+        return {
+            "name": "memory",
+            "message": f"ran out of memory at {_size(limits.memory_mb << 20)}",
+        }
+    if signal_number:
+        name = signal.Signals(signal_number).name
+        return {"name": "crash", "message": f"the process crashed ({name})"}
+    if code == HARNESS_FAILED:
+        return {"name": "crash", "message": "the code broke Python's own machinery; see stderr"}
+    return {"name": "exit", "message": f"the code ended the process itself (exit code {code})"}
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} bytes"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--slots", type=int, default=4)
+    parser.add_argument("--spares", type=int, default=2)
+    parser.add_argument("--uid-base", type=int, default=60000)
+    parser.add_argument("--ceiling", default="{}", help="Limits as JSON: the most a run may use")
+    args = parser.parse_args()
+    try:
+        zygote = Zygote(
+            name=args.name,
+            slots=args.slots,
+            spares=args.spares,
+            uid_base=args.uid_base,
+            ceiling=Limits.model_validate_json(args.ceiling),
+        )
+    except OSError as exc:
+        sys.stdout.write(json.dumps({"event": "failed", "error": str(exc)}) + "\n")
+        sys.stdout.flush()
+        sys.exit(1)
+    zygote.serve()
+
+
+if __name__ == "__main__":
+    main()
