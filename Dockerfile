@@ -9,6 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /srv/torchquiz
 
+# libseccomp for the code runner's system-call filter.
+RUN apt-get update && apt-get install -y --no-install-recommends libseccomp2 \
+    && rm -rf /var/lib/apt/lists/*
+
 # The CPU wheel comes from PyTorch's own index; PyPI's Linux wheel of the same version is the
 # CUDA build. Installed first, in its own layer, because it is the big one and rarely changes.
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu

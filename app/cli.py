@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import click
 from app.bank.loader import BankInvalidError, format_report, load_bank
 from app.bank.report import SCHEMA_DIR, check_problems, editor_schemas
 from app.core.config import get_settings
+from app.runner.embedded import embedded_runner
 
 
 @click.group()
@@ -22,9 +25,7 @@ def main() -> None:
 @click.option("--port", default=None, type=int, help="Port (default from settings).")
 @click.option("--workers", default=1, show_default=True, type=int)
 def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Migrate the database, sync the question bank and serve the app."""
-    import uvicorn
-
+    """Migrate the database, sync the question bank and serve the app (and its code runner)."""
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
@@ -33,7 +34,23 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     except BankInvalidError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    click.echo(f"Starting torchquiz at http://{host}:{port}/  (database: {settings.safe_db_url})")
+    with contextlib.ExitStack() as stack:
+        if not settings.runner_url and os.geteuid() != 0:
+            click.echo("Not root: no code runner, so running code is off.", err=True)
+        elif not settings.runner_url:
+            click.echo("Starting the code runner (warming up torch)...")
+            url = stack.enter_context(embedded_runner(settings.instance_dir / "runner.sock"))
+            os.environ["TORCHQUIZ_RUNNER_URL"] = url  # for the app, in this and worker processes
+            get_settings.cache_clear()
+        click.echo(
+            f"Starting torchquiz at http://{host}:{port}/  (database: {settings.safe_db_url})"
+        )
+        _serve_app(host, port, workers)
+
+
+def _serve_app(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -46,6 +63,43 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         # load (bench/http_load.py, p99); the standard loop stays fair.
         loop="asyncio",
     )
+
+
+@main.command()
+@click.option("--uds", type=click.Path(path_type=Path), help="Listen on this Unix socket.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8100, show_default=True, type=int)
+@click.option("--zygotes", default=1, show_default=True, type=int, help="Warm workers.")
+@click.option("--slots", default=4, show_default=True, type=int, help="Runs per worker.")
+@click.option("--spares", default=2, show_default=True, type=int, help="Runs made ahead.")
+@click.option("--parallel", default=os.cpu_count() or 1, show_default=True, type=int)
+@click.option("--queue-depth", default=32, show_default=True, type=int)
+def runner(
+    uds: Path | None,
+    host: str,
+    port: int,
+    zygotes: int,
+    slots: int,
+    spares: int,
+    parallel: int,
+    queue_depth: int,
+) -> None:
+    """Run learner code in a sandbox, as a service (needs root for its namespaces)."""
+    import uvicorn
+
+    from app.runner.pool import PoolConfig
+    from app.runner.server import create_runner_app
+
+    if os.geteuid() != 0:
+        click.echo("the runner needs root (or CAP_SYS_ADMIN) to build its sandbox", err=True)
+        sys.exit(1)
+    config = PoolConfig(
+        zygotes=zygotes, slots=slots, spares=spares, parallel=parallel, queue_depth=queue_depth
+    )
+    app = create_runner_app(config, token=os.environ.get("TORCHQUIZ_RUNNER_TOKEN", ""))
+    os.umask(0o077)  # the socket: this user only
+    location = {"uds": str(uds)} if uds else {"host": host, "port": port}
+    uvicorn.run(app, **location, log_level="warning", loop="asyncio")  # type: ignore[arg-type]
 
 
 @main.group()

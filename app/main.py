@@ -25,6 +25,7 @@ from app.learners.identity import LearnerCookieMiddleware, LearnerTokens
 from app.questions.catalog import Catalog
 from app.questions.sync import sync_bank
 from app.routes import include_all
+from app.runner.client import RunnerClient
 
 log = logging.getLogger("torchquiz")
 
@@ -61,9 +62,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter.total_tokens = settings.route_threads()
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's full scans, which paused requests for 80-90 ms under load.
+        runner = settings.runner_url and RunnerClient(
+            settings.runner_url, token=settings.runner_token
+        )
+        app.state.runner = runner or None
         gc.collect()
         gc.freeze()
         yield
+        if runner:
+            await runner.aclose()
         engine.dispose()
         if checkpointer:
             checkpointer.stop()

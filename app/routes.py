@@ -18,10 +18,13 @@ from app.progress import api as progress_api
 from app.progress import pages as progress_pages
 from app.questions import api as questions_api
 from app.questions import pages as questions_pages
+from app.runs import api as runs_api
 
 API_PREFIX = "/api/v1"
 # Requests are matched router by router, in this order: the busiest (answers) go first.
-API_ROUTERS = [m.router for m in (attempts_api, questions_api, progress_api, learners_api)]
+API_ROUTERS = [
+    m.router for m in (attempts_api, questions_api, progress_api, learners_api, runs_api)
+]
 PAGE_ROUTERS = [m.router for m in (questions_pages, attempts_pages, progress_pages)]
 
 site_router = APIRouter(route_class=UnitOfWorkRoute)

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     worker_threads: int = 0
     # Run sync routes on the event loop instead of in threads; unset picks for the database.
     routes_on_loop: bool | None = None
+    # The code runner: a URL (http://host:port or unix:///path) of `torchquiz runner`;
+    # empty means `torchquiz serve` starts one of its own. The token guards a shared runner.
+    runner_url: str = ""
+    runner_token: str = ""
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -13,6 +13,7 @@ from app.learners.identity import Identity, LearnerTokens
 from app.learners.models import Learner
 from app.learners.service import find_learner, get_or_create_learner
 from app.questions.catalog import Catalog
+from app.runner.client import RunnerClient, RunnerUnavailableError
 
 
 async def get_db(request: Request) -> Session:
@@ -40,6 +41,10 @@ TokensDep = Annotated[LearnerTokens, Depends(get_tokens)]
 
 async def get_identity(request: Request) -> Identity:
     return _identity(request)
+
+
+def learner_public_id(request: Request) -> str:
+    return _identity(request).public_id
 
 
 def _identity(request: Request) -> Identity:
@@ -75,6 +80,16 @@ async def current_learner(request: Request, db: SessionDep) -> CurrentLearner:
 
 
 LearnerDep = Annotated[CurrentLearner, Depends(current_learner)]
+
+
+async def get_runner(request: Request) -> RunnerClient:
+    runner: RunnerClient | None = request.app.state.runner
+    if runner is None:
+        raise RunnerUnavailableError("running code is not available on this server")
+    return runner
+
+
+RunnerDep = Annotated[RunnerClient, Depends(get_runner)]
 
 
 async def get_rng() -> random.Random:

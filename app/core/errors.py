@@ -11,6 +11,7 @@ class AppError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.headers: dict[str, str] = {}
 
 
 class NotFoundError(AppError):

@@ -43,9 +43,11 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 async def app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
-    return error_response(
+    response = error_response(
         request, status=exc.status, code=exc.code, message=exc.message, field=exc.field
     )
+    response.headers.update(exc.headers)
+    return response
 
 
 async def validation_error(request: Request, exc: Exception) -> Response:

@@ -1,14 +1,13 @@
-"""The three processes of one run, all forked from a warm zygote (torch already imported).
+"""The processes of the sandbox, forked from a warm zygote (torch already imported).
 
-    zygote -> launcher: own session and cgroups, new PID/mount/net/IPC/UTS namespaces
-           -> reaper: PID 1 of the run, fresh /proc, /tmp, /dev/shm; waits, then exits
-              -> learner: PID 2, unprivileged uid, rlimits, seccomp; runs the code
-
-They are made ahead of time (a "spare"): the learner process confines itself and then waits on
-its request pipe, so a run only pays for running the code. When the reaper exits the kernel
-kills everything left in the run's PID namespace: nothing a snippet starts can outlive it.
-Learner code runs as PID 2 because PID 1 ignores signals it has no handler for. Everything
-here is imported before the zygote enters its jail.
+Each slot of a zygote has a keeper: PID 1 of the slot's own PID namespace, in the slot's own
+mount namespace (fresh /proc, /tmp and /dev/shm). A run is one process forked from the zygote
+straight into those namespaces: it joins the slot's cgroups, takes new network, IPC and UTS
+namespaces of its own, drops to an unprivileged uid under rlimits and seccomp, then waits for
+its request (made ahead, as a "spare", so a run only pays for running its code). Between runs
+the zygote kills whatever the last one left and gives the slot an empty /tmp. Learner code is
+never PID 1, which ignores signals it has no handler for. Everything here is imported before
+the zygote enters its jail.
 """
 
 from __future__ import annotations
@@ -34,18 +33,16 @@ from app.runner.limits import Limits
 from app.runner.syscalls import (
     CLONE_NEWIPC,
     CLONE_NEWNET,
-    CLONE_NEWNS,
-    CLONE_NEWPID,
     CLONE_NEWUTS,
+    MNT_DETACH,
     MS_NODEV,
     MS_NOEXEC,
     MS_NOSUID,
-    MS_PRIVATE,
-    MS_REC,
     PR_SET_NO_NEW_PRIVS,
     PR_SET_PDEATHSIG,
     mount,
     prctl,
+    umount,
     unshare,
 )
 
@@ -53,6 +50,7 @@ SNIPPET = "<snippet>"
 MAX_REPORTED = 100  # variables reported back
 RESULT_FD = 3
 HARNESS_FAILED = 71
+SCRATCH = ("/tmp", "/dev/shm")  # noqa: S108 - each slot's own, emptied between runs
 
 
 @dataclass(frozen=True)
@@ -61,18 +59,45 @@ class SpareSpec:
     uid: int
     groups: SlotGroups | None
     seccomp: Any  # a pyseccomp.SyscallFilter, loaded in the learner process; or None
-    # Pipe ends the learner keeps: the request it waits for, its stdout, stderr and result
-    # channel; and where the launcher reports the reaper's pid.
+    # Pipe ends the learner keeps: the request it waits for, its stdout, stderr and result.
     request_r: int
     stdout_w: int
     stderr_w: int
     result_w: int
-    status_w: int
 
 
-def launch(spec: SpareSpec) -> NoReturn:
-    """The launcher (first fork). Never returns; its exit code is the learner's outcome."""
-    code = 70
+def keep_slot(tmp_size_mb: int) -> NoReturn:
+    """The keeper: PID 1 of a slot. Mounts the slot's /proc and scratch space, then reaps."""
+    try:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        signal.set_wakeup_fd(-1)
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(number, signal.SIG_DFL)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # so pause() wakes up to reap orphans
+        _close_all_but({0})
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        fresh_scratch(tmp_size_mb)
+        os.write(0, b"!")  # tell the zygote the slot is ready (fd 0 is its pipe)
+        os.close(0)
+    except BaseException:
+        os._exit(70)
+    while True:
+        try:
+            os.wait()  # orphans of runs: a zombie still counts against its user's processes
+        except ChildProcessError:
+            signal.pause()
+
+
+def fresh_scratch(tmp_size_mb: int) -> None:
+    """Empty /tmp and /dev/shm: detach the last run's and mount new ones."""
+    for point in SCRATCH:
+        with contextlib.suppress(OSError):
+            umount(point, MNT_DETACH)
+        mount("tmpfs", point, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_size_mb}m,mode=1777")
+
+
+def learner(spec: SpareSpec) -> NoReturn:
+    """A run's process, forked into its slot's namespaces. Its exit code is the outcome."""
     try:
         signal.set_wakeup_fd(-1)  # the zygote's wake-up pipe and SIGCHLD handler are not ours
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -80,60 +105,23 @@ def launch(spec: SpareSpec) -> NoReturn:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         # Keep only this run's descriptors: the zygote's control pipes and other runs' pipes
         # must not stay open here (another run would never see end-of-file).
-        mine = {spec.request_r, spec.stdout_w, spec.stderr_w, spec.result_w, spec.status_w}
+        mine = {spec.request_r, spec.stdout_w, spec.stderr_w, spec.result_w}
         _close_all_but(mine | set(spec.groups.descriptors() if spec.groups else ()))
         if spec.groups is not None:
             spec.groups.join(os.getpid())
-        unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
-        reaper = os.fork()
-        if reaper == 0:
-            _reap(spec)
-        for fd in (spec.request_r, spec.stdout_w, spec.stderr_w, spec.result_w):
-            os.close(fd)  # so the zygote sees end-of-file when the learner closes them
-        os.write(spec.status_w, f"{reaper}\n".encode())
-        _, status = os.waitpid(reaper, 0)
-        code = _outcome(status)
-    finally:
-        os._exit(code)
+        unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+    except BaseException:
+        os._exit(70)
+    _learn(spec)
 
 
 def _close_all_but(keep: set[int]) -> None:
     low = 0
     for fd in sorted(keep):
-        os.closerange(low, fd)
+        if low < fd:  # os.closerange(n, n) closes everything from n on (close_range(n, n-1))
+            os.closerange(low, fd)
         low = fd + 1
     os.closerange(low, 1 << 16)
-
-
-def _outcome(status: int) -> int:
-    """An exit code that carries a signal too: 128 + signal, as shells do."""
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
-
-
-def _reap(spec: SpareSpec) -> NoReturn:
-    """PID 1 of the run: private mounts, then wait for the learner and every orphan."""
-    code = 70
-    try:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        mount(None, "/", None, MS_REC | MS_PRIVATE)
-        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        size = f"size={spec.ceiling.tmp_size_mb}m,mode=1777"
-        for point in ("/tmp", "/dev/shm"):  # noqa: S108 - fresh and private to this run
-            mount("tmpfs", point, "tmpfs", MS_NOSUID | MS_NODEV, size)
-        learner = os.fork()
-        if learner == 0:
-            _learn(spec)
-        for fd in (spec.request_r, spec.stdout_w, spec.stderr_w, spec.result_w, spec.status_w):
-            os.close(fd)  # only the learner holds the run's pipes
-        while True:
-            pid, status = os.wait()
-            if pid == learner:
-                code = _outcome(status)
-                break
-    finally:
-        os._exit(code)
 
 
 def _learn(spec: SpareSpec) -> NoReturn:

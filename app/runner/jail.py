@@ -54,6 +54,7 @@ def python_dirs() -> list[str]:
 
 def enter() -> None:
     """Move this process into the jail. Needs root (or CAP_SYS_ADMIN); irreversible."""
+    os.umask(0o022)  # the jail's folders must be traversable by the runs' unprivileged users
     unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks back to the host
     root = tempfile.mkdtemp(prefix="torchquiz-jail-")

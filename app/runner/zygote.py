@@ -15,6 +15,7 @@ import contextlib
 import errno
 import gc
 import json
+import math
 import os
 import selectors
 import signal
@@ -28,9 +29,17 @@ import torch
 
 from app.runner import jail
 from app.runner.cgroups import SlotGroups, create_slots
-from app.runner.child import HARNESS_FAILED, SpareSpec, launch
+from app.runner.child import HARNESS_FAILED, SpareSpec, fresh_scratch, keep_slot, learner
 from app.runner.limits import Limits
-from app.runner.syscalls import CLONE_NEWUSER
+from app.runner.syscalls import (
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWUSER,
+    PR_SET_CHILD_SUBREAPER,
+    prctl,
+    setns,
+    unshare,
+)
 
 MAX_RESULT_BYTES = 1 << 20
 OUTPUTS = ("stdout", "stderr", "result")
@@ -50,9 +59,10 @@ DENIED_SYSCALLS = (
 class Slot:
     index: int
     groups: SlotGroups | None
+    keeper: int = 0  # PID 1 of the slot's namespaces
+    ns_fds: tuple[int, int] = (-1, -1)  # the keeper's mount and PID namespaces
     state: str = "free"  # free -> spare -> running -> draining -> free
-    launcher: int = 0
-    reaper: int = 0
+    pid: int = 0  # the run's process (seen from the zygote)
     request_w: int = -1
     fds: dict[str, int] = field(default_factory=dict)  # open read ends, by stream
     data: dict[str, bytearray] = field(default_factory=dict)
@@ -64,11 +74,12 @@ class Slot:
     memory_events: int = 0
     killed: str | None = None  # why we killed it: "wall" or "output"
     exit_code: int | None = None
+    cpu_seconds: float = 0.0
     answered: bool = False
 
     def reset(self) -> None:
-        """Forget the last run (a slot object lives as long as the zygote)."""
-        fresh = Slot(self.index, self.groups)
+        """Forget the last run (a slot object lives as long as the zygote and its keeper)."""
+        fresh = Slot(self.index, self.groups, self.keeper, self.ns_fds)
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(fresh, name))
 
@@ -76,7 +87,7 @@ class Slot:
 def build_seccomp() -> Any:
     try:
         import pyseccomp as seccomp
-    except ImportError:
+    except (ImportError, OSError):  # no libseccomp on this machine: namespaces and rlimits only
         return None
     rules = seccomp.SyscallFilter(seccomp.ALLOW)
     for name in DENIED_SYSCALLS:
@@ -124,10 +135,17 @@ class Zygote:
         self.seccomp = build_seccomp()
         warm_up()
         jail.enter()
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+        self.own_ns = (
+            os.open("/proc/self/ns/mnt", os.O_RDONLY),
+            os.open("/proc/self/ns/pid", os.O_RDONLY),
+        )
         gc.collect()
         gc.freeze()  # pages stay shared with every run instead of being touched by refcounts
+        for slot in self.slots:
+            self._make_keeper(slot)
         self.waiting: deque[dict[str, Any]] = deque()
-        self.by_launcher: dict[int, Slot] = {}
+        self.by_pid: dict[int, Slot] = {}
         self.selector = selectors.DefaultSelector()
         self.inbox = bytearray()
 
@@ -196,15 +214,42 @@ class Zygote:
                 try:
                     self._make_spare(slot)
                 except OSError as exc:
-                    self._send({"event": "spare_failed", "error": str(exc)})
-                    return
+                    slot.state = "broken"  # never retried in a loop; the pool restarts us
+                    self._send({"event": "slot_broken", "slot": slot.index, "error": str(exc)})
+                    continue
                 spares += 1
+
+    def _make_keeper(self, slot: Slot) -> None:
+        ready_r, ready_w = os.pipe()
+        unshare(CLONE_NEWNS | CLONE_NEWPID)  # the next child is PID 1 of a new namespace
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(ready_w, 0)  # keep_slot closes everything else; it signals on fd 0
+            keep_slot(self.ceiling.tmp_size_mb)
+        self._return_home()
+        os.close(ready_w)
+        os.read(ready_r, 1)  # the keeper has mounted /proc and the scratch space
+        os.close(ready_r)
+        slot.keeper = pid
+        slot.ns_fds = (
+            os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY),
+            os.open(f"/proc/{pid}/ns/pid", os.O_RDONLY),
+        )
+
+    def _visit(self, slot: Slot) -> None:
+        """Step into a slot's mount namespace; children forked now start in its PID one."""
+        setns(slot.ns_fds[0], CLONE_NEWNS)
+        setns(slot.ns_fds[1], CLONE_NEWPID)
+
+    def _return_home(self) -> None:
+        setns(self.own_ns[0], CLONE_NEWNS)
+        setns(self.own_ns[1], CLONE_NEWPID)
 
     def _make_spare(self, slot: Slot) -> None:
         if threads_in_this_process() != 1:
             raise OSError(errno.EAGAIN, "the warm worker has started threads; refusing to fork")
         request_r, request_w = os.pipe()
-        pipes = {name: os.pipe() for name in (*OUTPUTS, "status")}
+        pipes = {name: os.pipe() for name in OUTPUTS}
         spec = SpareSpec(
             ceiling=self.ceiling,
             uid=self.uid_base + slot.index,
@@ -214,31 +259,34 @@ class Zygote:
             stdout_w=pipes["stdout"][1],
             stderr_w=pipes["stderr"][1],
             result_w=pipes["result"][1],
-            status_w=pipes["status"][1],
         )
         if slot.groups is not None:
             slot.groups.configure(
                 memory_bytes=self.ceiling.memory_mb << 20, processes=self.ceiling.processes
             )
-        pid = os.fork()
-        if pid == 0:
-            launch(spec)
+        self._visit(slot)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                learner(spec)
+        finally:
+            self._return_home()
         os.close(request_r)
         slot.reset()
-        slot.state, slot.launcher, slot.request_w = "spare", pid, request_w
+        slot.state, slot.pid, slot.request_w = "spare", pid, request_w
         for name, (read_end, write_end) in pipes.items():
             os.close(write_end)
             os.set_blocking(read_end, False)
             slot.fds[name] = read_end
             slot.data[name] = bytearray()
             self.selector.register(read_end, selectors.EVENT_READ, (slot.index, name))
-        self.by_launcher[pid] = slot
+        self.by_pid[pid] = slot
 
     # --- runs ---
 
     def _dispatch(self) -> None:
         while self.waiting:
-            slot = next((s for s in self.slots if s.state == "spare" and s.reaper), None)
+            slot = next((s for s in self.slots if s.state == "spare"), None)
             if slot is None:
                 return
             self._start(slot, self.waiting.popleft())
@@ -278,28 +326,27 @@ class Zygote:
             self._answer_if_ready(slot)
             return
         limits = slot.limits or self.ceiling
-        cap = MAX_RESULT_BYTES if name in ("result", "status") else limits.output_bytes
+        cap = MAX_RESULT_BYTES if name == "result" else limits.output_bytes
         room = cap - len(slot.data[name])
         slot.data[name] += chunk[: max(room, 0)]
-        if name == "status" and not slot.reaper and b"\n" in slot.data[name]:
-            slot.reaper = int(slot.data[name].split(b"\n")[0])
         if len(chunk) > room:
             slot.truncated.add(name)
             if name in ("stdout", "stderr"):
                 self._kill(slot, "output")
 
     def _reap(self) -> None:
-        while self.by_launcher:
+        while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            slot = self.by_launcher.pop(pid, None)
+            slot = self.by_pid.pop(pid, None)
             if slot is None:
-                continue
+                continue  # an orphan of a run, adopted by the zygote as subreaper
             slot.exit_code = os.waitstatus_to_exitcode(status)
+            slot.cpu_seconds = usage.ru_utime + usage.ru_stime
             self._drain(slot)
             self._answer_if_ready(slot)
             self._release(slot)
@@ -324,11 +371,9 @@ class Zygote:
 
     def _kill(self, slot: Slot, reason: str) -> None:
         slot.killed = slot.killed or reason
-        # The reaper is PID 1 of the run: killing it ends everything inside.
-        for pid in (slot.reaper, slot.launcher):
-            if pid:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+        if slot.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(slot.pid, signal.SIGKILL)
         if slot.groups is not None:
             slot.groups.kill_members()
 
@@ -346,7 +391,7 @@ class Zygote:
         slot.state = "draining"
 
     def _release(self, slot: Slot) -> None:
-        """The launcher is gone: reuse the slot only if nothing of its run survived."""
+        """The run's process is gone: reuse the slot only if nothing of its run survived."""
         if slot.state == "spare":
             self._send({"event": "spare_failed", "error": f"exit code {slot.exit_code}"})
         for fd in list(slot.fds.values()):
@@ -363,6 +408,11 @@ class Zygote:
                 slot.state = "broken"
                 self._send({"event": "slot_broken", "slot": slot.index})
                 return
+        self._visit(slot)
+        try:
+            fresh_scratch(self.ceiling.tmp_size_mb)  # nothing of this run's files for the next
+        finally:
+            self._return_home()
         slot.state = "free"
 
 
@@ -394,7 +444,7 @@ def outcome(slot: Slot, report: dict[str, Any] | None, *, oom: bool) -> dict[str
         "warnings": report.get("warnings", []),
         "limit": limit,
         "elapsed_ms": round((time.monotonic() - slot.started) * 1000, 2),
-        "cpu_ms": report.get("cpu_ms", 0.0),
+        "cpu_ms": report.get("cpu_ms", round(slot.cpu_seconds * 1000, 2)),
         "torch_version": torch.__version__,
     }
 
@@ -402,7 +452,7 @@ def outcome(slot: Slot, report: dict[str, Any] | None, *, oom: bool) -> dict[str
 def _limit_hit(slot: Slot, *, oom: bool) -> dict[str, str]:
     limits = slot.limits or Limits()
     code = slot.exit_code or 0
-    signal_number = code - 128 if code > 128 else 0
+    signal_number = -code if code < 0 else 0
     if slot.killed == "wall":
         return {
             "name": "wall",
@@ -411,7 +461,8 @@ def _limit_hit(slot: Slot, *, oom: bool) -> dict[str, str]:
     if slot.killed == "output":
         size = _size(limits.output_bytes)
         return {"name": "output", "message": f"stopped: printed more than {size} (output limit)"}
-    if signal_number in (signal.SIGXCPU, signal.SIGKILL) and not oom:
+    out_of_cpu = slot.cpu_seconds >= min(limits.cpu_seconds, math.ceil(limits.cpu_seconds)) - 0.05
+    if signal_number == signal.SIGXCPU or (signal_number == signal.SIGKILL and out_of_cpu):
         return {"name": "cpu", "message": f"stopped after {limits.cpu_seconds:g} s of CPU time"}
     if oom:
         return {
@@ -420,7 +471,7 @@ def _limit_hit(slot: Slot, *, oom: bool) -> dict[str, str]:
         }
     if signal_number:
         name = signal.Signals(signal_number).name
-        return {"name": "crash", "message": f"the process crashed ({name})"}
+        return {"name": "crash", "message": f"the process was ended by a signal ({name})"}
     if code == HARNESS_FAILED:
         return {"name": "crash", "message": "the code broke Python's own machinery; see stderr"}
     return {"name": "exit", "message": f"the code ended the process itself (exit code {code})"}

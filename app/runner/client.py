@@ -1,0 +1,63 @@
+"""How the web app reaches the runner: HTTP over a Unix socket (embedded) or TCP (a service)."""
+
+from __future__ import annotations
+
+import httpx
+
+from app.core.errors import AppError
+from app.runner.protocol import RunRequest, RunResult
+
+
+class RunnerUnavailableError(AppError):
+    status = 503
+    code = "runner_unavailable"
+
+
+class TooManyRunsError(AppError):
+    status = 429
+    code = "rate_limited"
+
+
+class RunnerClient:
+    def __init__(self, url: str, *, token: str = "", timeout: float = 120.0) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if url.startswith("unix://"):
+            transport = httpx.AsyncHTTPTransport(uds=url.removeprefix("unix://"))
+            base = "http://runner"
+        else:
+            transport, base = httpx.AsyncHTTPTransport(), url.rstrip("/")
+        self._client = httpx.AsyncClient(
+            base_url=base, transport=transport, headers=headers, timeout=timeout
+        )
+
+    async def run(self, request: RunRequest) -> RunResult:
+        try:
+            response = await self._client.post(
+                "/v1/runs",
+                content=request.model_dump_json(exclude_none=True),
+                headers={"content-type": "application/json"},
+            )
+        except httpx.HTTPError as exc:
+            raise RunnerUnavailableError(f"the code runner cannot be reached ({exc})") from None
+        if response.status_code == 429:
+            error = TooManyRunsError(response.json().get("message", "too many runs"))
+            error.headers = {"Retry-After": response.headers.get("retry-after", "1")}
+            raise error
+        if response.status_code != 200:
+            raise RunnerUnavailableError(_message(response))
+        return RunResult.model_validate_json(response.content)
+
+    async def health(self) -> dict[str, object]:
+        response = await self._client.get("/healthz")
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("message"))
+    except ValueError:
+        return f"the code runner answered {response.status_code}"

@@ -1,0 +1,57 @@
+"""`torchquiz serve` starts its own runner: a separate process on a private Unix socket."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from app.core.config import PROJECT_DIR
+
+# The runner process gets none of the app's environment (database URL, secret key...).
+RUNNER_ENV_PREFIX = "TORCHQUIZ_RUNNER_"
+
+
+@contextlib.contextmanager
+def embedded_runner(socket: Path, *, timeout: float = 180.0) -> Iterator[str]:
+    """Start `torchquiz runner` on `socket`; yield its URL once its workers are warm."""
+    socket.parent.mkdir(parents=True, exist_ok=True)
+    socket.unlink(missing_ok=True)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    env |= {k: v for k, v in os.environ.items() if k.startswith(RUNNER_ENV_PREFIX)}
+    process = subprocess.Popen(  # noqa: S603 - our own command
+        [sys.executable, "-m", "app.cli", "runner", "--uds", str(socket)],
+        env=env,
+        cwd=PROJECT_DIR,
+    )
+    try:
+        wait_until_ready(f"unix://{socket}", process, timeout)
+        yield f"unix://{socket}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    path = url.removeprefix("unix://")
+    transport = httpx.HTTPTransport(uds=path) if url.startswith("unix://") else None
+    base = "http://runner" if transport else url
+    deadline = time.monotonic() + timeout
+    with httpx.Client(transport=transport, base_url=base, timeout=2) as client:
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"the runner exited with code {process.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get("/healthz").json().get("ready"):
+                    return
+            time.sleep(0.2)
+    raise RuntimeError(f"the runner at {url} was not ready within {timeout:g} s")

@@ -1,0 +1,210 @@
+"""Warm zygotes, run from asyncio: start them, hand them runs, restart any that dies.
+
+A bounded number of runs execute at once (the machine's cores by default); a bounded queue
+waits behind them; beyond that a run is refused at once with a retry hint, so a flood of
+snippets never piles up unbounded work or blocks page requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core.config import PROJECT_DIR
+from app.runner.cgroups import remove_slots
+from app.runner.limits import Limits
+from app.runner.protocol import RunResult
+
+log = logging.getLogger("torchquiz.runner")
+# The zygote's whole environment: every run inherits its memory, so nothing else goes in.
+ZYGOTE_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "OMP_NUM_THREADS": "1",  # one thread, so forks stay safe (see app.runner.zygote)
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+
+class QueueFullError(Exception):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("the runner's queue is full")
+        self.retry_after = retry_after
+
+
+class RunnerUnavailableError(Exception):
+    pass
+
+
+@dataclass
+class PoolConfig:
+    zygotes: int = 1
+    slots: int = 4  # per zygote: runs in flight, including ones tearing down
+    spares: int = 2  # per zygote: runs' processes made ahead of time
+    parallel: int = field(default_factory=lambda: os.cpu_count() or 1)
+    queue_depth: int = 32
+    ceiling: Limits = field(default_factory=Limits)
+    uid_base: int = 60000
+    start_timeout: float = 120.0
+
+
+class _Zygote:
+    def __init__(self, index: int, name: str) -> None:
+        self.index = index
+        self.name = name
+        self.process: asyncio.subprocess.Process | None = None
+        self.ready: asyncio.Future[dict[str, Any]] | None = None
+        self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.reader: asyncio.Task[None] | None = None
+        self.info: dict[str, Any] = {}
+
+
+class ZygotePool:
+    def __init__(self, config: PoolConfig) -> None:
+        self.config = config
+        self._ids = itertools.count()
+        self._zygotes = [_Zygote(i, f"{os.getpid()}-{i}") for i in range(config.zygotes)]
+        self._running = asyncio.Semaphore(config.parallel)
+        self._waiting = 0
+        self._active = 0
+        self._closing = False
+        self._recent_ms: list[float] = []
+
+    async def start(self) -> None:
+        await asyncio.gather(*(self._spawn(z) for z in self._zygotes))
+
+    async def _spawn(self, zygote: _Zygote) -> None:
+        cfg = self.config
+        zygote.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.runner.zygote",
+            "--name",
+            zygote.name,
+            "--slots",
+            str(cfg.slots),
+            "--spares",
+            str(cfg.spares),
+            "--uid-base",
+            str(cfg.uid_base + zygote.index * cfg.slots),
+            "--ceiling",
+            cfg.ceiling.model_dump_json(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=ZYGOTE_ENV,
+            cwd=PROJECT_DIR,
+            limit=1 << 24,
+        )
+        zygote.ready = asyncio.get_running_loop().create_future()
+        zygote.reader = asyncio.create_task(self._read(zygote))
+        zygote.info = await asyncio.wait_for(zygote.ready, cfg.start_timeout)
+
+    async def _read(self, zygote: _Zygote) -> None:
+        assert zygote.process and zygote.process.stdout and zygote.ready
+        async for line in zygote.process.stdout:
+            message = json.loads(line)
+            if "id" in message:
+                future = zygote.pending.pop(message["id"], None)
+                if future and not future.done():
+                    future.set_result(message)
+            elif message.get("event") == "ready":
+                zygote.ready.set_result(message)
+            elif message.get("event") == "failed":
+                zygote.ready.set_exception(RunnerUnavailableError(message["error"]))
+            else:
+                log.warning("zygote %s: %s", zygote.name, message)
+        await self._lost(zygote)
+
+    async def _lost(self, zygote: _Zygote) -> None:
+        """The zygote died: fail its runs, and start a new one unless we are closing."""
+        for future in zygote.pending.values():
+            if not future.done():
+                future.set_exception(RunnerUnavailableError("the runner's worker stopped"))
+        zygote.pending.clear()
+        if zygote.ready and not zygote.ready.done():
+            zygote.ready.set_exception(RunnerUnavailableError("the runner's worker did not start"))
+        if self._closing:
+            return
+        log.error("zygote %s stopped; starting a new one", zygote.name)
+        await asyncio.sleep(1)
+        with contextlib.suppress(Exception):
+            await self._spawn(zygote)
+
+    async def run(self, code: str, limits: Limits) -> RunResult:
+        if self._active >= self.config.parallel and self._waiting >= self.config.queue_depth:
+            raise QueueFullError(retry_after=self._retry_after())
+        self._waiting += 1
+        try:
+            await self._running.acquire()
+        finally:
+            self._waiting -= 1
+        self._active += 1
+        try:
+            return await self._run_now(code, limits)
+        finally:
+            self._active -= 1
+            self._running.release()
+
+    async def _run_now(self, code: str, limits: Limits) -> RunResult:
+        zygote = min(self._zygotes, key=lambda z: len(z.pending))
+        if zygote.process is None or zygote.process.returncode is not None or not zygote.info:
+            raise RunnerUnavailableError("the runner's worker is restarting; try again")
+        run_id = str(next(self._ids))
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        zygote.pending[run_id] = future
+        request = {"id": run_id, "code": code, "limits": limits.model_dump()}
+        assert zygote.process.stdin
+        zygote.process.stdin.write((json.dumps(request) + "\n").encode())
+        started = time.monotonic()
+        try:
+            # The zygote enforces the wall limit; this only guards against a stuck zygote.
+            message = await asyncio.wait_for(future, limits.wall_seconds + 30)
+        except TimeoutError:
+            zygote.pending.pop(run_id, None)
+            raise RunnerUnavailableError("the runner did not answer in time") from None
+        self._remember((time.monotonic() - started) * 1000)
+        if "error" in message:
+            raise RunnerUnavailableError(message["error"])
+        return RunResult.model_validate(message["result"])
+
+    def _remember(self, elapsed_ms: float) -> None:
+        self._recent_ms = [*self._recent_ms[-49:], elapsed_ms]
+
+    def _retry_after(self) -> float:
+        """Seconds until the queue has room, from how long recent runs took."""
+        typical = sorted(self._recent_ms)[len(self._recent_ms) // 2] if self._recent_ms else 1000
+        waits = self._waiting / max(self.config.parallel, 1)
+        return max(1.0, round(waits * typical / 1000, 1))
+
+    def status(self) -> dict[str, Any]:
+        alive = [z for z in self._zygotes if z.process and z.process.returncode is None and z.info]
+        info = alive[0].info if alive else {}
+        return {
+            "ready": len(alive) == len(self._zygotes),
+            "zygotes": len(alive),
+            "torch": info.get("torch"),
+            "isolation": {"cgroups": info.get("cgroups"), "seccomp": info.get("seccomp")},
+            "running": self._active,
+            "queued": self._waiting,
+        }
+
+    async def close(self) -> None:
+        self._closing = True
+        for zygote in self._zygotes:
+            if zygote.process and zygote.process.returncode is None:
+                assert zygote.process.stdin
+                zygote.process.stdin.close()  # the zygote kills its runs and exits
+                try:
+                    await asyncio.wait_for(zygote.process.wait(), 10)
+                except TimeoutError:
+                    zygote.process.kill()
+            if zygote.reader:
+                zygote.reader.cancel()
+            remove_slots(zygote.name)
