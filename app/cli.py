@@ -74,6 +74,9 @@ def _serve_app(host: str, port: int, workers: int) -> None:
 @click.option("--spares", default=2, show_default=True, type=int, help="Runs made ahead.")
 @click.option("--parallel", default=os.cpu_count() or 1, show_default=True, type=int)
 @click.option("--queue-depth", default=32, show_default=True, type=int)
+@click.option(
+    "--uid-base", default=60000, show_default=True, type=int, help="First of the runs' user ids."
+)
 def runner(
     uds: Path | None,
     host: str,
@@ -83,6 +86,7 @@ def runner(
     spares: int,
     parallel: int,
     queue_depth: int,
+    uid_base: int,
 ) -> None:
     """Run learner code in a sandbox, as a service (needs root for its namespaces)."""
     import uvicorn
@@ -94,7 +98,12 @@ def runner(
         click.echo("the runner needs root (or CAP_SYS_ADMIN) to build its sandbox", err=True)
         sys.exit(1)
     config = PoolConfig(
-        zygotes=zygotes, slots=slots, spares=spares, parallel=parallel, queue_depth=queue_depth
+        zygotes=zygotes,
+        slots=slots,
+        spares=spares,
+        parallel=parallel,
+        queue_depth=queue_depth,
+        uid_base=uid_base,
     )
     app = create_runner_app(config, token=os.environ.get("TORCHQUIZ_RUNNER_TOKEN", ""))
     os.umask(0o077)  # the socket: this user only

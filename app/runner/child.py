@@ -270,7 +270,7 @@ def describe_exception(exc: BaseException, code: str) -> dict[str, Any]:
     header = "Traceback (your code):\n" if shown else ""
     return {
         "type": type(exc).__name__,
-        "mro": [cls.__name__ for cls in type(exc).__mro__],
+        "classes": [cls.__name__ for cls in type(exc).__mro__],
         "message": message,
         "traceback": header + "\n".join(shown) + f"\n{type(exc).__name__}: {message}",
         "line": frames[-1].lineno if frames else None,
@@ -280,7 +280,7 @@ def describe_exception(exc: BaseException, code: str) -> dict[str, Any]:
 def _describe_warning(w: warnings.WarningMessage) -> dict[str, Any]:
     return {
         "category": w.category.__name__,
-        "mro": [cls.__name__ for cls in w.category.__mro__],
+        "classes": [cls.__name__ for cls in w.category.__mro__],
         "message": str(w.message)[:1000],
     }
 

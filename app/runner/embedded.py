@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -42,16 +43,35 @@ def embedded_runner(socket: Path, *, timeout: float = 180.0) -> Iterator[str]:
 
 
 def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None, timeout: float) -> None:
-    path = url.removeprefix("unix://")
-    transport = httpx.HTTPTransport(uds=path) if url.startswith("unix://") else None
-    base = "http://runner" if transport else url
     deadline = time.monotonic() + timeout
-    with httpx.Client(transport=transport, base_url=base, timeout=2) as client:
-        while time.monotonic() < deadline:
-            if process is not None and process.poll() is not None:
-                raise RuntimeError(f"the runner exited with code {process.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if client.get("/healthz").json().get("ready"):
-                    return
-            time.sleep(0.2)
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the runner exited with code {process.returncode}")
+        if _listening(url) and _ready(url):
+            return
+        time.sleep(0.2)
     raise RuntimeError(f"the runner at {url} was not ready within {timeout:g} s")
+
+
+def _listening(url: str) -> bool:
+    """A plain connect first: a failed httpx connect leaves its socket for the collector."""
+    if url.startswith("unix://"):
+        family, address = socket.AF_UNIX, url.removeprefix("unix://")
+    else:
+        parsed = httpx.URL(url)
+        family, address = socket.AF_INET, (parsed.host, parsed.port or 80)  # type: ignore[assignment]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(address) == 0
+
+
+def _ready(url: str) -> bool:
+    uds = url.removeprefix("unix://") if url.startswith("unix://") else None
+    transport = httpx.HTTPTransport(uds=uds) if uds else None
+    with httpx.Client(
+        transport=transport, base_url="http://runner" if uds else url, timeout=2
+    ) as client:
+        try:
+            return bool(client.get("/healthz").json().get("ready"))
+        except httpx.HTTPError:
+            return False

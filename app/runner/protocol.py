@@ -25,9 +25,18 @@ class TensorInfo(BaseModel):
 
 class ExceptionInfo(BaseModel):
     type: str
+    classes: list[str] = Field(
+        default=[], description="The class and its bases, most derived first."
+    )
     message: str
     traceback: str = Field(description="Only the frames in the learner's own code.")
     line: int | None = None
+
+
+class WarningInfo(BaseModel):
+    category: str
+    classes: list[str] = []
+    message: str
 
 
 class LimitHit(BaseModel):
@@ -42,6 +51,8 @@ class RunResult(BaseModel):
     stdout_truncated: bool = False
     stderr_truncated: bool = False
     exception: ExceptionInfo | None = None
+    exit_code: int | None = Field(default=None, description="Set when the code called sys.exit.")
+    warnings: list[WarningInfo] = []
     tensors: list[TensorInfo] = []
     values: dict[str, float | int | bool | str] = {}
     limit: LimitHit | None = None

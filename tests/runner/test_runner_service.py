@@ -1,0 +1,155 @@
+"""The runner as a service: concurrency, queueing, rate limits, auth; and the app's API."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from app.core.config import Settings
+from app.main import create_app
+from app.runner.limits import Limits
+from app.runner.pool import PoolConfig, QueueFullError, ZygotePool
+from app.runner.ratelimit import RateLimiter
+from tests.runner.conftest import TOKEN, Runner
+
+
+def test_twenty_runs_at_once_with_one_hostile(runner: Runner) -> None:
+    codes = [f"import torch\nx = torch.zeros({i + 1}, 3)\nprint({i})" for i in range(19)]
+    codes.insert(7, "while True:\n    pass")
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(runner.run, codes))
+    hostile = results.pop(7)
+    assert hostile.limit is not None and hostile.limit.name == "cpu"
+    for i, result in enumerate(results):
+        assert result.ok, result
+        assert result.stdout.strip() == str(i)
+        assert [t.shape for t in result.tensors] == [[i + 1, 3]]
+
+
+def test_service_refuses_a_missing_or_wrong_token(service: Runner) -> None:
+    for token in ("", "wrong"):
+        response = Runner(service.url, token).post("print(1)")
+        assert response.status_code == 401
+        assert response.json()["code"] == "unauthorized"
+    assert Runner(service.url, TOKEN).post("print(1)").status_code == 200
+
+
+def test_bad_payload_is_422(runner: Runner) -> None:
+    with runner.client() as client:
+        response = client.post("/v1/runs", json={"code": 5, "kind": "nope"})
+    assert response.status_code == 422
+
+
+def test_full_queue_answers_429_with_retry_after() -> None:
+    async def scenario() -> tuple[int, float]:
+        pool = ZygotePool(PoolConfig(slots=2, spares=1, parallel=1, queue_depth=1))
+        await pool.start()
+        try:
+            slow = Limits(wall_seconds=2, cpu_seconds=2)
+            tasks = [
+                asyncio.create_task(pool.run("import time\ntime.sleep(1)", slow)) for _ in range(2)
+            ]
+            await asyncio.sleep(0.2)  # one running, one queued
+            with pytest.raises(QueueFullError) as refused:
+                await pool.run("print(1)", slow)
+            done = await asyncio.gather(*tasks)
+            return len(done), refused.value.retry_after
+        finally:
+            await pool.close()
+
+    finished, retry_after = asyncio.run(scenario())
+    assert finished == 2
+    assert retry_after >= 1
+
+
+def test_rate_limiter_allows_a_burst_then_a_steady_rate() -> None:
+    limiter = RateLimiter(burst=3, per_minute=60)
+    assert [limiter.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait = limiter.take("a")
+    assert 0 < wait <= 1.0
+    assert limiter.take("b") == 0.0, "learners are limited separately"
+
+
+def test_limits_never_exceed_the_ceiling() -> None:
+    ceiling = Limits(cpu_seconds=5, memory_mb=1024)
+    asked = Limits(cpu_seconds=60, memory_mb=512)
+    granted = asked.within(ceiling)
+    assert granted.cpu_seconds == 5 and granted.memory_mb == 512
+
+
+# --- the app's own API in front of the runner ---
+
+
+@pytest.fixture
+def app_client(embedded: Runner, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(
+        environment="test",
+        database_url=f"sqlite:///{tmp_path / 'runs.sqlite3'}",
+        instance_dir=tmp_path,
+        secret_key="runs-test",
+        runner_url=embedded.url,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_api_runs_code_and_reports_what_torch_did(app_client: TestClient) -> None:
+    code = (
+        "import torch\nrnn = torch.nn.GRU(5, 3, bidirectional=True)\n"
+        "out, h_n = rnn(torch.randn(7, 4, 5))"
+    )
+    response = app_client.post("/api/v1/runs", json={"code": code})
+    assert response.status_code == 200, response.text
+    shapes = {t["name"]: t["shape"] for t in response.json()["tensors"]}
+    assert shapes == {"out": [7, 4, 6], "h_n": [2, 4, 3]}
+
+
+def test_api_reports_the_exception_with_the_learners_line(app_client: TestClient) -> None:
+    response = app_client.post(
+        "/api/v1/runs", json={"code": "import torch\n\ntorch.nn.RNN(4, 2)(torch.randn(3, 5))"}
+    )
+    exception = response.json()["exception"]
+    assert exception["type"] == "RuntimeError" and exception["line"] == 3
+    assert "torch.nn.RNN(4, 2)" in exception["traceback"]
+    assert "/work" not in exception["traceback"], "only the learner's own lines"
+
+
+def test_api_rate_limits_each_learner(app_client: TestClient) -> None:
+    statuses = [
+        app_client.post("/api/v1/runs", json={"code": "x = 1"}).status_code for _ in range(12)
+    ]
+    assert statuses[:10] == [200] * 10
+    assert 429 in statuses[10:]
+    limited = app_client.post("/api/v1/runs", json={"code": "x = 1"})
+    assert limited.json()["code"] == "rate_limited" and int(limited.headers["retry-after"]) >= 1
+
+
+def test_api_without_a_runner_is_503(client: TestClient) -> None:
+    response = client.post("/api/v1/runs", json={"code": "x = 1"})
+    assert response.status_code == 503
+    assert response.json()["code"] == "runner_unavailable"
+
+
+def test_api_rejects_an_empty_or_huge_snippet(app_client: TestClient) -> None:
+    assert app_client.post("/api/v1/runs", json={"code": ""}).json()["field"] == "code"
+    big = app_client.post("/api/v1/runs", json={"code": "#" * 70_000})
+    assert big.status_code == 422 and big.json()["field"] == "code"
+
+
+def test_unreachable_runner_is_a_clear_503(tmp_path: Path) -> None:
+    settings = Settings(
+        environment="test",
+        database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}",
+        instance_dir=tmp_path,
+        secret_key="x",
+        runner_url=f"unix://{tmp_path / 'nobody.sock'}",
+    )
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/api/v1/runs", json={"code": "x = 1"})
+    assert response.status_code == 503
+    assert "cannot be reached" in response.json()["message"]
