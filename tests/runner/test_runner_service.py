@@ -62,7 +62,9 @@ def test_full_queue_answers_429_with_retry_after() -> None:
         finally:
             await pool.close()
 
-    finished, retry_after = asyncio.run(scenario())
+    # A thread of its own: the browser tests' Playwright keeps an event loop in the main one.
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        finished, retry_after = thread.submit(asyncio.run, scenario()).result()
     assert finished == 2
     assert retry_after >= 1
 
