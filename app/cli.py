@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from app.bank.loader import BankInvalidError, format_report, load_bank
+from app.bank.loader import BankInvalidError, Problem, format_report, load_bank
 from app.bank.report import SCHEMA_DIR, check_problems, editor_schemas
 from app.core.config import get_settings
 from app.runner.embedded import embedded_runner
@@ -135,6 +135,45 @@ def questions_check(root: Path | None, run_checks: bool) -> None:
     checked = sum(1 for t in bank.topics.values() for q in t.questions if q.question.check)
     ran = f", {checked} checks hold against torch" if run_checks else ""
     click.echo(f"OK: {len(bank.topics)} topic(s), {bank.question_count()} questions{ran}.")
+
+
+@questions.command("verify")
+@click.argument("root", required=False, type=click.Path(path_type=Path))
+@click.option("--runner", "runner_url", default=None, help="A running runner; default: start one.")
+def questions_verify(root: Path | None, runner_url: str | None) -> None:
+    """Run every `check` through the sandbox runner; show each claim beside what torch did."""
+    import asyncio
+
+    from app.bank.verify import verify_questions
+    from app.runner.client import RunnerClient
+
+    settings = get_settings()
+    root = root or settings.questions_dir
+    try:
+        bank = load_bank(root)
+    except BankInvalidError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    questions = [
+        (q.path.name, q.question) for topic in bank.topics.values() for q in topic.questions
+    ]
+
+    async def verify(url: str) -> tuple[int, list[Problem]]:
+        client = RunnerClient(url, token=settings.runner_token)
+        try:
+            return await verify_questions(questions, client)
+        finally:
+            await client.aclose()
+
+    with contextlib.ExitStack() as stack:
+        url = runner_url or settings.runner_url
+        if not url:
+            url = stack.enter_context(embedded_runner(settings.instance_dir / "verify.sock"))
+        checked, problems = asyncio.run(verify(url))
+    if problems:
+        click.echo(format_report(problems), err=True)
+        sys.exit(1)
+    click.echo(f"OK: {checked} checks agree with torch (run in the sandbox).")
 
 
 @questions.command("schema")

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from app.attempts import api as attempts_api
 from app.attempts import pages as attempts_pages
+from app.bank import api as bank_api
 from app.core.markdown import pygments_css
 from app.core.routing import UnitOfWorkRoute
 from app.learners import api as learners_api
@@ -23,7 +24,7 @@ from app.runs import api as runs_api
 API_PREFIX = "/api/v1"
 # Requests are matched router by router, in this order: the busiest (answers) go first.
 API_ROUTERS = [
-    m.router for m in (attempts_api, questions_api, progress_api, learners_api, runs_api)
+    m.router for m in (attempts_api, questions_api, progress_api, learners_api, runs_api, bank_api)
 ]
 PAGE_ROUTERS = [m.router for m in (questions_pages, attempts_pages, progress_pages)]
 

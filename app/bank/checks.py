@@ -1,7 +1,8 @@
-"""Run a question's `check` block against the installed torch and say what really happened.
+"""Compare what a snippet claims (a `check` or a code question's test) with what torch did.
 
-The bank is trusted content, so its snippets run in this process. Learner code never
-comes through here.
+What torch did is an Observation: from running trusted bank content in this process
+(`observe`, used by the test suite), or from a run in the sandbox (`from_run`, used by
+`torchquiz questions verify` and by code questions). Learner code only ever takes the latter.
 """
 
 from __future__ import annotations
@@ -13,64 +14,104 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.bank.schema import AnyQuestion, Check, Numeric, TensorShape
+from app.bank.schema import AnyQuestion, Check, Expectation, Numeric, TensorShape
+from app.runner.protocol import RunResult
 
 
 @dataclass
 class Observation:
-    """What the snippet did: the exception it raised, or the variables it left."""
+    """What a snippet did: the exception it raised, or the variables it left, and warnings."""
 
-    exception: BaseException | None = None
-    namespace: dict[str, Any] = field(default_factory=dict)
-    warnings: list[warnings.WarningMessage] = field(default_factory=list)
+    exception: str | None = None  # the exception's type name
+    exception_classes: list[str] = field(default_factory=list)
+    exception_message: str = ""
+    shapes: dict[str, list[int]] = field(default_factory=dict)  # tensors left in variables
+    values: dict[str, Any] = field(default_factory=dict)  # plain values left in variables
+    warnings: list[tuple[list[str], str]] = field(default_factory=list)  # (classes, message)
+    limit: str | None = None  # a sandbox limit that ended it
 
     def describe(self, names: list[str]) -> str:
+        if self.limit is not None:
+            return f"was stopped: {self.limit}"
         if self.exception is not None:
-            return f"raises {type(self.exception).__name__}: {_first_line(self.exception)}"
-        shown = [
-            f"{name}={_describe_value(self.namespace[name])}"
-            for name in names
-            if name in self.namespace
-        ]
-        shown += [f"warns {w.category.__name__}: {w.message}" for w in self.warnings]
+            first = self.exception_message.strip().splitlines()
+            return f"raises {self.exception}: {first[0] if first else '(no message)'}"
+        shown = [self._show(name) for name in names if name in self.shapes or name in self.values]
+        shown += [f"warns {classes[0]}: {message}" for classes, message in self.warnings]
         return "runs" + (f", {', '.join(shown)}" if shown else "")
+
+    def _show(self, name: str) -> str:
+        if self.shapes.get(name):
+            return f"{name}=shape {tuple(self.shapes[name])}"
+        return f"{name}={self.values.get(name)!r}"
 
 
 def observe(code: str) -> Observation:
-    seen = Observation(namespace={"__name__": "__check__"})
+    """Run trusted bank content in this process (never learner code)."""
+    namespace: dict[str, Any] = {"__name__": "__check__"}
+    seen = Observation()
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("always")
         try:
-            exec(compile(code, "<check>", "exec"), seen.namespace)  # noqa: S102 - trusted bank content
+            exec(compile(code, "<check>", "exec"), namespace)  # noqa: S102 - trusted bank content
         except Exception as exc:  # any exception is an observation
-            seen.exception = exc
-    seen.warnings = list(caught)
+            seen.exception = type(exc).__name__
+            seen.exception_classes = [cls.__name__ for cls in type(exc).__mro__]
+            seen.exception_message = str(exc)
+    seen.warnings = [([c.__name__ for c in w.category.__mro__], str(w.message)) for w in caught]
+    for name, value in namespace.items():
+        shape = getattr(value, "shape", None)
+        if shape is not None and not isinstance(value, type):
+            seen.shapes[name] = list(shape)
+        seen.values[name] = _plain(value)
     return seen
 
 
-def run_check(check: Check) -> list[str]:
-    """Run the snippet; return one line per mismatch between the claim and torch (empty if none)."""
-    seen = observe(check.code)
-    expect = check.expect
-    names = [*(expect.shapes or {}), *(expect.values or {})]
+def from_run(result: RunResult) -> Observation:
+    """A sandbox run's report as an observation."""
+    seen = Observation(
+        shapes={t.name: t.shape for t in result.tensors},
+        values=dict(result.values),
+        warnings=[(w.classes or [w.category], w.message) for w in result.warnings],
+        limit=result.limit.message if result.limit else None,
+    )
+    if result.exception is not None:
+        seen.exception = result.exception.type
+        seen.exception_classes = result.exception.classes or [result.exception.type]
+        seen.exception_message = result.exception.message
+    return seen
+
+
+def compare(expect: Expectation, seen: Observation) -> list[str]:
+    """One line per way `seen` differs from `expect` (empty when torch agrees)."""
+    # Name what the claim is about; for a claimed exception, show the tensors that exist instead.
+    names = [*(expect.shapes or {}), *(expect.values or {})] or list(seen.shapes)[:6]
     really = seen.describe(names)
+    if seen.limit is not None:
+        return [
+            f"claims it {'raises ' + expect.raises if expect.raises else 'runs'}; really {really}"
+        ]
     if expect.raises is not None:
         return _check_raises(expect.raises, expect.message_contains, seen, really)
     if seen.exception is not None:
         return [f"claims it runs; really {really}"]
     problems = []
     for name, shape in (expect.shapes or {}).items():
-        actual = _shape_of(seen.namespace.get(name))
-        if actual != shape:
+        if seen.shapes.get(name) != shape:
             problems.append(f"claims {name} has shape {tuple(shape)}; really {really}")
     for name, value in (expect.values or {}).items():
-        if name not in seen.namespace or not _same_value(_plain(seen.namespace[name]), value):
+        if name not in seen.values or not _same_value(seen.values[name], value):
             problems.append(f"claims {name} == {value!r}; really {really}")
     if expect.warns is not None and not any(
-        expect.warns in {cls.__name__ for cls in w.category.__mro__} for w in seen.warnings
+        expect.warns in classes for classes, _ in seen.warnings
     ):
         problems.append(f"claims it warns {expect.warns}; really {really}")
     return problems
+
+
+def run_check(check: Check) -> list[str]:
+    """Run the snippet here; one line per mismatch between the claim and torch (empty if none)."""
+    return compare(check.expect, observe(check.code))
 
 
 def answer_mismatches(question: AnyQuestion) -> list[str]:
@@ -97,17 +138,11 @@ def answer_mismatches(question: AnyQuestion) -> list[str]:
 def _check_raises(
     expected: str, message_part: str | None, seen: Observation, really: str
 ) -> list[str]:
-    exc = seen.exception
-    if exc is None or expected not in {cls.__name__ for cls in type(exc).__mro__}:
+    if seen.exception is None or expected not in seen.exception_classes:
         return [f"claims it raises {expected}; really {really}"]
-    if message_part is not None and message_part not in str(exc):
+    if message_part is not None and message_part not in seen.exception_message:
         return [f"claims the {expected} message contains {message_part!r}; really {really}"]
     return []
-
-
-def _shape_of(value: Any) -> list[int] | None:
-    shape = getattr(value, "shape", None)
-    return list(shape) if shape is not None else None
 
 
 def _plain(value: Any) -> Any:
@@ -126,15 +161,3 @@ def _same_value(actual: Any, expected: Any) -> bool:
     if getattr(actual, "ndim", 0) != 0:
         return False  # a whole tensor never equals one plain value
     return bool(actual == expected)
-
-
-def _describe_value(value: Any) -> str:
-    shape = _shape_of(value)
-    if shape is not None and getattr(value, "ndim", 0) != 0:
-        return f"shape {tuple(shape)}"
-    return repr(_plain(value))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else "(no message)"

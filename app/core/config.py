@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # empty means `torchquiz serve` starts one of its own. The token guards a shared runner.
     runner_url: str = ""
     runner_token: str = ""
+    # Instructor endpoints (until accounts arrive): `Authorization: Bearer <admin_token>`.
+    admin_token: str = ""
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -6,7 +6,11 @@ With TORCHQUIZ_RUNNER_TOKEN set, every run needs `Authorization: Bearer <token>`
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import hmac
+import importlib.metadata
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,10 +18,40 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from app.runner.limits import DEFAULT_LIMITS
+from app.runner.limits import DEFAULT_LIMITS, Limits
 from app.runner.pool import PoolConfig, QueueFullError, RunnerUnavailableError, ZygotePool
 from app.runner.protocol import RunRequest, RunResult
 from app.runner.ratelimit import RateLimiter
+
+# Bank content (checks, question variants): the same code always gives the same result with the
+# same torch, so results are kept. Learner snippets ("snippet") never are.
+TRUSTED_KINDS = {"check"}
+
+
+class ResultCache:
+    """Results of trusted snippets by hash of kind, code, limits and torch version (bounded)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._results: dict[str, RunResult] = {}
+
+    def key(self, request: RunRequest, limits: Limits) -> str:
+        material = json.dumps([request.kind, request.code, limits.model_dump(), torch_version()])
+        return hashlib.sha256(material.encode()).hexdigest()
+
+    def get(self, key: str) -> RunResult | None:
+        return self._results.get(key)
+
+    def put(self, key: str, result: RunResult) -> None:
+        if len(self._results) >= self.size:
+            self._results.pop(next(iter(self._results)))  # oldest first
+        self._results[key] = result
+
+
+@functools.cache
+def torch_version() -> str:
+    """Read from the installed package's metadata: this process never imports torch."""
+    return importlib.metadata.version("torch")
 
 
 def error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
@@ -29,6 +63,7 @@ def create_runner_app(
     config: PoolConfig, *, token: str = "", limiter: RateLimiter | None = None
 ) -> FastAPI:
     limiter = limiter or RateLimiter()
+    cache = ResultCache()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,8 +92,14 @@ def create_runner_app(
             return error(429, "rate_limited", message, **{"Retry-After": str(round(wait))})
         ceiling = DEFAULT_LIMITS[body.kind]
         limits = body.limits.within(ceiling) if body.limits else ceiling
+        key = cache.key(body, limits) if body.kind in TRUSTED_KINDS else None
+        if key and (hit := cache.get(key)):
+            return hit
         try:
-            return await request.app.state.pool.run(body.code, limits)
+            result = await request.app.state.pool.run(body.code, limits)
+            if key and result.limit is None:
+                cache.put(key, result)
+            return result
         except QueueFullError as exc:
             retry = str(round(exc.retry_after))
             return error(

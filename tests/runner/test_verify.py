@@ -1,0 +1,90 @@
+"""`torchquiz questions verify` and the instructor API: every claim checked in the sandbox."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from starlette.testclient import TestClient
+
+from app.cli import main
+from app.core.config import PROJECT_DIR, Settings, get_settings
+from app.main import create_app
+from tests.runner.conftest import Runner
+
+SOURCE = PROJECT_DIR / "questions" / "birnn"
+
+
+@pytest.fixture
+def clean_settings() -> Iterator[None]:
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_verify_runs_every_check_of_the_bank_in_the_sandbox(
+    embedded: Runner, clean_settings: None
+) -> None:
+    result = CliRunner().invoke(main, ["questions", "verify", "--runner", embedded.url])
+    assert result.exit_code == 0, result.output
+    assert "39 checks agree with torch" in result.output
+
+
+def test_verify_reports_the_claim_beside_what_torch_did(
+    embedded: Runner, tmp_path: Path, clean_settings: None
+) -> None:
+    topic = tmp_path / "wrong"
+    topic.mkdir()
+    shutil.copy(SOURCE / "topic.yaml", topic / "topic.yaml")
+    data = yaml.safe_load((SOURCE / "default-layout-runs-fine.yaml").read_text())
+    data["check"]["expect"] = {"raises": "RuntimeError"}  # the classic wrong claim
+    (topic / "default-layout-runs-fine.yaml").write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(
+        main, ["questions", "verify", str(tmp_path), "--runner", embedded.url]
+    )
+    assert result.exit_code == 1
+    assert "claims it raises RuntimeError; really runs" in result.output
+    assert "out=shape (5, 10, 8)" in result.output
+
+
+def test_trusted_results_are_cached_and_learner_runs_are_not(embedded: Runner) -> None:
+    code = "import random\nx = random.random()"
+    with embedded.client() as client:
+        checks = [
+            client.post("/v1/runs", json={"code": code, "kind": "check"}).json() for _ in range(2)
+        ]
+        snippets = [client.post("/v1/runs", json={"code": code}).json() for _ in range(2)]
+    assert checks[0]["values"]["x"] == checks[1]["values"]["x"]
+    assert snippets[0]["values"]["x"] != snippets[1]["values"]["x"]
+
+
+def admin_app(embedded: Runner, tmp_path: Path, token: str) -> TestClient:
+    settings = Settings(
+        environment="test",
+        database_url=f"sqlite:///{tmp_path / 'a.sqlite3'}",
+        instance_dir=tmp_path,
+        secret_key="x",
+        runner_url=embedded.url,
+        admin_token=token,
+    )
+    return TestClient(create_app(settings))
+
+
+def test_instructor_verify_needs_the_admin_token(embedded: Runner, tmp_path: Path) -> None:
+    with admin_app(embedded, tmp_path, "") as client:
+        assert client.post("/api/v1/admin/verify").status_code == 403
+    with admin_app(embedded, tmp_path, "s3cret") as client:
+        assert client.post("/api/v1/admin/verify").status_code == 401
+        wrong = {"Authorization": "Bearer nope"}
+        assert client.post("/api/v1/admin/verify", headers=wrong).status_code == 401
+
+
+def test_instructor_verify_checks_the_whole_bank(embedded: Runner, tmp_path: Path) -> None:
+    with admin_app(embedded, tmp_path, "s3cret") as client:
+        response = client.post("/api/v1/admin/verify", headers={"Authorization": "Bearer s3cret"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"checked": 39, "agree": True, "mismatches": []}
