@@ -173,7 +173,7 @@ def questions_verify(root: Path | None, runner_url: str | None) -> None:
     if problems:
         click.echo(format_report(problems), err=True)
         sys.exit(1)
-    click.echo(f"OK: {checked} checks agree with torch (run in the sandbox).")
+    click.echo(f"OK: {checked} claims agree with torch (run in the sandbox).")
 
 
 @questions.command("schema")

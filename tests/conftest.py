@@ -20,6 +20,7 @@ from app.core.config import Settings
 from app.core.db import create_db_engine
 from app.core.deps import get_db, get_rng
 from app.main import create_app
+from app.runner.embedded import embedded_runner
 
 # The PostgreSQL that runs on these machines (trust auth); CI uses the same.
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -67,8 +68,19 @@ def make_settings(database_url: str, instance_dir: Path, **overrides: object) ->
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return make_settings(database_url, tmp_path_factory.mktemp("instance"))
+def runner_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real code runner for the whole run, started the way `torchquiz serve` starts it."""
+    if os.geteuid() != 0:
+        pytest.fail("the tests need root: the code runner's sandbox is built from namespaces")
+    with embedded_runner(tmp_path_factory.mktemp("runner") / "r.sock") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, runner_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    return make_settings(database_url, tmp_path_factory.mktemp("instance"), runner_url=runner_url)
 
 
 @pytest.fixture(scope="session")

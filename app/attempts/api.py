@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.attempts import records, service
+from app.attempts import answering, records, service
 from app.attempts.schemas import (
     AnswerIn,
     PracticeFeedback,
@@ -14,7 +14,14 @@ from app.attempts.schemas import (
     TestAck,
     TestResult,
 )
-from app.core.deps import CatalogDep, LearnerDep, RngDep, SessionDep
+from app.core.deps import (
+    CatalogDep,
+    LearnerDep,
+    MaybeRunnerDep,
+    RngDep,
+    SessionDep,
+    UnitOfWorkDep,
+)
 from app.core.routing import UnitOfWorkRoute
 
 router = APIRouter(prefix="/sessions", tags=["sessions"], route_class=UnitOfWorkRoute)
@@ -47,12 +54,17 @@ def get_session_question(
 
 
 @router.post("/{session_id}/answers")
-def submit_answer(
-    session_id: str, body: AnswerIn, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
+async def submit_answer(
+    session_id: str,
+    body: AnswerIn,
+    uow: UnitOfWorkDep,
+    catalog: CatalogDep,
+    learner: LearnerDep,
+    runner: MaybeRunnerDep,
 ) -> PracticeFeedback | TestAck:
-    """Practice: graded at once, with the explanation. Test: saved (latest save wins)."""
-    session = records.get_session(db, learner.public_id, session_id)
-    return service.submit_answer(db, catalog, session, body)
+    """Practice: graded at once, with the explanation. Test: saved (latest save wins).
+    A code answer runs the question's hidden tests in the sandbox first."""
+    return await answering.answer(uow, catalog, runner, learner.public_id, session_id, body)
 
 
 @router.get("/{session_id}/answers/{answer_id}")

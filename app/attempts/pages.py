@@ -11,7 +11,7 @@ from pydantic import BaseModel, field_validator
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from app.attempts import service
+from app.attempts import answering, service
 from app.attempts.records import SessionRecord, get_session
 from app.attempts.schemas import AnswerIn, PracticeFeedback, StartSession
 from app.bank.schema import Difficulty
@@ -20,8 +20,11 @@ from app.core.deps import (
     CsrfProtected,
     CurrentLearner,
     LearnerDep,
+    MaybeRunnerDep,
     RngDep,
+    RunnerDep,
     SessionDep,
+    UnitOfWorkDep,
 )
 from app.core.errors import AnswerFormatError
 from app.core.routing import UnitOfWorkRoute
@@ -29,6 +32,7 @@ from app.core.templating import render_page
 from app.questions.catalog import Catalog
 from app.questions.grading import format_answer
 from app.questions.service import topic_summary
+from app.runner.protocol import MAX_CODE_BYTES, RunRequest
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
@@ -63,6 +67,8 @@ def prefill(given: Any) -> list[str]:
     """What the answer controls show: option letters stay a list, anything else is text."""
     if given is None:
         return []
+    if isinstance(given, dict) and "code" in given:
+        return [given["code"]]
     if isinstance(given, list) and all(isinstance(g, str) for g in given) and given:
         return list(given)
     return [format_answer(given)]
@@ -143,41 +149,82 @@ def _practice_context(
 
 
 @router.get("/practice/{session_id}/{position:int}")
-def practice_page(
+async def practice_page(
     session_id: str,
     position: int,
     request: Request,
-    db: SessionDep,
+    uow: UnitOfWorkDep,
     catalog: CatalogDep,
     learner: LearnerDep,
+    runner: MaybeRunnerDep,
     answer: int | None = None,
 ) -> Response:
-    session = get_session(db, learner.public_id, session_id)
-    context = _practice_context(db, catalog, session, position, answer)
+    context = await uow(
+        _practice_context_of, catalog, learner.public_id, session_id, position, answer
+    )
+    item, feedback = context["item"], context["feedback"]
+    if feedback and item.question.predict_then_run and item.question.snippet and runner:
+        # Bank content, so a trusted run: cached by the runner, the same for every learner.
+        trusted = RunRequest(code=item.question.snippet, kind="check")
+        context["real_run"] = await runner.run(trusted)
+    return render_page(request, "attempts/practice.html", context)
+
+
+@router.post("/practice/{session_id}/{position:int}/run", dependencies=[CsrfProtected])
+async def practice_run(
+    session_id: str,
+    position: int,
+    code: Annotated[str, Form(max_length=MAX_CODE_BYTES)],
+    request: Request,
+    uow: UnitOfWorkDep,
+    catalog: CatalogDep,
+    learner: LearnerDep,
+    runner: RunnerDep,
+    answer: Annotated[int | None, Form()] = None,
+) -> Response:
+    """Without JavaScript: run the (edited) code and show the page again with its result."""
+    context = await uow(
+        _practice_context_of, catalog, learner.public_id, session_id, position, answer
+    )
+    run = RunRequest(code=code, kind="snippet", learner=learner.public_id)
+    context.update(run_code=code, run_result=await runner.run(run))
     return render_page(request, "attempts/practice.html", context)
 
 
 @router.post("/practice/{session_id}/{position:int}", dependencies=[CsrfProtected])
-def practice_answer(
+async def practice_answer(
     session_id: str,
     position: int,
     form: Annotated[AnswerForm, Form()],
     request: Request,
-    db: SessionDep,
+    uow: UnitOfWorkDep,
     catalog: CatalogDep,
     learner: LearnerDep,
+    runner: MaybeRunnerDep,
 ) -> Response:
-    session = get_session(db, learner.public_id, session_id)
+    body = form.to_answer(position)
     try:
-        feedback = service.submit_answer(db, catalog, session, form.to_answer(position))
+        feedback = await answering.answer(uow, catalog, runner, learner.public_id, session_id, body)
     except AnswerFormatError as exc:
         # Not an attempt: show the question again with the message and what was typed.
-        context = _practice_context(db, catalog, session, position, None)
+        context = await uow(_practice_context_of, catalog, learner.public_id, session_id, position)
         context.update(error=exc.message, prefill=form.answer)
         return render_page(request, "attempts/practice.html", context, status_code=422)
     assert isinstance(feedback, PracticeFeedback)
     url = request.url_for("practice_page", session_id=session_id, position=position)
     return RedirectResponse(f"{url}?answer={feedback.answer_id}#feedback", status_code=303)
+
+
+def _practice_context_of(
+    db: Session,
+    catalog: Catalog,
+    learner: str,
+    session_id: str,
+    position: int,
+    answer_id: int | None = None,
+) -> dict[str, Any]:
+    session = get_session(db, learner, session_id)
+    return _practice_context(db, catalog, session, position, answer_id)
 
 
 # --- tests ---
@@ -235,33 +282,45 @@ def test_page(
 
 
 @router.post("/tests/{session_id}/{position:int}", dependencies=[CsrfProtected])
-def test_answer(
+async def test_answer(
     session_id: str,
     position: int,
     form: Annotated[AnswerForm, Form()],
     request: Request,
-    db: SessionDep,
+    uow: UnitOfWorkDep,
     catalog: CatalogDep,
     learner: LearnerDep,
+    runner: MaybeRunnerDep,
 ) -> Response:
-    session = get_session(db, learner.public_id, session_id)
+    session = await uow(get_session, learner.public_id, session_id)
     if session.finished_at is not None:
         return _redirect(request, "test_result_page", session_id=session_id)
     if not form.is_blank():  # moving on without an answer is allowed in a test
+        body = form.to_answer(position)
         try:
-            service.submit_answer(db, catalog, session, form.to_answer(position))
+            await answering.answer(uow, catalog, runner, learner.public_id, session_id, body)
         except AnswerFormatError as exc:
-            context = _test_context(db, catalog, session, position)
+            context = await uow(_test_context_of, catalog, learner.public_id, session_id, position)
             context.update(error=exc.message, prefill=form.answer)
             return render_page(request, "attempts/test.html", context, status_code=422)
     if form.go == "finish":
-        service.finish_test(db, catalog, session)
+        await uow(_finish, catalog, learner.public_id, session_id)
         return _redirect(request, "test_result_page", session_id=session_id)
     step = {"next": 1, "previous": -1}.get(form.go, 0)
     target = min(max(1, position + step), len(session.version_ids))
     url = request.url_for("test_page", session_id=session_id, position=target)
     saved = "" if form.is_blank() else f"?saved={position}"
     return RedirectResponse(f"{url}{saved}", status_code=303)
+
+
+def _test_context_of(
+    db: Session, catalog: Catalog, learner: str, session_id: str, position: int
+) -> dict[str, Any]:
+    return _test_context(db, catalog, get_session(db, learner, session_id), position)
+
+
+def _finish(db: Session, catalog: Catalog, learner: str, session_id: str) -> None:
+    service.finish_test(db, catalog, get_session(db, learner, session_id))
 
 
 @router.get("/tests/{session_id}/result", name="test_result_page")

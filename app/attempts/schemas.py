@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +12,8 @@ from app.questions.schemas import QuestionForPractice, QuestionPublic, Solution
 
 Mode = Literal["practice", "test"]
 RawAnswer = str | int | float | list[str] | list[int]
+# What is stored and shown back: a raw answer, or for code, {"code", "tests": [...]}.
+GivenAnswer = RawAnswer | dict[str, Any]
 
 
 class StartSession(BaseModel):
@@ -42,7 +44,7 @@ class SessionQuestion(BaseModel):
     position: int
     question: QuestionPublic | QuestionForPractice
     answered: bool
-    saved_answer: RawAnswer | None = None
+    saved_answer: GivenAnswer | None = None
 
 
 class SessionView(BaseModel):
@@ -62,7 +64,7 @@ class PracticeFeedback(BaseModel):
     position: int
     correct: bool
     score: float
-    given: RawAnswer
+    given: GivenAnswer
     solution: Solution
 
 
@@ -82,7 +84,7 @@ class DifficultyScore(BaseModel):
 class ReviewItem(BaseModel):
     position: int
     question: QuestionPublic
-    given: RawAnswer | None
+    given: GivenAnswer | None
     correct: bool
     score: float
     solution: Solution

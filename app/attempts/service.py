@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -21,13 +22,13 @@ from app.attempts.schemas import (
     TestAck,
     TestResult,
 )
-from app.bank.schema import AnyQuestion, Difficulty
+from app.bank.schema import AnyQuestion, CodeQuestion, Difficulty
 from app.core.db import as_utc, utcnow
 from app.core.errors import AppError, ConflictError, NotFoundError
 from app.learners.models import Learner
 from app.progress.service import mistaken_question_slugs
 from app.questions.catalog import Catalog, CatalogQuestion, CatalogTopic
-from app.questions.grading import Grade, grade
+from app.questions.grading import Grade, code_of, grade
 from app.questions.schemas import Solution
 from app.questions.service import (
     filter_questions,
@@ -165,14 +166,43 @@ def session_question(
     return SessionQuestion(position=position, question=practice, answered=answered is not None)
 
 
-def submit_answer(
-    db: Session, catalog: Catalog, session: SessionRecord, body: AnswerIn
-) -> PracticeFeedback | TestAck:
-    version_id = _version_at(session, body.position)
-    question = catalog.version(db, version_id)
+@dataclass(frozen=True)
+class CodeToRun:
+    """A code answer: it is graded from a sandbox run, between two transactions."""
+
+    question: CodeQuestion
+    code: str
+    version_id: int
+
+
+def question_to_answer(
+    db: Session, catalog: Catalog, session: SessionRecord, position: int
+) -> tuple[int, AnyQuestion]:
+    version_id = _version_at(session, position)
     if session.finished_at is not None:
         raise ConflictError("this test is finished; start a new one to answer again")
+    return version_id, catalog.version(db, version_id)
+
+
+def submit_answer(
+    db: Session, catalog: Catalog, session: SessionRecord, body: AnswerIn
+) -> PracticeFeedback | TestAck | CodeToRun:
+    """Grade and record an answer; a code answer comes back as CodeToRun instead."""
+    version_id, question = question_to_answer(db, catalog, session, body.position)
+    if isinstance(question, CodeQuestion):
+        return CodeToRun(question, code_of(body.answer), version_id)
     result = grade(question, body.answer)  # a malformed answer raises before anything is stored
+    return record_answer(db, catalog, session, body, version_id, result)
+
+
+def record_answer(
+    db: Session,
+    catalog: Catalog,
+    session: SessionRecord,
+    body: AnswerIn,
+    version_id: int,
+    result: Grade,
+) -> PracticeFeedback | TestAck:
     values = {
         "given": result.given,
         "correct": result.correct,

@@ -14,8 +14,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.bank.schema import AnyQuestion, Check, Expectation, Numeric, TensorShape
-from app.runner.protocol import RunResult
+from app.bank.schema import AnyQuestion, Check, CodeQuestion, Expectation, Numeric, TensorShape
+from app.runner.protocol import RunResult, TestRun
 
 
 @dataclass
@@ -46,9 +46,10 @@ class Observation:
         return f"{name}={self.values.get(name)!r}"
 
 
-def observe(code: str) -> Observation:
-    """Run trusted bank content in this process (never learner code)."""
-    namespace: dict[str, Any] = {"__name__": "__check__"}
+def observe(code: str, namespace: dict[str, Any] | None = None) -> Observation:
+    """Run trusted bank content in this process (never learner code), optionally in a
+    namespace another snippet left behind."""
+    namespace = namespace if namespace is not None else {"__name__": "__check__"}
     seen = Observation()
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("always")
@@ -67,13 +68,14 @@ def observe(code: str) -> Observation:
     return seen
 
 
-def from_run(result: RunResult) -> Observation:
-    """A sandbox run's report as an observation."""
+def from_run(result: RunResult | TestRun) -> Observation:
+    """A sandbox run's (or one of its tests') report as an observation."""
+    limit = getattr(result, "limit", None)
     seen = Observation(
         shapes={t.name: t.shape for t in result.tensors},
         values=dict(result.values),
         warnings=[(w.classes or [w.category], w.message) for w in result.warnings],
-        limit=result.limit.message if result.limit else None,
+        limit=limit.message if limit else None,
     )
     if result.exception is not None:
         seen.exception = result.exception.type
@@ -112,6 +114,29 @@ def compare(expect: Expectation, seen: Observation) -> list[str]:
 def run_check(check: Check) -> list[str]:
     """Run the snippet here; one line per mismatch between the claim and torch (empty if none)."""
     return compare(check.expect, observe(check.code))
+
+
+def code_question_problems(question: CodeQuestion) -> list[str]:
+    """The reference code passes every hidden test, and the starter code does not: run here."""
+    problems = [
+        f"solution_code fails test {name!r}: {line}"
+        for name, line in _failures(question, question.solution_code)
+    ]
+    if not _failures(question, question.starter):
+        problems.append("the starter code already passes every test")
+    return problems
+
+
+def _failures(question: CodeQuestion, code: str) -> list[tuple[str, str]]:
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    ran = observe(code, namespace)
+    if ran.exception is not None:
+        return [(test.name, f"the code raises {ran.exception}") for test in question.tests]
+    failures = []
+    for test in question.tests:
+        for line in compare(test.expect, observe(test.code, dict(namespace))):
+            failures.append((test.name, line))
+    return failures
 
 
 def answer_mismatches(question: AnyQuestion) -> list[str]:

@@ -72,7 +72,9 @@ class Bank:
 
 def content_hash(model: Any) -> str:
     """Hash of the validated content, so whitespace or key order changes are not new versions."""
-    canonical = json.dumps(model.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    # Defaults left out: a new optional field in the schema is not a new version of everything.
+    data = model.model_dump(mode="json", exclude_defaults=True)
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

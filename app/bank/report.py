@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.bank.checks import answer_mismatches, run_check
+from app.bank.checks import answer_mismatches, code_question_problems, run_check
 from app.bank.loader import Bank, Problem
-from app.bank.schema import QuestionAdapter, Topic
+from app.bank.schema import CodeQuestion, QuestionAdapter, Topic
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "questions" / "_schema"
 
@@ -18,11 +18,14 @@ def check_problems(bank: Bank, root: Path) -> list[Problem]:
     for topic in bank.topics.values():
         for loaded in topic.questions:
             question = loaded.question
-            if question.check is None:
-                continue
             rel = str(loaded.path.relative_to(root))
-            for line in run_check(question.check) + answer_mismatches(question):
-                problems.append(Problem(rel, "check", line))
+            if isinstance(question, CodeQuestion):
+                problems += [
+                    Problem(rel, "tests", line) for line in code_question_problems(question)
+                ]
+            if question.check is not None:
+                for line in run_check(question.check) + answer_mismatches(question):
+                    problems.append(Problem(rel, "check", line))
     return problems
 
 

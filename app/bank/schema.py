@@ -137,6 +137,10 @@ class QuestionBase(Strict):
     quick_check: Markdown
     common_mistakes: list[Markdown] = Field(min_length=1)
     check: Check | None = None
+    predict_then_run: bool = Field(
+        default=False,
+        description="After answering, show what the prompt's code really does, run in the sandbox.",
+    )
 
 
 class ChoiceQuestion(QuestionBase):
@@ -197,7 +201,25 @@ class ShortText(QuestionBase):
     answer: TextAnswer
 
 
-AnyQuestion = SingleChoice | MultipleSelect | Numeric | TensorShape | ShortText
+class CodeTest(Strict):
+    """A hidden test: code run after the learner's, in its namespace; judged outside the sandbox."""
+
+    name: str = Field(min_length=1, max_length=120)
+    code: str = Field(min_length=1, max_length=8192)
+    expect: Expectation
+
+
+class CodeQuestion(QuestionBase):
+    """The learner writes code; hidden tests run it in the sandbox. Partial credit: the share
+    of tests passed. A syntax error is reported and does not count as an attempt."""
+
+    type: Literal["code"]
+    starter: str = Field(min_length=1, description="The code the editor starts with.")
+    tests: list[CodeTest] = Field(min_length=1, max_length=20)
+    solution_code: str = Field(min_length=1, description="A reference answer; passes every test.")
+
+
+AnyQuestion = SingleChoice | MultipleSelect | Numeric | TensorShape | ShortText | CodeQuestion
 QuestionAdapter: TypeAdapter[AnyQuestion] = TypeAdapter(
     Annotated[AnyQuestion, Field(discriminator="type")]
 )

@@ -7,9 +7,10 @@ from collections.abc import Iterable
 
 from app.bank.checks import answer_mismatches, compare, from_run
 from app.bank.loader import Problem
-from app.bank.schema import AnyQuestion
+from app.bank.schema import AnyQuestion, CodeQuestion
+from app.questions.grading import grade_code
 from app.runner.client import RunnerClient
-from app.runner.protocol import RunRequest
+from app.runner.protocol import RunRequest, TestSpec
 
 PARALLEL = 4  # runs in flight at once; the runner queues beyond its own parallelism
 
@@ -17,18 +18,30 @@ PARALLEL = 4  # runs in flight at once; the runner queues beyond its own paralle
 async def verify_questions(
     questions: Iterable[tuple[str, AnyQuestion]], runner: RunnerClient
 ) -> tuple[int, list[Problem]]:
-    """For (file name, question) pairs: how many checks ran, and one Problem per mismatch
-    saying what the question claims and what torch really did."""
-    checked = [(name, q) for name, q in questions if q.check is not None]
+    """For (file name, question) pairs: how many claims ran (checks, and code questions'
+    reference answers against their hidden tests) and one Problem per disagreement, saying
+    what the question claims and what torch really did."""
+    todo = [(n, q) for n, q in questions if q.check is not None or isinstance(q, CodeQuestion)]
     gate = asyncio.Semaphore(PARALLEL)
 
     async def verify(name: str, question: AnyQuestion) -> list[Problem]:
-        check = question.check
-        assert check is not None
         async with gate:
+            if isinstance(question, CodeQuestion):
+                lines = await _reference_fails(question, runner)
+                return [Problem(name, "tests", line) for line in lines]
+            check = question.check
+            assert check is not None
             result = await runner.run(RunRequest(code=check.code, kind="check"))
         lines = compare(check.expect, from_run(result)) + answer_mismatches(question)
         return [Problem(name, "check", line) for line in lines]
 
-    found = await asyncio.gather(*(verify(name, q) for name, q in checked))
-    return len(checked), [problem for problems in found for problem in problems]
+    found = await asyncio.gather(*(verify(name, q) for name, q in todo))
+    return len(todo), [problem for problems in found for problem in problems]
+
+
+async def _reference_fails(question: CodeQuestion, runner: RunnerClient) -> list[str]:
+    tests = [TestSpec(name=t.name, code=t.code) for t in question.tests]
+    request = RunRequest(code=question.solution_code, kind="check", tests=tests)
+    graded = grade_code(question, question.solution_code, await runner.run(request))
+    failed = [t for t in graded.given["tests"] if not t["passed"]]
+    return [f"solution_code fails test {t['name']!r}: {t['message']}" for t in failed]

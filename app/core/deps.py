@@ -9,6 +9,7 @@ from fastapi import Depends, Form, Request
 from sqlalchemy.orm import Session
 
 from app.core.errors import ForbiddenError, UnauthorizedError
+from app.core.routing import UnitOfWork
 from app.learners.identity import Identity, LearnerTokens
 from app.learners.models import Learner
 from app.learners.service import find_learner, get_or_create_learner
@@ -23,6 +24,13 @@ async def get_db(request: Request) -> Session:
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
+
+
+async def get_unit_of_work(db: SessionDep) -> UnitOfWork:
+    return UnitOfWork(db)
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
 
 
 async def get_catalog(request: Request) -> Catalog:
@@ -90,6 +98,13 @@ async def get_runner(request: Request) -> RunnerClient:
 
 
 RunnerDep = Annotated[RunnerClient, Depends(get_runner)]
+
+
+async def get_runner_if_any(request: Request) -> RunnerClient | None:
+    return request.app.state.runner  # type: ignore[no-any-return]
+
+
+MaybeRunnerDep = Annotated[RunnerClient | None, Depends(get_runner_if_any)]
 
 
 async def get_rng() -> random.Random:

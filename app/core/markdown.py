@@ -78,6 +78,16 @@ def render(text: str) -> Markup:
     return Markup(clean)  # noqa: S704 - sanitised by nh3 above
 
 
+@lru_cache(maxsize=1024)
+def python_blocks(text: str) -> tuple[str, ...]:
+    """The ```python code blocks of a Markdown text, in order."""
+    return tuple(
+        token.content
+        for token in _MD.parse(text)
+        if token.type == "fence" and token.info.strip().lower() in ("python", "py")
+    )
+
+
 @lru_cache(maxsize=4096)
 def render_inline(text: str) -> Markup:
     """For short texts such as option labels: no surrounding paragraph."""

@@ -20,13 +20,16 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, get_args, get_type_hints
+from typing import Any, Concatenate, ParamSpec, TypeVar, get_args, get_type_hints
 
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -62,20 +65,44 @@ def _unit_of_work(endpoint: Callable[..., Any], status_code: int) -> Callable[..
     @functools.wraps(endpoint)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         sessions = [v for v in kwargs.values() if isinstance(v, Session)]
-        try:
-            result = endpoint(*args, **kwargs)
-            for session in sessions:
-                session.commit()
-        except BaseException:
-            for session in sessions:
-                session.rollback()
-            raise
-        finally:
-            for session in sessions:
-                session.close()
+        result = in_transaction(sessions, endpoint, *args, **kwargs)
         if isinstance(result, Response):
             return result
         body = adapter().dump_json(result)
         return Response(body, status_code=status_code, media_type="application/json")
 
     return wrapper
+
+
+def in_transaction(sessions: list[Session], work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """The one place a request's transaction ends: commit, or roll back on any error; close."""
+    try:
+        result = work(*args, **kwargs)
+        for session in sessions:
+            session.commit()
+    except BaseException:
+        for session in sessions:
+            session.rollback()
+        raise
+    finally:
+        for session in sessions:
+            session.close()
+    return result
+
+
+class UnitOfWork:
+    """For async routes (those that also await the runner): `await uow(fn, *args)` runs
+    fn(session, *args) as one transaction, where the session's routes run (loop or thread)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    async def __call__(
+        self, work: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        def run() -> T:
+            return in_transaction([self.session], work, self.session, *args, **kwargs)
+
+        if self.session.info.get("run_in_threads"):
+            return await run_in_threadpool(run)
+        return run()

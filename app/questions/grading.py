@@ -11,9 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.bank.checks import compare, from_run
 from app.bank.schema import (
     AnyQuestion,
     ChoiceQuestion,
+    CodeQuestion,
     MultipleSelect,
     Numeric,
     ShortText,
@@ -21,6 +23,9 @@ from app.bank.schema import (
     TensorShape,
 )
 from app.core.errors import AnswerFormatError
+from app.runner.protocol import MAX_CODE_BYTES, RunResult
+
+SYNTAX_ERRORS = {"SyntaxError", "IndentationError", "TabError"}
 
 # Shown when a shape answer cannot be read; also the placeholder in the answer box.
 SHAPE_FORMS = "4, 7, 6 or [4, 7, 6] or (4, 7, 6) or torch.Size([4, 7, 6])"
@@ -40,8 +45,54 @@ def letter(index: int) -> str:
 
 
 def grade(question: AnyQuestion, raw: Any) -> Grade:
+    """Grade an answer given as data. Code questions need a run: see grade_code."""
+    if isinstance(question, CodeQuestion):
+        raise TypeError("a code answer is graded from its run in the sandbox (grade_code)")
     grader = _GRADERS[type(question)]
     return grader(question, raw)
+
+
+def code_of(raw: Any) -> str:
+    """The code of a code answer, or a format error that does not count as an attempt."""
+    code = _single(raw)
+    if not isinstance(code, str) or not code.strip():
+        raise AnswerFormatError("write some Python code")
+    if len(code.encode()) > MAX_CODE_BYTES:
+        raise AnswerFormatError(f"keep the code under {MAX_CODE_BYTES // 1024} KiB")
+    return code
+
+
+def grade_code(question: CodeQuestion, code: str, run: RunResult) -> Grade:
+    """Each hidden test passes when what it observed matches its expectation; partial credit
+    is the share of tests passed. Code that does not parse is not an attempt."""
+    exception = run.exception
+    if exception is not None and exception.type in SYNTAX_ERRORS:
+        where = f"line {exception.line}: " if exception.line else ""
+        raise AnswerFormatError(f"your code does not parse ({where}{exception.message})")
+    failed_before_tests = _why_no_tests(run)
+    by_name = {test.name: test for test in run.tests}
+    reports: list[dict[str, Any]] = []
+    for test in question.tests:
+        if failed_before_tests:
+            reports.append({"name": test.name, "passed": False, "message": failed_before_tests})
+            continue
+        ran = by_name.get(test.name)
+        problems = compare(test.expect, from_run(ran)) if ran else ["this test did not run"]
+        message = problems[0] if problems else "passed"
+        reports.append({"name": test.name, "passed": not problems, "message": message})
+    passed = sum(r["passed"] for r in reports)
+    return Grade(passed == len(reports), passed / len(reports), {"code": code, "tests": reports})
+
+
+def _why_no_tests(run: RunResult) -> str | None:
+    if run.limit is not None:
+        return f"your code was stopped: {run.limit.message}"
+    if run.exception is not None:
+        line = f" (line {run.exception.line})" if run.exception.line else ""
+        return f"your code raised {run.exception.type}{line}: {run.exception.message}"
+    if run.exit_code is not None:
+        return "your code called sys.exit before the tests could run"
+    return None
 
 
 def _single(raw: Any) -> Any:
@@ -183,6 +234,9 @@ def format_answer(given: Any) -> str:
     """An answer as a learner would write it: "B", "A, C", "(4, 7, 6)", "15493"."""
     if given is None:
         return "nothing"
+    if isinstance(given, dict) and "tests" in given:
+        passed = sum(test["passed"] for test in given["tests"])
+        return f"code passing {passed} of {len(given['tests'])} tests"
     if isinstance(given, list):
         if all(isinstance(d, int) for d in given):
             return "(" + ", ".join(map(str, given)) + ("," if len(given) == 1 else "") + ")"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class TopicSummary(BaseModel):
@@ -41,10 +41,16 @@ class QuestionPublic(BaseModel):
     options: list[OptionPublic] | None = None
     unit: str | None = None
     answer_format: str | None = None
+    starter: str | None = Field(default=None, description="Code questions: the editor's start.")
+    tests: list[str] | None = Field(default=None, description="Code questions: test names.")
 
 
 class QuestionForPractice(QuestionPublic):
     hints_html: list[str]
+    snippet: str | None = Field(
+        default=None, description="The prompt's code, to run after answering."
+    )
+    predict_then_run: bool = False
 
 
 class OptionReview(BaseModel):
@@ -67,5 +73,6 @@ class Solution(BaseModel):
     options: list[OptionReview] | None = None
     steps: list[SolutionStepView]
     final_answer_html: str
+    reference_code_html: str | None = None
     quick_check_html: str
     common_mistakes_html: list[str]

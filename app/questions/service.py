@@ -5,12 +5,13 @@ from __future__ import annotations
 from app.bank.schema import (
     AnyQuestion,
     ChoiceQuestion,
+    CodeQuestion,
     Difficulty,
     Numeric,
     ShortText,
     TensorShape,
 )
-from app.core.markdown import render, render_inline
+from app.core.markdown import python_blocks, render, render_inline
 from app.questions.catalog import Catalog, CatalogQuestion, CatalogTopic
 from app.questions.grading import SHAPE_FORMS, format_answer, letter
 from app.questions.schemas import (
@@ -71,8 +72,17 @@ def public_question(question: AnyQuestion) -> QuestionPublic:
 
 def practice_question(question: AnyQuestion) -> QuestionForPractice:
     return QuestionForPractice(
-        **_public_fields(question), hints_html=[render(h) for h in question.hints]
+        **_public_fields(question),
+        hints_html=[render(h) for h in question.hints],
+        snippet=question_snippet(question),
+        predict_then_run=question.predict_then_run,
     )
+
+
+def question_snippet(question: AnyQuestion) -> str | None:
+    """The code a question shows: its prompt's first Python block."""
+    blocks = python_blocks(question.prompt)
+    return blocks[0] if blocks else None
 
 
 def _public_fields(question: AnyQuestion) -> dict[str, object]:
@@ -96,6 +106,10 @@ def _public_fields(question: AnyQuestion) -> dict[str, object]:
         fields["answer_format"] = SHAPE_FORMS
     elif isinstance(question, ShortText):
         fields["answer_format"] = "a short answer"
+    elif isinstance(question, CodeQuestion):
+        fields["starter"] = question.starter
+        fields["tests"] = [test.name for test in question.tests]
+        fields["answer_format"] = "Python code; hidden tests run it in the sandbox"
     return fields
 
 
@@ -110,6 +124,8 @@ def correct_answer_text(question: AnyQuestion) -> str:
         return f"{shown} {question.unit}" if question.unit else shown
     if isinstance(question, TensorShape):
         return format_answer(question.answer)
+    if isinstance(question, CodeQuestion):
+        return f"code that passes all {len(question.tests)} tests (one is shown below)"
     return question.answer.accepted[0]
 
 
@@ -144,6 +160,9 @@ def solution(question: AnyQuestion) -> Solution:
             for s in question.solution_steps
         ],
         final_answer_html=render(question.final_answer),
+        reference_code_html=render(f"```python\n{question.solution_code}\n```")
+        if isinstance(question, CodeQuestion)
+        else None,
         quick_check_html=render(question.quick_check),
         common_mistakes_html=[render(m) for m in question.common_mistakes],
     )

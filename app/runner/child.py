@@ -133,7 +133,7 @@ def _learn(spec: SpareSpec) -> NoReturn:
         _reseed()
         me = os.getpid()
         started = resource.getrusage(resource.RUSAGE_SELF)
-        result = execute(request["code"])
+        result = execute(request["code"], request.get("tests") or [])
         if os.getpid() != me:  # a process the code forked: only the learner reports
             os._exit(0)
         used = resource.getrusage(resource.RUSAGE_SELF)
@@ -236,19 +236,30 @@ def _write_all(fd: int, data: bytes) -> None:
 # --- what the learner process runs, and what it reports back ---
 
 
-def execute(code: str) -> dict[str, Any]:
-    """Run `code` and describe what it left: tensors, plain values, the exception, warnings."""
+def execute(code: str, tests: list[dict[str, str]]) -> dict[str, Any]:
+    """Run `code` and describe what it left: tensors, plain values, the exception, warnings;
+    then each test, in a copy of the code's namespace."""
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    report = _observe(code, namespace, SNIPPET)
+    if report["exception"] is None and report["exit_code"] is None:
+        report["tests"] = [
+            {"name": test["name"], **_observe(test["code"], dict(namespace), "<test>")}
+            for test in tests
+        ]
+    return report
+
+
+def _observe(code: str, namespace: dict[str, Any], filename: str) -> dict[str, Any]:
     exception = None
     exit_code = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            exec(compile(code, SNIPPET, "exec"), namespace)  # noqa: S102 - this is the sandbox
+            exec(compile(code, filename, "exec"), namespace)  # noqa: S102 - this is the sandbox
         except SystemExit as exc:
             exit_code = exc.code if isinstance(exc.code, int) else 1
         except BaseException as exc:  # every exception is part of what torch "really did"
-            exception = describe_exception(exc, code)
+            exception = describe_exception(exc, code, filename)
     return {
         "exception": exception,
         "exit_code": exit_code,
@@ -258,9 +269,11 @@ def execute(code: str) -> dict[str, Any]:
     }
 
 
-def describe_exception(exc: BaseException, code: str) -> dict[str, Any]:
+def describe_exception(exc: BaseException, code: str, filename: str = SNIPPET) -> dict[str, Any]:
     lines = code.splitlines()
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == SNIPPET]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    if isinstance(exc, SyntaxError) and exc.filename == filename and exc.lineno:
+        frames = []  # a syntax error has no frame in the code; its line is on the exception
     shown = []
     for frame in frames:
         lineno = frame.lineno or 0
@@ -273,7 +286,7 @@ def describe_exception(exc: BaseException, code: str) -> dict[str, Any]:
         "classes": [cls.__name__ for cls in type(exc).__mro__],
         "message": message,
         "traceback": header + "\n".join(shown) + f"\n{type(exc).__name__}: {message}",
-        "line": frames[-1].lineno if frames else None,
+        "line": frames[-1].lineno if frames else getattr(exc, "lineno", None),
     }
 
 

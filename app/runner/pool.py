@@ -137,7 +137,9 @@ class ZygotePool:
         with contextlib.suppress(Exception):
             await self._spawn(zygote)
 
-    async def run(self, code: str, limits: Limits) -> RunResult:
+    async def run(
+        self, code: str, limits: Limits, tests: list[dict[str, str]] | None = None
+    ) -> RunResult:
         if self._active >= self.config.parallel and self._waiting >= self.config.queue_depth:
             raise QueueFullError(retry_after=self._retry_after())
         self._waiting += 1
@@ -147,19 +149,21 @@ class ZygotePool:
             self._waiting -= 1
         self._active += 1
         try:
-            return await self._run_now(code, limits)
+            return await self._run_now(code, limits, tests)
         finally:
             self._active -= 1
             self._running.release()
 
-    async def _run_now(self, code: str, limits: Limits) -> RunResult:
+    async def _run_now(
+        self, code: str, limits: Limits, tests: list[dict[str, str]] | None
+    ) -> RunResult:
         zygote = min(self._zygotes, key=lambda z: len(z.pending))
         if zygote.process is None or zygote.process.returncode is not None or not zygote.info:
             raise RunnerUnavailableError("the runner's worker is restarting; try again")
         run_id = str(next(self._ids))
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         zygote.pending[run_id] = future
-        request = {"id": run_id, "code": code, "limits": limits.model_dump()}
+        request = {"id": run_id, "code": code, "tests": tests, "limits": limits.model_dump()}
         assert zygote.process.stdin
         zygote.process.stdin.write((json.dumps(request) + "\n").encode())
         started = time.monotonic()

@@ -9,9 +9,16 @@ from app.runner.limits import Limits, RunKind
 MAX_CODE_BYTES = 64 * 1024
 
 
+class TestSpec(BaseModel):
+    name: str = Field(max_length=120)
+    code: str = Field(max_length=8192)
+
+
 class RunRequest(BaseModel):
     code: str = Field(max_length=MAX_CODE_BYTES)
     kind: RunKind = "snippet"
+    # Run after the code, each in a copy of its namespace; only what they observe comes back.
+    tests: list[TestSpec] | None = Field(default=None, max_length=20)
     limits: Limits | None = Field(default=None, description="At most the kind's defaults.")
     # The caller's learner id, for the per-learner rate limit (never shown to the code).
     learner: str | None = Field(default=None, max_length=64)
@@ -39,6 +46,14 @@ class WarningInfo(BaseModel):
     message: str
 
 
+class TestRun(BaseModel):
+    name: str
+    exception: ExceptionInfo | None = None
+    warnings: list[WarningInfo] = []
+    tensors: list[TensorInfo] = []
+    values: dict[str, float | int | bool | str] = {}
+
+
 class LimitHit(BaseModel):
     name: str  # cpu, wall, memory, output, crash
     message: str
@@ -55,6 +70,7 @@ class RunResult(BaseModel):
     warnings: list[WarningInfo] = []
     tensors: list[TensorInfo] = []
     values: dict[str, float | int | bool | str] = {}
+    tests: list[TestRun] = []
     limit: LimitHit | None = None
     elapsed_ms: float = 0.0
     cpu_ms: float = 0.0

@@ -36,7 +36,10 @@ class ResultCache:
         self._results: dict[str, RunResult] = {}
 
     def key(self, request: RunRequest, limits: Limits) -> str:
-        material = json.dumps([request.kind, request.code, limits.model_dump(), torch_version()])
+        tests = [t.model_dump() for t in request.tests or []]
+        material = json.dumps(
+            [request.kind, request.code, tests, limits.model_dump(), torch_version()]
+        )
         return hashlib.sha256(material.encode()).hexdigest()
 
     def get(self, key: str) -> RunResult | None:
@@ -96,7 +99,8 @@ def create_runner_app(
         if key and (hit := cache.get(key)):
             return hit
         try:
-            result = await request.app.state.pool.run(body.code, limits)
+            tests = [t.model_dump() for t in body.tests] if body.tests else None
+            result = await request.app.state.pool.run(body.code, limits, tests)
             if key and result.limit is None:
                 cache.put(key, result)
             return result

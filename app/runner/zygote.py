@@ -299,7 +299,9 @@ class Zygote:
         now = time.monotonic()
         slot.state, slot.run_id, slot.limits = "running", request["id"], limits
         slot.started, slot.deadline = now, now + limits.wall_seconds
-        message = json.dumps({"code": request["code"], "limits": limits.model_dump()}).encode()
+        message = json.dumps(
+            {"code": request["code"], "tests": request.get("tests"), "limits": limits.model_dump()}
+        ).encode()
         try:
             view = memoryview(message)
             while view:  # the learner reads until EOF; requests are small (code <= 64 KiB)
@@ -442,6 +444,7 @@ def outcome(slot: Slot, report: dict[str, Any] | None, *, oom: bool) -> dict[str
         "tensors": report.get("tensors", []),
         "values": report.get("values", {}),
         "warnings": report.get("warnings", []),
+        "tests": report.get("tests", []),
         "limit": limit,
         "elapsed_ms": round((time.monotonic() - slot.started) * 1000, 2),
         "cpu_ms": report.get("cpu_ms", round(slot.cpu_seconds * 1000, 2)),

@@ -88,6 +88,78 @@
     else if (verdict && verdict.textContent.trim()) document.getElementById("feedback").focus();
   }
 
+  // Code boxes: Tab indents instead of leaving the box (Escape, then Tab, leaves it);
+  // Ctrl+Enter submits the box's form.
+  var escaped = false;
+  document.addEventListener("keydown", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("textarea[data-editor]")) return;
+    if (event.key === "Escape") { escaped = true; return; }
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      box.form.requestSubmit();
+    } else if (event.key === "Tab" && !event.shiftKey && !escaped) {
+      event.preventDefault();
+      box.setRangeText("    ", box.selectionStart, box.selectionEnd, "end");
+    }
+    if (event.key !== "Escape") escaped = false;
+  }, true);
+
+  // Run it: post the code to the JSON API and show what the sandbox reports.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches('form[data-enhance="run"]') || !window.fetch) return;
+    event.preventDefault();
+    var output = document.getElementById("run-output");
+    output.textContent = "Running…";
+    fetch(form.dataset.api, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ code: form.elements.code.value })
+    }).then(function (response) {
+      return response.json().then(function (body) { showRun(output, response, body); });
+    }).catch(function () { form.submit(); });
+  });
+
+  function add(parent, tag, text, className) {
+    var node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;
+    if (className) node.className = className;
+    parent.appendChild(node);
+    return node;
+  }
+
+  function showRun(output, response, run) {
+    output.textContent = "";
+    var box = add(output, "div", undefined, "run-result");
+    if (!response.ok) {
+      add(box, "p", "Could not run: " + (run.message || response.status));
+      return;
+    }
+    var summary = add(box, "p", undefined, "run-summary");
+    if (run.limit) add(summary, "strong", "Stopped: " + run.limit.message + ".");
+    else if (run.exception) add(summary, "strong", "Raised " + run.exception.type +
+      (run.exception.line ? " on line " + run.exception.line : "") + ".");
+    else add(summary, "strong", "Ran to the end in " + Math.round(run.elapsed_ms) + " ms.");
+    if (run.tensors.length) {
+      var table = add(box, "table", undefined, "tensors");
+      add(table, "caption", "Tensors left in variables");
+      var head = add(add(table, "thead"), "tr");
+      ["Name", "Shape", "dtype"].forEach(function (h) { add(head, "th", h).scope = "col"; });
+      var body = add(table, "tbody");
+      run.tensors.forEach(function (t) {
+        var row = add(body, "tr");
+        add(row, "th", t.name).scope = "row";
+        add(row, "td", "(" + t.shape.join(", ") + (t.shape.length === 1 ? ",)" : ")"));
+        add(row, "td", t.dtype);
+      });
+    }
+    if (run.stdout) { add(box, "h4", "Output"); add(box, "pre", run.stdout, "output"); }
+    if (run.exception) { add(box, "h4", "Error"); add(box, "pre", run.exception.traceback, "output"); }
+    if (run.stderr) { add(box, "h4", "Errors and warnings printed"); add(box, "pre", run.stderr, "output"); }
+  }
+
   function swap(page, selector) {
     var target = document.querySelector(selector);
     var fresh = page.querySelector(selector);

@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from app.attempts.models import Answer
-from app.bank.schema import AnyQuestion, ChoiceQuestion, Numeric, ShortText, TensorShape
+from app.bank.schema import (
+    AnyQuestion,
+    ChoiceQuestion,
+    CodeQuestion,
+    Numeric,
+    ShortText,
+    TensorShape,
+)
 from app.questions.grading import letter
 
 
@@ -27,6 +34,8 @@ def right_answer(question: AnyQuestion) -> Any:
         return question.answer.value
     if isinstance(question, TensorShape):
         return f"torch.Size({question.answer})"
+    if isinstance(question, CodeQuestion):
+        return question.solution_code
     assert isinstance(question, ShortText)
     return question.answer.accepted[0]
 
@@ -39,6 +48,8 @@ def wrong_answer(question: AnyQuestion) -> Any:
         return question.answer.value + question.answer.tolerance + 1
     if isinstance(question, TensorShape):
         return [*question.answer, 1]
+    if isinstance(question, CodeQuestion):
+        return question.starter
     return "certainly not the answer"
 
 

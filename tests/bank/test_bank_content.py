@@ -71,7 +71,7 @@ def test_real_bank_has_at_least_15_checked_questions(questions: list[LoadedQuest
 
 def test_real_bank_has_every_question_type(questions: list[LoadedQuestion]) -> None:
     assert {q.question.type for q in questions} == QUESTION_TYPE_NAMES
-    assert len(QUESTION_TYPE_NAMES) == 5
+    assert len(QUESTION_TYPE_NAMES) == 6
 
 
 @pytest.mark.parametrize("loaded", _checked_questions())

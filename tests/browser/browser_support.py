@@ -219,7 +219,9 @@ def start_test(cp: CheckedPage) -> str:
 
 
 def question_kind(page: Page) -> str:
-    """single_choice, multiple_select, numeric, tensor_shape or short_text, as shown."""
+    """single_choice, multiple_select, numeric, tensor_shape, short_text or code, as shown."""
+    if page.locator("#answer-form textarea[data-editor]").count():
+        return "code"
     if page.locator("#answer-form input[type=radio]").count():
         return "single_choice"
     if page.locator("#answer-form input[type=checkbox]").count():
@@ -252,6 +254,7 @@ ANSWERS = {
     "numeric": ("1", "2"),
     "tensor_shape": ("(1, 2)", "(3, 4)"),
     "short_text": ("x", "y"),
+    "code": ("x = 1\n", "x = 2\n"),  # valid Python that fails the hidden tests
 }
 
 
@@ -264,7 +267,7 @@ def give_answer(page: Page, which: int = 0) -> tuple[str, str]:
             box.uncheck()  # a multiple-select question keeps earlier ticks
         page.locator(f"#option-{answer}").check()
     else:
-        page.get_by_label("Your answer").fill(answer)
+        page.get_by_label("Your code" if kind == "code" else "Your answer").fill(answer)
     return kind, answer
 
 
@@ -274,4 +277,5 @@ def expect_answer_shown(page: Page, kind: str, answer: str) -> None:
         expect(page.locator(f"#option-{answer}")).to_be_checked()
         expect(page.locator("#answer-form input[name=answer]:checked")).to_have_count(1)
     else:
-        expect(page.get_by_label("Your answer")).to_have_value(answer)
+        label = "Your code" if kind == "code" else "Your answer"
+        expect(page.get_by_label(label)).to_have_value(answer)

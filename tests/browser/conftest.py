@@ -31,7 +31,7 @@ AXE_JS = PROJECT_DIR / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_server(tmp_path_factory: pytest.TempPathFactory, runner_url: str) -> Iterator[str]:
     """The real app on a free port of 127.0.0.1, with its own SQLite database; yields its URL."""
     tmp = tmp_path_factory.mktemp("browser")
     settings = Settings(
@@ -39,6 +39,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         database_url=f"sqlite:///{tmp / 'browser.sqlite3'}",
         instance_dir=tmp / "instance",
         secret_key="browser-test-secret-key-not-for-production",
+        runner_url=runner_url,
     )
     config = uvicorn.Config(
         create_app(settings),

@@ -39,6 +39,13 @@ def review_answer(page: Page, n: int) -> str:
     return re.match(r"Your answer: (.*?)\. Correct answer:", text)[1]
 
 
+def reviewed_as(kind: str, answer: str, shown: str) -> bool:
+    """Whether the result page reports `answer` as `shown`: code by its tests (ours fail all)."""
+    if kind == "code":
+        return re.fullmatch(r"code passing 0 of \d+ tests", shown) is not None
+    return shown == answer
+
+
 def test_full_test_to_result(checked_page: CheckedPage) -> None:
     cp, page = checked_page, checked_page.page
     start_test(cp)
@@ -95,7 +102,7 @@ def test_full_test_to_result(checked_page: CheckedPage) -> None:
     for n in range(1, TOTAL + 1):
         heading = page.locator(f"#review-{n}")
         expect(heading).to_have_text(re.compile(rf"^Question {n}:\s+(correct|incorrect|partly)"))
-        assert review_answer(page, n) == given[n][1], (n, given[n])
+        assert reviewed_as(*given[n], review_answer(page, n)), (n, given[n])
 
     # Each solution is behind a disclosure; open one and it shows the full explanation.
     solution = reviews.nth(0).locator("details")
@@ -151,7 +158,7 @@ def test_test_reload_and_second_tab_do_not_duplicate(browsing: Browsing) -> None
     expect(first.page.get_by_role("status")).to_contain_text(
         re.compile(rf"of {TOTAL} points.*of {TOTAL} questions fully correct")
     )
-    assert review_answer(first.page, 1) == late
+    assert reviewed_as(kind, late, review_answer(first.page, 1))
     for n in range(2, TOTAL + 1):
         assert review_answer(first.page, n) == "nothing", n
         expect(first.page.locator(f"#review-{n}")).to_contain_text("not answered")
@@ -162,4 +169,4 @@ def test_test_reload_and_second_tab_do_not_duplicate(browsing: Browsing) -> None
         second.page.get_by_role("button", name="Save and next").click()
     expect(second.page).to_have_url(re.compile(r"/tests/[^/]+/result$"))
     expect(second.page.locator("section.review-item")).to_have_count(TOTAL)
-    assert review_answer(second.page, 1) == late
+    assert reviewed_as(kind, late, review_answer(second.page, 1))

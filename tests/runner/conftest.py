@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from app.core.config import PROJECT_DIR
-from app.runner.embedded import embedded_runner, wait_until_ready
+from app.runner.embedded import wait_until_ready
 from app.runner.protocol import RunResult
 
 # Tight limits keep the hostile suite fast; every snippet must still be contained by them.
@@ -65,10 +65,9 @@ def _require_root() -> None:
 
 
 @pytest.fixture(scope="session")
-def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
-    _require_root()
-    with embedded_runner(tmp_path_factory.mktemp("runner") / "r.sock") as url:
-        yield Runner(url, "")
+def embedded(runner_url: str) -> Runner:
+    """The suite's runner (tests/conftest.py), started as `torchquiz serve` starts its own."""
+    return Runner(runner_url, "")
 
 
 @pytest.fixture(scope="session")

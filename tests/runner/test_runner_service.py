@@ -131,8 +131,15 @@ def test_api_rate_limits_each_learner(app_client: TestClient) -> None:
     assert limited.json()["code"] == "rate_limited" and int(limited.headers["retry-after"]) >= 1
 
 
-def test_api_without_a_runner_is_503(client: TestClient) -> None:
-    response = client.post("/api/v1/runs", json={"code": "x = 1"})
+def test_api_without_a_runner_is_503(tmp_path: Path) -> None:
+    settings = Settings(
+        environment="test",
+        database_url=f"sqlite:///{tmp_path / 'none.sqlite3'}",
+        instance_dir=tmp_path,
+        secret_key="x",
+    )
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/api/v1/runs", json={"code": "x = 1"})
     assert response.status_code == 503
     assert response.json()["code"] == "runner_unavailable"
 

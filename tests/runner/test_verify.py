@@ -3,52 +3,43 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import subprocess
+import sys
 from pathlib import Path
 
-import pytest
 import yaml
-from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from app.cli import main
-from app.core.config import PROJECT_DIR, Settings, get_settings
+from app.core.config import PROJECT_DIR, Settings
 from app.main import create_app
 from tests.runner.conftest import Runner
 
 SOURCE = PROJECT_DIR / "questions" / "birnn"
 
 
-@pytest.fixture
-def clean_settings() -> Iterator[None]:
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+def verify(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real command, in its own process (as an instructor or CI runs it)."""
+    command = [sys.executable, "-m", "app.cli", "questions", "verify", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_DIR, timeout=300)
 
 
-def test_verify_runs_every_check_of_the_bank_in_the_sandbox(
-    embedded: Runner, clean_settings: None
-) -> None:
-    result = CliRunner().invoke(main, ["questions", "verify", "--runner", embedded.url])
-    assert result.exit_code == 0, result.output
-    assert "39 checks agree with torch" in result.output
+def test_verify_runs_every_check_of_the_bank_in_the_sandbox(embedded: Runner) -> None:
+    result = verify("--runner", embedded.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "45 claims agree with torch" in result.stdout  # 39 checks, 6 code questions
 
 
-def test_verify_reports_the_claim_beside_what_torch_did(
-    embedded: Runner, tmp_path: Path, clean_settings: None
-) -> None:
+def test_verify_reports_the_claim_beside_what_torch_did(embedded: Runner, tmp_path: Path) -> None:
     topic = tmp_path / "wrong"
     topic.mkdir()
     shutil.copy(SOURCE / "topic.yaml", topic / "topic.yaml")
     data = yaml.safe_load((SOURCE / "default-layout-runs-fine.yaml").read_text())
     data["check"]["expect"] = {"raises": "RuntimeError"}  # the classic wrong claim
     (topic / "default-layout-runs-fine.yaml").write_text(yaml.safe_dump(data))
-    result = CliRunner().invoke(
-        main, ["questions", "verify", str(tmp_path), "--runner", embedded.url]
-    )
-    assert result.exit_code == 1
-    assert "claims it raises RuntimeError; really runs" in result.output
-    assert "out=shape (5, 10, 8)" in result.output
+    result = verify(str(tmp_path), "--runner", embedded.url)
+    assert result.returncode == 1
+    assert "claims it raises RuntimeError; really runs" in result.stderr
+    assert "out=shape (5, 10, 8)" in result.stderr
 
 
 def test_trusted_results_are_cached_and_learner_runs_are_not(embedded: Runner) -> None:
@@ -87,4 +78,4 @@ def test_instructor_verify_checks_the_whole_bank(embedded: Runner, tmp_path: Pat
     with admin_app(embedded, tmp_path, "s3cret") as client:
         response = client.post("/api/v1/admin/verify", headers={"Authorization": "Bearer s3cret"})
     assert response.status_code == 200, response.text
-    assert response.json() == {"checked": 39, "agree": True, "mismatches": []}
+    assert response.json() == {"checked": 45, "agree": True, "mismatches": []}
