@@ -77,6 +77,23 @@ def _serve_app(host: str, port: int, workers: int) -> None:
 @click.option(
     "--uid-base", default=60000, show_default=True, type=int, help="First of the runs' user ids."
 )
+@click.option("--playground-workers", default=2, show_default=True, type=int)
+@click.option(
+    "--burst",
+    default=10,
+    show_default=True,
+    type=int,
+    envvar="TORCHQUIZ_RUNNER_BURST",
+    help="Runs a learner may start at once (the playground allows 4x).",
+)
+@click.option(
+    "--per-minute",
+    default=30,
+    show_default=True,
+    type=int,
+    envvar="TORCHQUIZ_RUNNER_PER_MINUTE",
+    help="Runs per learner per minute after the burst (the playground allows 4x).",
+)
 def runner(
     uds: Path | None,
     host: str,
@@ -87,11 +104,15 @@ def runner(
     parallel: int,
     queue_depth: int,
     uid_base: int,
+    playground_workers: int,
+    burst: int,
+    per_minute: int,
 ) -> None:
     """Run learner code in a sandbox, as a service (needs root for its namespaces)."""
     import uvicorn
 
     from app.runner.pool import PoolConfig
+    from app.runner.ratelimit import RateLimiter
     from app.runner.server import create_runner_app
 
     if os.geteuid() != 0:
@@ -104,8 +125,11 @@ def runner(
         parallel=parallel,
         queue_depth=queue_depth,
         uid_base=uid_base,
+        playground_workers=playground_workers,
     )
-    app = create_runner_app(config, token=os.environ.get("TORCHQUIZ_RUNNER_TOKEN", ""))
+    limiter = RateLimiter(burst=burst, per_minute=per_minute)
+    token = os.environ.get("TORCHQUIZ_RUNNER_TOKEN", "")
+    app = create_runner_app(config, token=token, limiter=limiter)
     os.umask(0o077)  # the socket: this user only
     location = {"uds": str(uds)} if uds else {"host": host, "port": port}
     uvicorn.run(app, **location, log_level="warning", loop="asyncio")  # type: ignore[arg-type]

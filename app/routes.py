@@ -15,6 +15,8 @@ from app.bank import api as bank_api
 from app.core.markdown import pygments_css
 from app.core.routing import UnitOfWorkRoute
 from app.learners import api as learners_api
+from app.playground import api as playground_api
+from app.playground import pages as playground_pages
 from app.progress import api as progress_api
 from app.progress import pages as progress_pages
 from app.questions import api as questions_api
@@ -24,9 +26,20 @@ from app.runs import api as runs_api
 API_PREFIX = "/api/v1"
 # Requests are matched router by router, in this order: the busiest (answers) go first.
 API_ROUTERS = [
-    m.router for m in (attempts_api, questions_api, progress_api, learners_api, runs_api, bank_api)
+    m.router
+    for m in (
+        attempts_api,
+        questions_api,
+        progress_api,
+        learners_api,
+        runs_api,
+        playground_api,
+        bank_api,
+    )
 ]
-PAGE_ROUTERS = [m.router for m in (questions_pages, attempts_pages, progress_pages)]
+PAGE_ROUTERS = [
+    m.router for m in (questions_pages, attempts_pages, progress_pages, playground_pages)
+]
 
 site_router = APIRouter(route_class=UnitOfWorkRoute)
 

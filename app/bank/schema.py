@@ -15,6 +15,8 @@ from pydantic import (
     model_validator,
 )
 
+from app.core.markdown import python_blocks
+
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
 Markdown = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -141,6 +143,12 @@ class QuestionBase(Strict):
         default=False,
         description="After answering, show what the prompt's code really does, run in the sandbox.",
     )
+
+    @model_validator(mode="after")
+    def _code_to_run(self) -> QuestionBase:
+        if self.predict_then_run and not python_blocks(self.prompt):
+            raise ValueError("predict_then_run needs a ```python block in the prompt to run")
+        return self
 
 
 class ChoiceQuestion(QuestionBase):

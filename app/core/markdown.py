@@ -61,6 +61,11 @@ def _highlight(code: str, lang: str, _attrs: str) -> str:
     )
 
 
+def code_block(code: str, lang: str = "python") -> Markup:
+    """One highlighted block; Pygments escapes the code."""
+    return Markup(_highlight(code, lang, ""))  # noqa: S704 - escaped by Pygments
+
+
 _MD = MarkdownIt("commonmark", {"highlight": _highlight, "html": False}).enable("table")
 
 

@@ -67,8 +67,8 @@ def grade_code(question: CodeQuestion, code: str, run: RunResult) -> Grade:
     is the share of tests passed. Code that does not parse is not an attempt."""
     exception = run.exception
     if exception is not None and exception.type in SYNTAX_ERRORS:
-        where = f"line {exception.line}: " if exception.line else ""
-        raise AnswerFormatError(f"your code does not parse ({where}{exception.message})")
+        where = f" on line {exception.line}" if exception.line else ""
+        raise AnswerFormatError(f"your code has a {exception.type}{where}: {exception.message}")
     failed_before_tests = _why_no_tests(run)
     by_name = {test.name: test for test in run.tests}
     reports: list[dict[str, Any]] = []

@@ -279,7 +279,8 @@ def describe_exception(exc: BaseException, code: str, filename: str = SNIPPET) -
         lineno = frame.lineno or 0
         text = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
         shown.append(f"  line {lineno}, in {frame.name}\n    {text}")
-    message = str(exc)[:4000]
+    # A syntax error's str() repeats the file and line, which the result already carries.
+    message = (exc.msg if isinstance(exc, SyntaxError) else str(exc))[:4000]
     header = "Traceback (your code):\n" if shown else ""
     return {
         "type": type(exc).__name__,

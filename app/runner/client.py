@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from app.core.errors import AppError
+from app.runner.playground import PlaygroundParams, PlaygroundResult
 from app.runner.protocol import RunRequest, RunResult
 
 
@@ -31,11 +34,18 @@ class RunnerClient:
         )
 
     async def run(self, request: RunRequest) -> RunResult:
+        response = await self._post("/v1/runs", request.model_dump_json(exclude_none=True))
+        return RunResult.model_validate_json(response.content)
+
+    async def playground(self, params: PlaygroundParams, learner: str | None) -> PlaygroundResult:
+        body = json.dumps({"params": params.model_dump(), "learner": learner})
+        response = await self._post("/v1/playground", body)
+        return PlaygroundResult.model_validate_json(response.content)
+
+    async def _post(self, path: str, body: str) -> httpx.Response:
         try:
             response = await self._client.post(
-                "/v1/runs",
-                content=request.model_dump_json(exclude_none=True),
-                headers={"content-type": "application/json"},
+                path, content=body, headers={"content-type": "application/json"}
             )
         except httpx.HTTPError as exc:
             raise RunnerUnavailableError(f"the code runner cannot be reached ({exc})") from None
@@ -45,7 +55,7 @@ class RunnerClient:
             raise error
         if response.status_code != 200:
             raise RunnerUnavailableError(_message(response))
-        return RunResult.model_validate_json(response.content)
+        return response
 
     async def health(self) -> dict[str, object]:
         response = await self._client.get("/healthz")

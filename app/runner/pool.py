@@ -53,6 +53,11 @@ class PoolConfig:
     ceiling: Limits = field(default_factory=Limits)
     uid_base: int = 60000
     start_timeout: float = 120.0
+    playground_workers: int = 2  # warm Shape playground processes (no learner code)
+
+    def playground_uid_base(self) -> int:
+        """The first uid after every zygote's slots."""
+        return self.uid_base + self.zygotes * self.slots
 
 
 class _Zygote:

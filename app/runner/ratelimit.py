@@ -17,6 +17,7 @@ class RateLimiter:
         self, *, burst: int = 10, per_minute: int = 30, max_learners: int = 100_000
     ) -> None:
         self.burst = burst
+        self.per_minute = per_minute
         self.rate = per_minute / 60
         self.max_learners = max_learners
         self._buckets: dict[str, _Bucket] = {}

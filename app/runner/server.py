@@ -6,6 +6,7 @@ With TORCHQUIZ_RUNNER_TOKEN set, every run needs `Authorization: Bearer <token>`
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import hmac
@@ -17,8 +18,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from app.runner.limits import DEFAULT_LIMITS, Limits
+from app.runner.playground import PlaygroundParams, PlaygroundResult
+from app.runner.playground_pool import PlaygroundPool
 from app.runner.pool import PoolConfig, QueueFullError, RunnerUnavailableError, ZygotePool
 from app.runner.protocol import RunRequest, RunResult
 from app.runner.ratelimit import RateLimiter
@@ -57,42 +61,80 @@ def torch_version() -> str:
     return importlib.metadata.version("torch")
 
 
+class PlaygroundRequest(BaseModel):
+    params: PlaygroundParams
+    learner: str | None = None
+
+
 def error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
     body = {"status": status, "code": code, "message": message, "field": None}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def busy(exc: QueueFullError) -> JSONResponse:
+    retry = {"Retry-After": str(max(1, round(exc.retry_after)))}
+    return error(429, "queue_full", "the runner is busy; try again", **retry)
 
 
 def create_runner_app(
     config: PoolConfig, *, token: str = "", limiter: RateLimiter | None = None
 ) -> FastAPI:
     limiter = limiter or RateLimiter()
+    # The playground runs no learner code and answers in milliseconds: four times the rate.
+    playground_limiter = RateLimiter(burst=limiter.burst * 4, per_minute=limiter.per_minute * 4)
     cache = ResultCache()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = ZygotePool(config)
-        await pool.start()
-        app.state.pool = pool
+        playground = PlaygroundPool(
+            workers=config.playground_workers,
+            uid_base=config.playground_uid_base(),
+            start_timeout=config.start_timeout,
+        )
+        await asyncio.gather(pool.start(), playground.start())
+        app.state.pool, app.state.playground = pool, playground
         yield
-        await pool.close()
+        await asyncio.gather(pool.close(), playground.close())
 
     app = FastAPI(title="torchquiz runner", lifespan=lifespan, docs_url=None, redoc_url=None)
 
-    @app.get("/healthz")
-    async def healthz(request: Request) -> dict[str, Any]:
-        """Whether the warm workers are up, and how busy they are."""
-        return request.app.state.pool.status()  # type: ignore[no-any-return]
-
-    @app.post("/v1/runs", response_model=RunResult)
-    async def run(body: RunRequest, request: Request) -> Any:
-        """Run learner code in the sandbox, within the kind's limits (or tighter ones)."""
+    def refusal(request: Request, learner: str | None, bucket: RateLimiter) -> JSONResponse | None:
+        """401 without the token, 429 past the learner's rate; None when the call may go on."""
         if token and not hmac.compare_digest(
             request.headers.get("authorization", ""), f"Bearer {token}"
         ):
             return error(401, "unauthorized", "this runner needs its bearer token")
-        if body.learner and (wait := limiter.take(body.learner)):
-            message = f"too many runs; try again in {wait:g} s"
-            return error(429, "rate_limited", message, **{"Retry-After": str(round(wait))})
+        if learner and (wait := bucket.take(learner)):
+            retry = {"Retry-After": str(max(1, round(wait)))}
+            return error(429, "rate_limited", f"too many runs; try again in {wait:g} s", **retry)
+        return None
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> dict[str, Any]:
+        """Whether the warm workers are up, and how busy they are."""
+        status: dict[str, Any] = request.app.state.pool.status()
+        status["playground"] = request.app.state.playground.ready()
+        status["ready"] = status["ready"] and status["playground"]
+        return status
+
+    @app.post("/v1/playground", response_model=PlaygroundResult)
+    async def playground(body: PlaygroundRequest, request: Request) -> Any:
+        """Build a recurrent layer from the parameters; shapes, parameter counts or the error."""
+        if refused := refusal(request, body.learner, playground_limiter):
+            return refused
+        try:
+            return await request.app.state.playground.explore(body.params)
+        except QueueFullError as exc:
+            return busy(exc)
+        except RunnerUnavailableError as exc:
+            return error(503, "runner_unavailable", str(exc))
+
+    @app.post("/v1/runs", response_model=RunResult)
+    async def run(body: RunRequest, request: Request) -> Any:
+        """Run learner code in the sandbox, within the kind's limits (or tighter ones)."""
+        if refused := refusal(request, body.learner, limiter):
+            return refused
         ceiling = DEFAULT_LIMITS[body.kind]
         limits = body.limits.within(ceiling) if body.limits else ceiling
         key = cache.key(body, limits) if body.kind in TRUSTED_KINDS else None
@@ -105,10 +147,7 @@ def create_runner_app(
                 cache.put(key, result)
             return result
         except QueueFullError as exc:
-            retry = str(round(exc.retry_after))
-            return error(
-                429, "queue_full", "the runner is busy; try again", **{"Retry-After": retry}
-            )
+            return busy(exc)
         except RunnerUnavailableError as exc:
             return error(503, "runner_unavailable", str(exc))
 

@@ -75,7 +75,7 @@
   function show(response, html) {
     var page = new DOMParser().parseFromString(html, "text/html");
     swap(page, "section.question");
-    swap(page, "#explanation");
+    swap(page, "#after-answer");
     var verdict = document.getElementById("verdict");
     var fresh = page.getElementById("verdict");
     if (verdict && fresh) {
@@ -105,59 +105,69 @@
     if (event.key !== "Escape") escaped = false;
   }, true);
 
-  // Run it: post the code to the JSON API and show what the sandbox reports.
+  // Forms marked data-enhance="swap" show their result in place: the server renders the page
+  // as without JavaScript, and the element named by data-target is taken from it. Forms that
+  // are also data-live refresh while the learner edits. A failed fetch falls back to a submit.
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (!form.matches('form[data-enhance="run"]') || !window.fetch) return;
+    if (!form.matches('form[data-enhance="swap"]') || !window.fetch) return;
     event.preventDefault();
-    var output = document.getElementById("run-output");
-    output.textContent = "Running…";
-    fetch(form.dataset.api, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ code: form.elements.code.value })
-    }).then(function (response) {
-      return response.json().then(function (body) { showRun(output, response, body); });
-    }).catch(function () { form.submit(); });
+    load(form);
   });
 
-  function add(parent, tag, text, className) {
-    var node = document.createElement(tag);
-    if (text !== undefined) node.textContent = text;
-    if (className) node.className = className;
-    parent.appendChild(node);
-    return node;
+  var timers = new WeakMap();
+  document.addEventListener("input", function (event) {
+    var form = event.target.form;
+    if (!form || !form.matches("form[data-live]") || !window.fetch) return;
+    clearTimeout(timers.get(form));
+    timers.set(form, setTimeout(function () { load(form); }, 300));
+  });
+
+  var latest = new WeakMap();
+  function load(form) {
+    var target = document.querySelector(form.dataset.target);
+    var body = new URLSearchParams(new FormData(form));
+    var get = form.method.toLowerCase() === "get";
+    var url = get ? form.action + "?" + body : form.action;
+    var init = get ? { credentials: "same-origin" } :
+      { method: "POST", body: body, credentials: "same-origin" };
+    var ticket = (latest.get(form) || 0) + 1;
+    latest.set(form, ticket);
+    target.setAttribute("aria-busy", "true");
+    fetch(url, init).then(function (response) {
+      return response.text().then(function (html) {
+        if (latest.get(form) !== ticket) return;  // a newer request is on its way
+        target.removeAttribute("aria-busy");
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var fresh = page.querySelector(form.dataset.target);
+        if (fresh) target.innerHTML = fresh.innerHTML;
+        else target.textContent = "Could not run: " + textOf(page, '[role="alert"]', response.status);
+        syncProblems(form, page);
+        if (get) history.replaceState(null, "", url);
+      });
+    }).catch(function () { form.submit(); });
   }
 
-  function showRun(output, response, run) {
-    output.textContent = "";
-    var box = add(output, "div", undefined, "run-result");
-    if (!response.ok) {
-      add(box, "p", "Could not run: " + (run.message || response.status));
-      return;
-    }
-    var summary = add(box, "p", undefined, "run-summary");
-    if (run.limit) add(summary, "strong", "Stopped: " + run.limit.message + ".");
-    else if (run.exception) add(summary, "strong", "Raised " + run.exception.type +
-      (run.exception.line ? " on line " + run.exception.line : "") + ".");
-    else add(summary, "strong", "Ran to the end in " + Math.round(run.elapsed_ms) + " ms.");
-    if (run.tensors.length) {
-      var table = add(box, "table", undefined, "tensors");
-      add(table, "caption", "Tensors left in variables");
-      var head = add(add(table, "thead"), "tr");
-      ["Name", "Shape", "dtype"].forEach(function (h) { add(head, "th", h).scope = "col"; });
-      var body = add(table, "tbody");
-      run.tensors.forEach(function (t) {
-        var row = add(body, "tr");
-        add(row, "th", t.name).scope = "row";
-        add(row, "td", "(" + t.shape.join(", ") + (t.shape.length === 1 ? ",)" : ")"));
-        add(row, "td", t.dtype);
+  function textOf(page, selector, fallback) {
+    var node = page.querySelector(selector);
+    return node ? node.textContent.trim() : String(fallback);
+  }
+
+  // Field problems live next to their fields; bring them over from the fresh page.
+  function syncProblems(form, page) {
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.id) return;
+      var twin = page.getElementById(field.id);
+      if (!twin) return;
+      ["aria-invalid", "aria-describedby"].forEach(function (name) {
+        if (twin.hasAttribute(name)) field.setAttribute(name, twin.getAttribute(name));
+        else field.removeAttribute(name);
       });
-    }
-    if (run.stdout) { add(box, "h4", "Output"); add(box, "pre", run.stdout, "output"); }
-    if (run.exception) { add(box, "h4", "Error"); add(box, "pre", run.exception.traceback, "output"); }
-    if (run.stderr) { add(box, "h4", "Errors and warnings printed"); add(box, "pre", run.stderr, "output"); }
+      var old = document.getElementById(field.id + "-problem");
+      if (old) old.remove();
+      var problem = page.getElementById(field.id + "-problem");
+      if (problem) field.parentNode.appendChild(problem);
+    });
   }
 
   function swap(page, selector) {

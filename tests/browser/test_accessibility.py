@@ -133,7 +133,7 @@ def test_keyboard_only(checked_page: CheckedPage) -> None:
     assert box is not None and box["x"] >= 0 and box["y"] >= 0, "the focused skip link is hidden"
     cp.check("skip link focused")
     main_nav = page.get_by_role("navigation", name="Main")
-    for name in ("torchquiz", "Topics", "My progress"):
+    for name in ("torchquiz", "Topics", "Shape playground", "My progress"):
         page.keyboard.press("Tab")
         expect(main_nav.get_by_role("link", name=name, exact=True)).to_be_focused()
 

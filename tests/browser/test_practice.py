@@ -146,7 +146,7 @@ def test_malformed_shape_answer_is_not_counted(checked_page: CheckedPage) -> Non
 
     box.fill("(1, 2)")
     box.press("Enter")
-    verdict = page.get_by_role("status")
+    verdict = page.locator("#verdict")
     expect(verdict).to_contain_text(re.compile(r"Correct\.|Incorrect\."))
     expect(verdict).to_contain_text("You answered (1, 2);")
     expect(page.get_by_role("alert")).to_have_count(0)

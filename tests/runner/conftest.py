@@ -14,8 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
-from app.core.config import PROJECT_DIR
+from app.core.config import PROJECT_DIR, Settings
+from app.main import create_app
 from app.runner.embedded import wait_until_ready
 from app.runner.protocol import RunResult
 
@@ -89,6 +91,19 @@ def service() -> Iterator[Runner]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture
+def app_client(embedded: Runner, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(
+        environment="test",
+        database_url=f"sqlite:///{tmp_path / 'runs.sqlite3'}",
+        instance_dir=tmp_path,
+        secret_key="runs-test",
+        runner_url=embedded.url,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 @pytest.fixture(params=["embedded", "service"])

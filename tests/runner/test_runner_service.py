@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -85,19 +84,6 @@ def test_limits_never_exceed_the_ceiling() -> None:
 
 
 # --- the app's own API in front of the runner ---
-
-
-@pytest.fixture
-def app_client(embedded: Runner, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        environment="test",
-        database_url=f"sqlite:///{tmp_path / 'runs.sqlite3'}",
-        instance_dir=tmp_path,
-        secret_key="runs-test",
-        runner_url=embedded.url,
-    )
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 def test_api_runs_code_and_reports_what_torch_did(app_client: TestClient) -> None:

@@ -1,0 +1,129 @@
+"""Warm Shape playground workers, run from asyncio: one request at a time each, a bounded wait
+behind them, and a worker that takes too long is killed and replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import time
+
+from app.core.config import PROJECT_DIR
+from app.runner.playground import PlaygroundParams, PlaygroundResult, build_code
+from app.runner.pool import ZYGOTE_ENV, QueueFullError, RunnerUnavailableError
+
+log = logging.getLogger("torchquiz.runner")
+
+
+class _Worker:
+    def __init__(self, uid: int) -> None:
+        self.uid = uid
+        self.process: asyncio.subprocess.Process | None = None
+        self.served = 0
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.runner.playground",
+            str(self.uid),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=ZYGOTE_ENV,
+            cwd=PROJECT_DIR,
+            limit=1 << 22,
+        )
+        assert self.process.stdout
+        line = await self.process.stdout.readline()
+        if not line or json.loads(line).get("event") != "ready":
+            raise RunnerUnavailableError("the playground worker did not start")
+
+    async def ask(self, params: PlaygroundParams) -> PlaygroundResult:
+        assert self.process and self.process.stdin and self.process.stdout
+        self.served += 1
+        request = {"id": self.served, "params": params.model_dump()}
+        self.process.stdin.write((json.dumps(request) + "\n").encode())
+        line = await self.process.stdout.readline()
+        if not line:
+            raise RunnerUnavailableError("the playground worker stopped")
+        return PlaygroundResult.model_validate(json.loads(line)["result"])
+
+    def stop(self) -> None:
+        if self.process and self.process.returncode is None:
+            self.process.kill()
+
+
+class PlaygroundPool:
+    def __init__(
+        self,
+        *,
+        workers: int,
+        uid_base: int,
+        timeout: float = 3.0,
+        start_timeout: float = 120.0,
+        queue_depth: int = 32,
+    ) -> None:
+        self.timeout = timeout
+        self.start_timeout = start_timeout
+        self.queue_depth = queue_depth
+        self._workers = [_Worker(uid_base + i) for i in range(workers)]
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._waiting = 0
+        self._replacing: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        async with asyncio.timeout(self.start_timeout):
+            await asyncio.gather(*(worker.start() for worker in self._workers))
+        for worker in self._workers:
+            self._idle.put_nowait(worker)
+
+    async def explore(self, params: PlaygroundParams) -> PlaygroundResult:
+        if self._idle.empty() and self._waiting >= self.queue_depth:
+            raise QueueFullError(retry_after=1.0)
+        self._waiting += 1
+        try:
+            worker = await self._idle.get()
+        finally:
+            self._waiting -= 1
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = await worker.ask(params)
+        except TimeoutError:
+            self._replacing.add(asyncio.create_task(self._replace(worker)))
+            limit = f"stopped after {self.timeout:g} s of wall-clock time; try smaller sizes"
+            return PlaygroundResult(code=build_code(params), limit=limit)
+        except (RunnerUnavailableError, ValueError):
+            self._replacing.add(asyncio.create_task(self._replace(worker)))
+            raise RunnerUnavailableError("the playground worker stopped; try again") from None
+        self._idle.put_nowait(worker)
+        return result
+
+    async def _replace(self, worker: _Worker) -> None:
+        """Kill a worker that overran or died, and bring it back warm (takes a few seconds)."""
+        worker.stop()
+        while True:
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(self.start_timeout):
+                    await worker.start()
+                break
+            except (TimeoutError, RunnerUnavailableError, OSError) as exc:
+                log.error("playground worker failed to start: %s", exc)
+                worker.stop()
+                await asyncio.sleep(max(0.0, 5 - (time.monotonic() - started)))
+        self._idle.put_nowait(worker)
+        self._replacing.discard(asyncio.current_task())  # type: ignore[arg-type]
+
+    def ready(self) -> bool:
+        return any(w.process and w.process.returncode is None for w in self._workers)
+
+    async def close(self) -> None:
+        for task in self._replacing:
+            task.cancel()
+        for worker in self._workers:
+            worker.stop()
+            if worker.process:
+                with contextlib.suppress(ProcessLookupError):
+                    await worker.process.wait()
