@@ -24,6 +24,7 @@ from app.core.db import (
 from app.learners.identity import LearnerCookieMiddleware, LearnerTokens
 from app.questions.catalog import Catalog
 from app.questions.sync import sync_bank
+from app.questions.variants import materialize
 from app.routes import include_all
 from app.runner.client import RunnerClient
 
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.runner_url, token=settings.runner_token
         )
         app.state.runner = runner or None
+        factory = app.state.session_factory
+        app.state.catalog = await materialize(app.state.catalog, factory, app.state.runner)
         gc.collect()
         gc.freeze()
         yield

@@ -57,7 +57,7 @@ def start_session(
         learner_id=learner.id,
         topic_id=topic.id,
         mode=request.mode,
-        version_ids=[q.version_id for q in chosen],
+        version_ids=[q.pick_version(rng) for q in chosen],
         filters=filters,
     )
     db.add(session)

@@ -39,7 +39,7 @@ def require_admin(request: Request) -> None:
 async def verify(request: Request, catalog: CatalogDep, runner: RunnerDep) -> Verification:
     """Run every question's `check` in the sandbox; list each claim torch disagrees with."""
     require_admin(request)
-    questions = [(q.slug, q.model) for t in catalog.topics.values() for q in t.questions]
+    questions = [(q.slug, q.source) for t in catalog.topics.values() for q in t.questions]
     checked, problems = await verify_questions(questions, runner)
     mismatches = [Mismatch(question=p.path, message=p.message) for p in problems]
     return Verification(checked=checked, agree=not problems, mismatches=mismatches)

@@ -73,7 +73,11 @@ class Bank:
 def content_hash(model: Any) -> str:
     """Hash of the validated content, so whitespace or key order changes are not new versions."""
     # Defaults left out: a new optional field in the schema is not a new version of everything.
-    data = model.model_dump(mode="json", exclude_defaults=True)
+    return data_hash(model.model_dump(mode="json", exclude_defaults=True))
+
+
+def data_hash(data: Any) -> str:
+    """Hash of JSON-able data, independent of key order."""
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

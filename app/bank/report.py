@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.bank.checks import answer_mismatches, code_question_problems, run_check
+from app.bank.checks import answer_mismatches, code_question_problems, observe, run_check
 from app.bank.loader import Bank, Problem
-from app.bank.schema import CodeQuestion, QuestionAdapter, Topic
+from app.bank.schema import AnyQuestion, CodeQuestion, QuestionAdapter, Topic
+from app.bank.variants import check_code, seeds, variant_problem
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "questions" / "_schema"
 
@@ -23,10 +24,22 @@ def check_problems(bank: Bank, root: Path) -> list[Problem]:
                 problems += [
                     Problem(rel, "tests", line) for line in code_question_problems(question)
                 ]
-            if question.check is not None:
-                for line in run_check(question.check) + answer_mismatches(question):
-                    problems.append(Problem(rel, "check", line))
+            problems += [Problem(rel, "check", line) for line in claim_problems(question)]
     return problems
+
+
+def claim_problems(question: AnyQuestion) -> list[str]:
+    """The question's check run here: each mismatch, or each variant that cannot be built."""
+    if question.check is None:
+        return []
+    if question.variants is None:
+        return run_check(question.check) + answer_mismatches(question)
+    lines = []
+    for seed, values in seeds(question):
+        seen = observe(check_code(question, values))
+        if line := variant_problem(question, seed, values, seen):
+            lines.append(line)
+    return lines
 
 
 def editor_schemas() -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Literal, get_args
 
@@ -106,12 +107,47 @@ class Check(Strict):
 
     @model_validator(mode="after")
     def _answer_var_is_expected(self) -> Check:
-        if self.answer_from is None:
-            return self
-        named = {**(self.expect.shapes or {}), **(self.expect.values or {})}
-        if self.answer_from not in named:
+        # With `runs: true` the variable's shape or value is the answer of each variant.
+        if self.answer_from and not self.claims_answer() and self.expect.runs is not True:
             raise ValueError(f"answer_from '{self.answer_from}' is not named in expect")
         return self
+
+    def claims_answer(self) -> bool:
+        """Whether `expect` names the answer variable (a fixed claim, checked by the suite)."""
+        named = {**(self.expect.shapes or {}), **(self.expect.values or {})}
+        return self.answer_from is not None and self.answer_from in named
+
+
+# --- variants: random sizes, with the answer computed by real torch ---
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class Param(Strict):
+    """A random integer: one of `choices`, or any from `min` to `max` (both included)."""
+
+    choices: list[int] | None = Field(default=None, min_length=2)
+    min: int | None = None
+    max: int | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Param:
+        ranged = self.min is not None and self.max is not None
+        if (self.choices is None) == (not ranged) or (self.choices and self.min is not None):
+            raise ValueError("give either choices, or both min and max")
+        if ranged and self.min >= self.max:  # type: ignore[operator]
+            raise ValueError("min must be below max")
+        return self
+
+
+class Variants(Strict):
+    count: int = Field(default=12, ge=2, le=64, description="How many variants (seeds).")
+    params: dict[Identifier, Param] = Field(
+        min_length=1, description="{{name}} in any text of the question becomes the value."
+    )
+    tolerance: float = Field(
+        default=0.0, ge=0, description="numeric questions: the computed answer's tolerance."
+    )
 
 
 # --- questions ---
@@ -143,11 +179,40 @@ class QuestionBase(Strict):
         default=False,
         description="After answering, show what the prompt's code really does, run in the sandbox.",
     )
+    variants: Variants | None = Field(
+        default=None,
+        description=(
+            "Random sizes. Each variant's answer is the shape or value of check.answer_from, "
+            "computed by running check.code with the variant's values; {{answer}} shows it."
+        ),
+    )
 
     @model_validator(mode="after")
     def _code_to_run(self) -> QuestionBase:
         if self.predict_then_run and not python_blocks(self.prompt):
             raise ValueError("predict_then_run needs a ```python block in the prompt to run")
+        return self
+
+    @model_validator(mode="after")
+    def _answer_source(self) -> QuestionBase:
+        """An answer is written in the file and claimed by the check, or (with variants)
+        computed from the check's run."""
+        check, given = self.check, getattr(self, "answer", None)
+        if self.variants is None:
+            if check and check.answer_from and not check.claims_answer():
+                raise ValueError("check.answer_from without a claim in expect needs variants")
+            if given is None and "answer" in type(self).model_fields:
+                raise ValueError("answer is required")
+            return self
+        if self.type not in ("tensor_shape", "numeric"):  # type: ignore[attr-defined]
+            raise ValueError("variants are for tensor_shape and numeric questions")
+        if check is None or check.answer_from is None or check.expect.runs is not True:
+            raise ValueError("variants need a check with `expect: {runs: true}` and answer_from")
+        if given is not None:
+            raise ValueError("with variants, the answer is computed: remove `answer`")
+        unknown = placeholders(self) - {*self.variants.params, "answer"}
+        if unknown:
+            raise ValueError(f"unknown placeholders: {', '.join(sorted(unknown))}")
         return self
 
 
@@ -190,13 +255,25 @@ class NumericAnswer(Strict):
 
 class Numeric(QuestionBase):
     type: Literal["numeric"]
-    answer: NumericAnswer
+    answer: NumericAnswer | None = Field(default=None, description="Omit with variants.")
     unit: str | None = Field(default=None, max_length=30)
+
+    def expected(self) -> NumericAnswer:
+        if self.answer is None:
+            raise LookupError(f"{self.id}: a template; only its variants have answers")
+        return self.answer
 
 
 class TensorShape(QuestionBase):
     type: Literal["tensor_shape"]
-    answer: list[Annotated[int, Field(ge=0)]]
+    answer: list[Annotated[int, Field(ge=0)]] | None = Field(
+        default=None, description="Omit with variants."
+    )
+
+    def expected(self) -> list[int]:
+        if self.answer is None:
+            raise LookupError(f"{self.id}: a template; only its variants have answers")
+        return self.answer
 
 
 class TextAnswer(Strict):
@@ -231,6 +308,26 @@ AnyQuestion = SingleChoice | MultipleSelect | Numeric | TensorShape | ShortText 
 QuestionAdapter: TypeAdapter[AnyQuestion] = TypeAdapter(
     Annotated[AnyQuestion, Field(discriminator="type")]
 )
+
+
+def placeholders(question: BaseModel) -> set[str]:
+    """Every {{name}} in the question's texts."""
+    found: set[str] = set()
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            found.update(PLACEHOLDER.findall(value))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(question.model_dump(exclude={"variants"}))
+    return found
+
+
 QUESTION_TYPE_NAMES: frozenset[str] = frozenset(
     get_args(cls.model_fields["type"].annotation)[0] for cls in get_args(AnyQuestion)
 )

@@ -6,6 +6,7 @@ instead of the database; answers still point at exact version rows.
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,18 @@ class CatalogQuestion:
     version_id: int
     position: int
     model: AnyQuestion
+    # A parameterised question's variants (version ids); `version_id` is the first of them.
+    variant_ids: tuple[int, ...] = ()
+    template: AnyQuestion | None = None  # as written in the file, with {{placeholders}}
+
+    def pick_version(self, rng: random.Random) -> int:
+        """The version a new session shows: one variant, drawn once and kept by the session."""
+        return rng.choice(self.variant_ids) if self.variant_ids else self.version_id
+
+    @property
+    def source(self) -> AnyQuestion:
+        """The question as its file states it: what verification checks."""
+        return self.template or self.model
 
     @property
     def difficulty(self) -> Difficulty:
@@ -50,13 +63,15 @@ class CatalogTopic:
 
 
 class Catalog:
-    def __init__(self, topics: list[CatalogTopic]) -> None:
+    def __init__(
+        self, topics: list[CatalogTopic], variants: dict[int, AnyQuestion] | None = None
+    ) -> None:
         self.topics = {t.slug: t for t in topics}
         self._questions = {q.slug: q for t in topics for q in t.questions}
         self._topic_of = {q.slug: t for t in topics for q in t.questions}
         self._versions: dict[int, AnyQuestion] = {
             q.version_id: q.model for t in topics for q in t.questions
-        }
+        } | (variants or {})
         self._views: dict[tuple[Callable[[AnyQuestion], Any], int], Any] = {}
 
     def topic(self, slug: str) -> CatalogTopic:

@@ -156,7 +156,7 @@ def parse_number(raw: Any) -> float:
 
 def grade_numeric(question: Numeric, raw: Any) -> Grade:
     value = parse_number(raw)
-    expected = question.answer
+    expected = question.expected()
     correct = math.isclose(value, expected.value, rel_tol=0.0, abs_tol=expected.tolerance + 1e-12)
     given: int | float = int(value) if value.is_integer() else value
     return Grade(correct, 1.0 if correct else 0.0, given)
@@ -208,7 +208,7 @@ def _parse_shape_text(text: str) -> list[int]:
 
 def grade_tensor_shape(question: TensorShape, raw: Any) -> Grade:
     dims = parse_shape(raw)
-    correct = dims == question.answer
+    correct = dims == question.expected()
     return Grade(correct, 1.0 if correct else 0.0, dims)
 
 

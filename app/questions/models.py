@@ -52,4 +52,11 @@ class QuestionVersion(Base):
     difficulty: Mapped[str] = mapped_column(String(10))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     source_path: Mapped[str] = mapped_column(Text)
+    # A variant of a parameterised question: its template's version, its seed, and the torch
+    # version that computed its answer (a new torch computes the answers again).
+    variant_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("question_versions.id"), index=True
+    )
+    seed: Mapped[int | None]
+    torch_version: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -117,13 +117,13 @@ def correct_answer_text(question: AnyQuestion) -> str:
     if isinstance(question, ChoiceQuestion):
         return ", ".join(letter(i) for i in sorted(question.correct_indexes()))
     if isinstance(question, Numeric):
-        value = question.answer.value
-        shown = f"{int(value)}" if value.is_integer() else f"{value:g}"
-        if question.answer.tolerance:
-            shown += f" (± {question.answer.tolerance:g})"
+        answer = question.expected()
+        shown = f"{int(answer.value)}" if answer.value.is_integer() else f"{answer.value:g}"
+        if answer.tolerance:
+            shown += f" (± {answer.tolerance:g})"
         return f"{shown} {question.unit}" if question.unit else shown
     if isinstance(question, TensorShape):
-        return format_answer(question.answer)
+        return format_answer(question.expected())
     if isinstance(question, CodeQuestion):
         return f"code that passes all {len(question.tests)} tests (one is shown below)"
     return question.answer.accepted[0]

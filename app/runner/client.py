@@ -58,8 +58,11 @@ class RunnerClient:
         return response
 
     async def health(self) -> dict[str, object]:
-        response = await self._client.get("/healthz")
-        response.raise_for_status()
+        try:
+            response = await self._client.get("/healthz")
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise RunnerUnavailableError(f"the code runner cannot be reached ({exc})") from None
         return response.json()  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:

@@ -15,7 +15,7 @@ from tests.api.test_sessions_api import (
 
 def answer(client: TestClient, session: dict, position: int, *, right: bool) -> str:
     item = question_at(client, session["id"], position)
-    question = bank_question(client, item["question"]["id"])
+    question = bank_question(client, item["question"])
     value = right_answer(question) if right else wrong_answer(question)
     response = client.post(
         f"/api/v1/sessions/{session['id']}/answers", json={"position": position, "answer": value}

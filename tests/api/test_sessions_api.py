@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import func, select
@@ -18,12 +18,23 @@ from app.bank.schema import (
     ShortText,
     TensorShape,
 )
+from app.core.markdown import render
 from app.questions.grading import letter
 
 
-def bank_question(client: TestClient, question_id: str) -> AnyQuestion:
-    """The full question, answer included, from the catalog: to build right and wrong answers."""
-    return client.app.state.catalog.question(question_id).model  # type: ignore[attr-defined]
+def bank_question(client: TestClient, shown: dict[str, Any] | str) -> AnyQuestion:
+    """The full question, answer included, behind an API item's question or a page: to build
+    right and wrong answers. Found by its prompt, as a parameterised question shows one of its
+    variants."""
+    html = shown if isinstance(shown, str) else shown["prompt_html"]
+    catalog = client.app.state.catalog  # type: ignore[attr-defined]
+    for topic in catalog.topics.values():
+        for q in topic.questions:
+            for version_id in q.variant_ids or (q.version_id,):
+                model = catalog.version(cast(Session, None), version_id)  # all in memory
+                if str(render(model.prompt)) in html:
+                    return model  # type: ignore[no-any-return]
+    raise AssertionError("shows no known question")
 
 
 def right_answer(question: AnyQuestion) -> Any:
@@ -70,7 +81,7 @@ def test_practice_wrong_then_right_with_full_explanation(client: TestClient) -> 
     item = question_at(client, session["id"], 1)
     assert item["question"]["difficulty"] == "medium"
     assert item["question"]["hints_html"], "practice shows hints on request"
-    question = bank_question(client, item["question"]["id"])
+    question = bank_question(client, item["question"])
     url = f"/api/v1/sessions/{session['id']}/answers"
 
     wrong = client.post(url, json={"position": 1, "answer": wrong_answer(question)}).json()
@@ -127,7 +138,7 @@ def test_test_session_hides_answers_and_gives_no_feedback(client: TestClient) ->
     assert session["total"] == 10
     item = question_at(client, session["id"], 1)
     assert "hints_html" not in item["question"]
-    question = bank_question(client, item["question"]["id"])
+    question = bank_question(client, item["question"])
     ack = client.post(
         f"/api/v1/sessions/{session['id']}/answers",
         json={"position": 1, "answer": right_answer(question)},
@@ -151,7 +162,7 @@ def test_test_result_scores_and_breaks_down_by_difficulty(client: TestClient) ->
     expected_correct: dict[str, int] = {"easy": 0, "medium": 0, "hard": 0}
     for position in range(1, 11):
         item = question_at(client, session["id"], position)
-        question = bank_question(client, item["question"]["id"])
+        question = bank_question(client, item["question"])
         answer_right = position % 2 == 0
         answer = right_answer(question) if answer_right else wrong_answer(question)
         assert client.post(url, json={"position": position, "answer": answer}).status_code == 200
@@ -167,7 +178,7 @@ def test_test_result_scores_and_breaks_down_by_difficulty(client: TestClient) ->
 
 def test_resubmitting_a_test_answer_overwrites_it(client: TestClient, db: Session) -> None:
     session = start(client, mode="test")
-    question = bank_question(client, question_at(client, session["id"], 3)["question"]["id"])
+    question = bank_question(client, question_at(client, session["id"], 3)["question"])
     url = f"/api/v1/sessions/{session['id']}/answers"
     client.post(url, json={"position": 3, "answer": wrong_answer(question)})
     client.post(url, json={"position": 3, "answer": right_answer(question)})
@@ -237,7 +248,7 @@ def test_position_outside_the_session_is_404(client: TestClient) -> None:
 
 def test_answered_flags_follow_positions_across_many_attempts(client: TestClient) -> None:
     session = start(client, mode="practice", difficulty="easy")
-    question = bank_question(client, question_at(client, session["id"], 2)["question"]["id"])
+    question = bank_question(client, question_at(client, session["id"], 2)["question"])
     url = f"/api/v1/sessions/{session['id']}/answers"
     for _ in range(5):
         client.post(url, json={"position": 2, "answer": wrong_answer(question)})

@@ -27,15 +27,8 @@ def start_practice(client: TestClient, **filters: str) -> str:
 
 
 def question_id_on(client: TestClient, html: str) -> str:
-    """Find which bank question the page shows, by its prompt."""
-    catalog = client.app.state.catalog  # type: ignore[attr-defined]
-    from app.core.markdown import render
-
-    for topic in catalog.topics.values():
-        for q in topic.questions:
-            if str(render(q.model.prompt)) in html:
-                return q.slug
-    raise AssertionError("page shows no known question")
+    """Which bank question the page shows, by its prompt."""
+    return bank_question(client, html).id
 
 
 def as_form(value: object) -> list[str] | str:
@@ -73,7 +66,7 @@ def test_practice_page_shows_counter_badge_and_hints(client: TestClient) -> None
 def test_practice_answer_wrong_then_right_without_javascript(client: TestClient) -> None:
     location = start_practice(client)
     page = client.get(location)
-    question = bank_question(client, question_id_on(client, page.text))
+    question = bank_question(client, page.text)
     token = csrf(page.text)
 
     wrong = client.post(
@@ -128,7 +121,7 @@ def test_full_test_through_forms(client: TestClient) -> None:
     for position in range(1, 11):
         page = client.get(url)
         assert f"{position} / 10" in page.text
-        question = bank_question(client, question_id_on(client, page.text))
+        question = bank_question(client, page.text)
         go = "finish" if position == 10 else "next"
         response = client.post(
             url,
@@ -172,7 +165,7 @@ def test_feedback_of_another_question_is_not_shown(client: TestClient) -> None:
 def test_practising_mistakes_from_the_review_page(client: TestClient) -> None:
     location = start_practice(client)
     page = client.get(location)
-    question = bank_question(client, question_id_on(client, page.text))
+    question = bank_question(client, page.text)
     client.post(
         location, data={"csrf_token": csrf(page.text), "answer": as_form(wrong_answer(question))}
     )

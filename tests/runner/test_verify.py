@@ -26,7 +26,8 @@ def verify(*args: str) -> subprocess.CompletedProcess[str]:
 def test_verify_runs_every_check_of_the_bank_in_the_sandbox(embedded: Runner) -> None:
     result = verify("--runner", embedded.url)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "45 claims agree with torch" in result.stdout  # 39 checks, 6 code questions
+    # 39 checks, 6 code questions, and 16 + 12 variants of the two parameterised questions
+    assert "73 claims agree with torch" in result.stdout
 
 
 def test_verify_reports_the_claim_beside_what_torch_did(embedded: Runner, tmp_path: Path) -> None:
@@ -40,6 +41,22 @@ def test_verify_reports_the_claim_beside_what_torch_did(embedded: Runner, tmp_pa
     assert result.returncode == 1
     assert "claims it raises RuntimeError; really runs" in result.stderr
     assert "out=shape (5, 10, 8)" in result.stderr
+
+
+def test_verify_names_the_variant_whose_run_gives_no_answer(
+    embedded: Runner, tmp_path: Path
+) -> None:
+    topic = tmp_path / "wrong"
+    topic.mkdir()
+    shutil.copy(SOURCE / "topic.yaml", topic / "topic.yaml")
+    name = "bilstm-hn-shape-random-sizes.yaml"
+    data = yaml.safe_load((SOURCE / name).read_text())
+    data["variants"]["params"]["layers"] = {"choices": [0, 1]}  # num_layers=0 is refused
+    (topic / name).write_text(yaml.safe_dump(data))
+    result = verify(str(tmp_path), "--runner", embedded.url)
+    assert result.returncode == 1
+    assert "layers=0" in result.stderr and "the check raises ValueError" in result.stderr
+    assert "layers=1" not in result.stderr  # the variants that work are not reported
 
 
 def test_trusted_results_are_cached_and_learner_runs_are_not(embedded: Runner) -> None:
@@ -78,4 +95,4 @@ def test_instructor_verify_checks_the_whole_bank(embedded: Runner, tmp_path: Pat
     with admin_app(embedded, tmp_path, "s3cret") as client:
         response = client.post("/api/v1/admin/verify", headers={"Authorization": "Bearer s3cret"})
     assert response.status_code == 200, response.text
-    assert response.json() == {"checked": 45, "agree": True, "mismatches": []}
+    assert response.json() == {"checked": 73, "agree": True, "mismatches": []}
