@@ -12,7 +12,7 @@ TORCH_INDEX ?=
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint check-bank bench install install-dev browser-deps
+.PHONY: run test lint check-bank bench bench-deps install install-dev browser-deps
 
 run: $(VENV)/.installed
 	$(BIN)/torchquiz serve
@@ -25,8 +25,14 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy app
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev bench-deps
 	$(BIN)/python bench/http_load.py
+	$(BIN)/python bench/runner_load.py
+
+# wrk, a real HTTP load generator, from Debian.
+bench-deps:
+	@command -v wrk >/dev/null || $(SUDO) apt-get install -y --no-install-recommends wrk \
+		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends wrk)
 
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)

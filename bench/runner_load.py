@@ -52,7 +52,7 @@ def cookie_of(url: str) -> str:
 def cold_run() -> float:
     """One run the naive way: a new interpreter importing torch. Milliseconds."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", SNIPPET], check=True, capture_output=True)  # noqa: S603
+    subprocess.run([sys.executable, "-c", SNIPPET], check=True, capture_output=True)
     return (time.perf_counter() - start) * 1000
 
 
@@ -102,7 +102,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--url", help="a running server (with lifted rate limits); default: start one")
+    parser.add_argument(
+        "--url", help="a running server (with lifted rate limits); default: start one"
+    )
     parser.add_argument("--seconds", type=int, default=12, help="wrk seconds per path, in all")
     parser.add_argument("--connections", type=int, default=4, help="for the runs/s figure")
     parser.add_argument("--cold", type=int, default=6, help="cold subprocess runs")
@@ -115,9 +117,10 @@ def main() -> None:
         cold = cold_figures(args.cold, os.cpu_count() or 1)
         snippet = measure(url, "/api/v1/runs", {"code": SNIPPET}, args)
         playground = measure(url, "/api/v1/playground", PLAYGROUND, args)
+    cpus, each = os.cpu_count(), args.seconds // 2
     print(
-        f"wrk: latency from 1 connection, runs/s from {args.connections}, {args.seconds // 2} s each;"
-        f" cold: {args.cold} runs one at a time, then {os.cpu_count()} at once; {os.cpu_count()} CPUs"
+        f"wrk: latency from 1 connection, runs/s from {args.connections}, {each} s each;"
+        f" cold: {args.cold} runs one at a time, then {cpus} at once; {cpus} CPUs"
     )
     sys.exit(0 if report(snippet, playground, cold) else 1)
 

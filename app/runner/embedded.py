@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from app.core.config import PROJECT_DIR
+from app.runner.syscalls import PR_SET_PDEATHSIG, prctl
 
 # The runner process gets none of the app's environment (database URL, secret key...).
 RUNNER_ENV_PREFIX = "TORCHQUIZ_RUNNER_"
@@ -30,6 +32,7 @@ def embedded_runner(socket: Path, *, timeout: float = 180.0) -> Iterator[str]:
         [sys.executable, "-m", "app.cli", "runner", "--uds", str(socket)],
         env=env,
         cwd=PROJECT_DIR,
+        preexec_fn=_die_with_parent,
     )
     try:
         wait_until_ready(f"unix://{socket}", process, timeout)
@@ -40,6 +43,12 @@ def embedded_runner(socket: Path, *, timeout: float = 180.0) -> Iterator[str]:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _die_with_parent() -> None:
+    """Killed with the app, even by a signal that skips its clean-up (SIGTERM mid-start-up,
+    SIGKILL): a runner must never outlive the app that started it."""
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None, timeout: float) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
-from app.core.config import Settings
+from app.core.config import PROJECT_DIR, Settings
 from app.main import create_app
 from app.runner.limits import Limits
 from app.runner.pool import PoolConfig, QueueFullError, ZygotePool
@@ -148,3 +151,38 @@ def test_unreachable_runner_is_a_clear_503(tmp_path: Path) -> None:
         response = client.post("/api/v1/runs", json={"code": "x = 1"})
     assert response.status_code == 503
     assert "cannot be reached" in response.json()["message"]
+
+
+def test_an_embedded_runner_dies_with_the_app_even_on_sigkill(tmp_path: Path) -> None:
+    with subprocess.Popen(  # stands in for `torchquiz serve`, killed without any clean-up
+        [sys.executable, "-c", HOLDS_A_RUNNER, str(tmp_path / "r.sock")],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_DIR,
+    ) as app:
+        assert app.stdout is not None and app.stdout.readline().startswith("unix://")
+        children = Path(f"/proc/{app.pid}/task/{app.pid}/children").read_text().split()
+        assert len(children) == 1
+        runner = int(children[0])
+        app.kill()
+    deadline = time.monotonic() + 20
+    while _state(runner) not in ("gone", "Z"):
+        assert time.monotonic() < deadline, "the runner outlived the app"
+        time.sleep(0.1)
+
+
+HOLDS_A_RUNNER = """
+import sys, time
+from pathlib import Path
+from app.runner.embedded import embedded_runner
+with embedded_runner(Path(sys.argv[1])) as url:
+    print(url, flush=True)
+    time.sleep(600)
+"""
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
