@@ -34,3 +34,14 @@ DEFAULT_LIMITS: dict[str, Limits] = {
     "check": Limits(),
     "code_test": Limits(cpu_seconds=10, wall_seconds=20),
 }
+
+
+def widest(limits: list[Limits]) -> Limits:
+    """The most of each resource any of `limits` allows."""
+    return Limits(
+        **{name: max(getattr(lim, name) for lim in limits) for name in Limits.model_fields}
+    )
+
+
+# What a runner allows at most: every kind's defaults must fit under it.
+CEILING = widest(list(DEFAULT_LIMITS.values()))

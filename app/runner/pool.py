@@ -20,7 +20,7 @@ from typing import Any
 
 from app.core.config import PROJECT_DIR
 from app.runner.cgroups import remove_slots
-from app.runner.limits import Limits
+from app.runner.limits import CEILING, Limits
 from app.runner.protocol import RunResult
 
 log = logging.getLogger("torchquiz.runner")
@@ -50,7 +50,7 @@ class PoolConfig:
     spares: int = 2  # per zygote: runs' processes made ahead of time
     parallel: int = field(default_factory=lambda: os.cpu_count() or 1)
     queue_depth: int = 32
-    ceiling: Limits = field(default_factory=Limits)
+    ceiling: Limits = field(default_factory=lambda: CEILING)
     uid_base: int = 60000
     start_timeout: float = 120.0
     playground_workers: int = 2  # warm Shape playground processes (no learner code)

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from app.core.config import PROJECT_DIR, Settings
 from app.main import create_app
-from app.runner.limits import Limits
+from app.runner.limits import DEFAULT_LIMITS, Limits
 from app.runner.pool import PoolConfig, QueueFullError, ZygotePool
 from app.runner.ratelimit import RateLimiter
 from tests.runner.conftest import TOKEN, Runner
@@ -84,6 +84,13 @@ def test_limits_never_exceed_the_ceiling() -> None:
     asked = Limits(cpu_seconds=60, memory_mb=512)
     granted = asked.within(ceiling)
     assert granted.cpu_seconds == 5 and granted.memory_mb == 512
+
+
+def test_a_runner_by_default_allows_every_kinds_own_limits() -> None:
+    ceiling = PoolConfig().ceiling
+    for kind, limits in DEFAULT_LIMITS.items():
+        assert limits.within(ceiling) == limits, kind
+    assert ceiling.cpu_seconds == DEFAULT_LIMITS["code_test"].cpu_seconds == 10
 
 
 # --- the app's own API in front of the runner ---
