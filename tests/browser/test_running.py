@@ -53,6 +53,7 @@ def test_predict_then_run_and_run_it(checked_page: CheckedPage) -> None:
 
     # Run it: the prompt's code is in the editor; edit it and run.
     expect(page.get_by_label("Code to run")).to_have_value(re.compile(r"import torch"))
+    expect(page.locator(".editor:has(#run-code) .editor-copy .k").first).to_have_text("import")
     output = page.locator("#run-output")
     run_in_panel(page, EDITED)
     expect(output).to_contain_text("Ran to the end")
@@ -94,6 +95,18 @@ def test_code_question_with_hidden_tests(checked_page: CheckedPage) -> None:
     editor.press("Tab")
     expect(editor).to_have_value("    ")
     expect(editor).to_be_focused()
+
+    # Python highlighting: a copy under the box, hidden from screen readers, follows each edit.
+    copy = page.locator(".editor:has(#answer-input) .editor-copy")
+    expect(copy).to_have_attribute("aria-hidden", "true")
+    editor.fill("import torch\n# sizes\nn = len('ab') + 2\n")
+    expect(copy.locator(".k")).to_have_text(["import"])
+    expect(copy.locator(".c1")).to_have_text("# sizes")
+    expect(copy.locator(".s2")).to_have_text("'ab'")
+    expect(copy.locator(".mi")).to_have_text("2")
+    expect(copy.locator(".nb")).to_have_text("len")
+    assert editor.bounding_box() == copy.bounding_box(), "the copy must line up with the box"
+    cp.check("the highlighted editor")
 
     editor.fill("def broken(:\n")
     page.get_by_role("button", name="Check answer").click()
