@@ -16,10 +16,11 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from app.core.config import PROJECT_DIR, Settings
+from app.core.config import PROJECT_DIR
 from app.main import create_app
 from app.runner.embedded import wait_until_ready
 from app.runner.protocol import RunResult
+from tests.conftest import make_settings
 
 # Tight limits keep the hostile suite fast; every snippet must still be contained by them.
 TEST_LIMITS = {
@@ -95,12 +96,8 @@ def service() -> Iterator[Runner]:
 
 @pytest.fixture
 def app_client(embedded: Runner, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        environment="test",
-        database_url=f"sqlite:///{tmp_path / 'runs.sqlite3'}",
-        instance_dir=tmp_path,
-        secret_key="runs-test",
-        runner_url=embedded.url,
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'runs.sqlite3'}", tmp_path, runner_url=embedded.url
     )
     with TestClient(create_app(settings)) as client:
         yield client

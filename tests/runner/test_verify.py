@@ -10,8 +10,9 @@ from pathlib import Path
 import yaml
 from starlette.testclient import TestClient
 
-from app.core.config import PROJECT_DIR, Settings
+from app.core.config import PROJECT_DIR
 from app.main import create_app
+from tests.conftest import make_settings
 from tests.runner.conftest import Runner
 
 SOURCE = PROJECT_DIR / "questions" / "birnn"
@@ -71,13 +72,8 @@ def test_trusted_results_are_cached_and_learner_runs_are_not(embedded: Runner) -
 
 
 def admin_app(embedded: Runner, tmp_path: Path, token: str) -> TestClient:
-    settings = Settings(
-        environment="test",
-        database_url=f"sqlite:///{tmp_path / 'a.sqlite3'}",
-        instance_dir=tmp_path,
-        secret_key="x",
-        runner_url=embedded.url,
-        admin_token=token,
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path, runner_url=embedded.url, admin_token=token
     )
     return TestClient(create_app(settings))
 
