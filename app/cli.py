@@ -78,6 +78,8 @@ def _serve_app(host: str, port: int, workers: int) -> None:
     "--uid-base", default=60000, show_default=True, type=int, help="First of the runs' user ids."
 )
 @click.option("--playground-workers", default=2, show_default=True, type=int)
+@click.option("--lab-workers", default=1, show_default=True, type=int, help="Lab trainers.")
+@click.option("--lab-queue-depth", default=8, show_default=True, type=int)
 @click.option(
     "--burst",
     default=10,
@@ -105,6 +107,8 @@ def runner(
     queue_depth: int,
     uid_base: int,
     playground_workers: int,
+    lab_workers: int,
+    lab_queue_depth: int,
     burst: int,
     per_minute: int,
 ) -> None:
@@ -126,6 +130,8 @@ def runner(
         queue_depth=queue_depth,
         uid_base=uid_base,
         playground_workers=playground_workers,
+        lab_workers=lab_workers,
+        lab_queue_depth=lab_queue_depth,
     )
     limiter = RateLimiter(burst=burst, per_minute=per_minute)
     token = os.environ.get("TORCHQUIZ_RUNNER_TOKEN", "")

@@ -21,12 +21,13 @@ from app.core.db import (
     session_factory,
     transaction,
 )
+from app.lab.running import start_lab
 from app.learners.identity import LearnerCookieMiddleware, LearnerTokens
 from app.questions.catalog import Catalog
 from app.questions.sync import sync_bank
 from app.questions.variants import materialize
 from app.routes import include_all
-from app.runner.client import RunnerClient
+from app.runner.client import RunnerClient, torch_version_of
 
 log = logging.getLogger("torchquiz")
 
@@ -68,10 +69,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.runner = runner or None
         factory = app.state.session_factory
-        app.state.catalog = await materialize(app.state.catalog, factory, app.state.runner)
+        torch = await torch_version_of(app.state.runner)
+        app.state.catalog = await materialize(app.state.catalog, factory, app.state.runner, torch)
+        app.state.lab = await start_lab(factory, app.state.runner if torch else None, torch)
         gc.collect()
         gc.freeze()
         yield
+        await app.state.lab.close()
         if runner:
             await runner.aclose()
         engine.dispose()

@@ -14,6 +14,8 @@ from app.attempts import pages as attempts_pages
 from app.bank import api as bank_api
 from app.core.markdown import pygments_css
 from app.core.routing import UnitOfWorkRoute
+from app.lab import api as lab_api
+from app.lab import pages as lab_pages
 from app.learners import api as learners_api
 from app.playground import api as playground_api
 from app.playground import pages as playground_pages
@@ -34,11 +36,12 @@ API_ROUTERS = [
         learners_api,
         runs_api,
         playground_api,
+        lab_api,
         bank_api,
     )
 ]
 PAGE_ROUTERS = [
-    m.router for m in (questions_pages, attempts_pages, progress_pages, playground_pages)
+    m.router for m in (questions_pages, attempts_pages, progress_pages, playground_pages, lab_pages)
 ]
 
 site_router = APIRouter(route_class=UnitOfWorkRoute)

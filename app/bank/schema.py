@@ -43,6 +43,7 @@ class LearningMode(StrEnum):
     practice = "practice"
     test = "test"
     review = "review"
+    lab = "lab"  # the experiment lab (app.lab): real training runs on a toy data set
 
 
 class Topic(Strict):

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app.core.forms import field_problems
 from app.runner.playground import PlaygroundParams
 
 LABELS = {
@@ -53,13 +54,5 @@ def parse(query: Mapping[str, str]) -> Parsed:
     try:
         params = PlaygroundParams.model_validate(data)
     except ValidationError as exc:
-        return None, values, _problems(exc)
+        return None, values, field_problems(exc)
     return params, values_of(params), {}  # blanks show the defaults that ran
-
-
-def _problems(exc: ValidationError) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    for error in exc.errors():
-        field = str(error["loc"][0])
-        problems.setdefault(field, error["msg"].removeprefix("Value error, "))
-    return problems

@@ -23,6 +23,11 @@ MODES = {
     ),
     "test": ("Test", "10 questions, scored at the end.", "test_start_page"),
     "review": ("Review mistakes", "Try again what you got wrong.", "mistakes_page"),
+    "lab": (
+        "Experiment lab",
+        "Train real models on a toy data set until a BiRNN stops overfitting.",
+        "lab_page",
+    ),
 }
 
 

@@ -33,13 +33,16 @@ PARALLEL = 4  # runs in flight at once, below the runner's queue depth
 
 
 async def materialize(
-    catalog: Catalog, factory: sessionmaker[Session], runner: RunnerClient | None
+    catalog: Catalog,
+    factory: sessionmaker[Session],
+    runner: RunnerClient | None,
+    torch: str | None,
 ) -> Catalog:
-    """The catalog with every template replaced by its variants (or left out)."""
+    """The catalog with every template replaced by its variants (or left out). `torch` is the
+    runner's torch version (None without a runner: stored variants only)."""
     templates = [q for t in catalog.topics.values() for q in t.questions if q.model.variants]
     if not templates:
         return catalog
-    torch = await _torch_version(runner)
     try:
         found = await _variants(templates, factory, runner if torch else None, torch)
     except IntegrityError:  # another process stored the same variants first: read theirs
@@ -161,15 +164,3 @@ def _with_variants(catalog: Catalog, found: dict[str, list[tuple[int, AnyQuestio
                 )
         topics.append(dataclasses.replace(topic, questions=tuple(questions)))
     return Catalog(topics, known)
-
-
-async def _torch_version(runner: RunnerClient | None) -> str | None:
-    if runner is None:
-        return None
-    try:
-        health = await runner.health()
-    except AppError as exc:
-        log.warning("the runner did not answer (%s): using stored variants only", exc)
-        return None
-    torch = health.get("torch")
-    return str(torch) if torch else None

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
 from app.core.errors import AppError
+from app.lab.config import LabConfig
 from app.runner.playground import PlaygroundParams, PlaygroundResult
 from app.runner.protocol import RunRequest, RunResult
+
+log = logging.getLogger("torchquiz")
 
 
 class RunnerUnavailableError(AppError):
@@ -42,7 +48,31 @@ class RunnerClient:
         response = await self._post("/v1/playground", body)
         return PlaygroundResult.model_validate_json(response.content)
 
-    async def _post(self, path: str, body: str) -> httpx.Response:
+    async def lab_submit(self, config: LabConfig, learner: str | None) -> int:
+        """Queue a lab training job; its id. TooManyRunsError when the queue is full or the
+        learner already has a job going."""
+        body = json.dumps({"config": config.model_dump(mode="json"), "learner": learner})
+        response = await self._post("/v1/lab/jobs", body, ok=202)
+        return int(response.json()["id"])
+
+    async def lab_events(self, job_id: int, after: int = 0) -> AsyncIterator[dict[str, Any]]:
+        """The job's events from index `after`, as the runner sends them, to the final one."""
+        url = f"/v1/lab/jobs/{job_id}/events"
+        try:
+            async with self._client.stream("GET", url, params={"after": after}, timeout=None) as r:
+                if r.status_code != 200:
+                    await r.aread()
+                    raise RunnerUnavailableError(_message(r))
+                async for line in r.aiter_lines():
+                    if line:
+                        yield json.loads(line)
+        except httpx.HTTPError as exc:
+            raise RunnerUnavailableError(f"the code runner cannot be reached ({exc})") from None
+
+    async def lab_cancel(self, job_id: int) -> None:
+        await self._post(f"/v1/lab/jobs/{job_id}/cancel", "{}")
+
+    async def _post(self, path: str, body: str, *, ok: int = 200) -> httpx.Response:
         try:
             response = await self._client.post(
                 path, content=body, headers={"content-type": "application/json"}
@@ -53,7 +83,7 @@ class RunnerClient:
             error = TooManyRunsError(response.json().get("message", "too many runs"))
             error.headers = {"Retry-After": response.headers.get("retry-after", "1")}
             raise error
-        if response.status_code != 200:
+        if response.status_code != ok:
             raise RunnerUnavailableError(_message(response))
         return response
 
@@ -74,3 +104,16 @@ def _message(response: httpx.Response) -> str:
         return str(response.json().get("message"))
     except ValueError:
         return f"the code runner answered {response.status_code}"
+
+
+async def torch_version_of(runner: RunnerClient | None) -> str | None:
+    """The torch version the runner computes with, or None without a runner that answers."""
+    if runner is None:
+        return None
+    try:
+        health = await runner.health()
+    except AppError as exc:
+        log.warning("the runner did not answer (%s)", exc)
+        return None
+    torch = health.get("torch")
+    return str(torch) if torch else None

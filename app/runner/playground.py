@@ -175,7 +175,7 @@ def parameter_groups(layer: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _cap_memory(headroom: int) -> None:
+def cap_memory(headroom: int) -> None:
     """Let the worker grow by `headroom` bytes: a bigger allocation fails inside torch, as an
     error the learner sees, instead of hurting the machine."""
     with open("/proc/self/status") as status:
@@ -193,7 +193,7 @@ def main() -> None:
     seccomp = build_seccomp()
     warm_up()
     explore(PlaygroundParams())  # the first call pays for lazy imports
-    _cap_memory(MEMORY_HEADROOM)
+    cap_memory(MEMORY_HEADROOM)
     jail.enter()
     os.setgroups([])
     os.setresgid(uid, uid, uid)

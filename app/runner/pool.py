@@ -54,10 +54,17 @@ class PoolConfig:
     uid_base: int = 60000
     start_timeout: float = 120.0
     playground_workers: int = 2  # warm Shape playground processes (no learner code)
+    lab_workers: int = 1  # warm experiment-lab trainers, one job each at a time
+    lab_queue_depth: int = 8
+    lab_cpu_seconds: int = 30
+    lab_wall_seconds: float = 60.0
 
     def playground_uid_base(self) -> int:
         """The first uid after every zygote's slots."""
         return self.uid_base + self.zygotes * self.slots
+
+    def lab_uid_base(self) -> int:
+        return self.playground_uid_base() + self.playground_workers
 
 
 class _Zygote:

@@ -20,6 +20,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from app.runner.lab_pool import LabPool
+from app.runner.lab_routes import lab_router
 from app.runner.limits import DEFAULT_LIMITS, Limits
 from app.runner.playground import PlaygroundParams, PlaygroundResult
 from app.runner.playground_pool import PlaygroundPool
@@ -92,10 +94,18 @@ def create_runner_app(
             uid_base=config.playground_uid_base(),
             start_timeout=config.start_timeout,
         )
-        await asyncio.gather(pool.start(), playground.start())
-        app.state.pool, app.state.playground = pool, playground
+        lab = LabPool(
+            workers=config.lab_workers,
+            uid_base=config.lab_uid_base(),
+            queue_depth=config.lab_queue_depth,
+            cpu_seconds=config.lab_cpu_seconds,
+            wall_seconds=config.lab_wall_seconds,
+            start_timeout=config.start_timeout,
+        )
+        await asyncio.gather(pool.start(), playground.start(), lab.start())
+        app.state.pool, app.state.playground, app.state.lab = pool, playground, lab
         yield
-        await asyncio.gather(pool.close(), playground.close())
+        await asyncio.gather(pool.close(), playground.close(), lab.close())
 
     app = FastAPI(title="torchquiz runner", lifespan=lifespan, docs_url=None, redoc_url=None)
 
@@ -115,7 +125,8 @@ def create_runner_app(
         """Whether the warm workers are up, and how busy they are."""
         status: dict[str, Any] = request.app.state.pool.status()
         status["playground"] = request.app.state.playground.ready()
-        status["ready"] = status["ready"] and status["playground"]
+        status["lab"] = request.app.state.lab.status()
+        status["ready"] = status["ready"] and status["playground"] and request.app.state.lab.ready()
         return status
 
     @app.post("/v1/playground", response_model=PlaygroundResult)
@@ -151,4 +162,5 @@ def create_runner_app(
         except RunnerUnavailableError as exc:
             return error(503, "runner_unavailable", str(exc))
 
+    app.include_router(lab_router(lambda request: refusal(request, None, limiter), error, busy))
     return app

@@ -177,6 +177,41 @@
   new MutationObserver(function () { enhanceEditors(document); })
     .observe(document.body, { childList: true, subtree: true });
 
+  // A lab run that is still training follows its server-sent events. Each carries the run's
+  // live section as the server renders it; the status line stays the same element, so the
+  // change is announced, and the rest is swapped in whole.
+  var live = document.querySelector("[data-live-events]");
+  if (live && window.EventSource) {
+    var source = new EventSource(live.dataset.liveEvents);
+    source.addEventListener("run", function (event) {
+      var fresh = document.createElement("div");
+      fresh.innerHTML = event.data;
+      var status = live.querySelector("#run-status");
+      var update = fresh.querySelector("#run-status");
+      if (status && update) {
+        status.textContent = update.textContent;
+        update.replaceWith(status);
+      }
+      live.replaceChildren.apply(live, Array.prototype.slice.call(fresh.childNodes));
+    });
+    source.addEventListener("end", function () {
+      source.close();
+      var cancel = document.querySelector(".cancel-form");
+      if (cancel) cancel.remove();
+    });
+  }
+
+  // Hints shown one at a time: each appears once the one before it has been opened.
+  document.querySelectorAll("[data-one-at-a-time]").forEach(function (box) {
+    var hints = box.querySelectorAll("details");
+    hints.forEach(function (hint, i) {
+      if (i > 0 && !hints[i - 1].open) hint.hidden = true;
+      hint.addEventListener("toggle", function () {
+        if (hint.open && hints[i + 1]) hints[i + 1].hidden = false;
+      });
+    });
+  });
+
   // Forms marked data-enhance="swap" show their result in place: the server renders the page
   // as without JavaScript, and the element named by data-target is taken from it. Forms that
   // are also data-live refresh while the learner edits. A failed fetch falls back to a submit.
@@ -192,15 +227,20 @@
     var form = event.target.form;
     if (!form || !form.matches("form[data-live]") || !window.fetch) return;
     clearTimeout(timers.get(form));
-    timers.set(form, setTimeout(function () { load(form); }, 300));
+    timers.set(form, setTimeout(function () { load(form, true); }, 300));
   });
 
   var latest = new WeakMap();
-  function load(form) {
-    var target = document.querySelector(form.dataset.target);
+  // A live form previews with a GET to data-live-action into data-live-target when it names
+  // them (a form that posts, such as one that starts a training run); else it loads itself.
+  function load(form, live) {
+    var preview = live ? form.dataset.liveAction : null;
+    var selector = preview ? form.dataset.liveTarget : form.dataset.target;
+    var target = document.querySelector(selector);
+    var get = Boolean(preview) || form.method.toLowerCase() === "get";
     var body = new URLSearchParams(new FormData(form));
-    var get = form.method.toLowerCase() === "get";
-    var url = get ? form.action + "?" + body : form.action;
+    if (get) body.delete("csrf_token");  // never in an address
+    var url = get ? (preview || form.action) + "?" + body : form.action;
     var init = get ? { credentials: "same-origin" } :
       { method: "POST", body: body, credentials: "same-origin" };
     var ticket = (latest.get(form) || 0) + 1;
@@ -211,13 +251,13 @@
         if (latest.get(form) !== ticket) return;  // a newer request is on its way
         target.removeAttribute("aria-busy");
         var page = new DOMParser().parseFromString(html, "text/html");
-        var fresh = page.querySelector(form.dataset.target);
+        var fresh = page.querySelector(selector);
         if (fresh) target.innerHTML = fresh.innerHTML;
         else target.textContent = "Could not run: " + textOf(page, '[role="alert"]', response.status);
         syncProblems(form, page);
-        if (get) history.replaceState(null, "", url);
+        if (get && !preview) history.replaceState(null, "", url);
       });
-    }).catch(function () { form.submit(); });
+    }).catch(function () { if (!preview) form.submit(); });
   }
 
   function textOf(page, selector, fallback) {

@@ -1,0 +1,84 @@
+"""JSON routes of the experiment lab: the task, starting a run, following it live (server-sent
+events), its result, cancelling it, and the learner's runs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+
+from app.core.deps import learner_public_id
+from app.core.pagination import Limit, Offset, Page
+from app.core.routing import UnitOfWorkRoute
+from app.lab.overview import LabOverview, overview
+from app.lab.running import Lab
+from app.lab.schemas import LabRunOut, StartLabRun
+
+router = APIRouter(prefix="/lab", tags=["lab"], route_class=UnitOfWorkRoute)
+
+
+async def get_lab(request: Request) -> Lab:
+    return request.app.state.lab  # type: ignore[no-any-return]
+
+
+LabDep = Annotated[Lab, Depends(get_lab)]
+
+
+@router.get("")
+async def lab_overview(lab: LabDep) -> LabOverview:
+    """The task and its constraints, the presets with their parameter counts, the data set's
+    design, and the reference figures measured by real runs (once they are measured)."""
+    return await overview(lab)
+
+
+@router.post("/runs", status_code=202)
+async def start_run(body: StartLabRun, request: Request, lab: LabDep) -> LabRunOut:
+    """Queue a training run in the runner. 422 naming the constraint a task run breaks; 429
+    with Retry-After while you have a run going or the queue is full. An identical earlier run
+    (same config, seed and torch) answers at once, already done."""
+    return await lab.start(learner_public_id(request), body)
+
+
+@router.get("/runs")
+async def my_runs(
+    request: Request, lab: LabDep, limit: Limit = 20, offset: Offset = 0
+) -> Page[LabRunOut]:
+    """Your runs, newest first."""
+    total, items = await lab.runs(learner_public_id(request), limit, offset)
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/runs/{run_id}")
+async def get_run(run_id: str, request: Request, lab: LabDep) -> LabRunOut:
+    """One of your runs (or a reference run): config, per-epoch metrics, result and verdict."""
+    return await lab.run_view(learner_public_id(request), run_id)
+
+
+@router.get(
+    "/runs/{run_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def run_events(run_id: str, request: Request, lab: LabDep) -> Any:
+    """Server-sent events: `run` with the whole run (as GET /runs/{id}) each time it changes
+    (started, each epoch, the end), then `end`. A finished run sends one `run` and `end`."""
+    learner = learner_public_id(request)
+    await lab.run_view(learner, run_id)  # 404 before the stream starts
+
+    async def events() -> AsyncIterator[str]:
+        async for run in lab.follow(learner, run_id):
+            yield f"event: run\ndata: {run.model_dump_json()}\n\n"
+        yield "event: end\ndata: {}\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=NO_BUFFERING)
+
+
+@router.post("/runs/{run_id}/cancel")
+async def cancel_run(run_id: str, request: Request, lab: LabDep) -> LabRunOut:
+    """Stop a queued or running run; a finished run is returned unchanged."""
+    return await lab.cancel(learner_public_id(request), run_id)
+
+
+NO_BUFFERING = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

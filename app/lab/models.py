@@ -1,0 +1,38 @@
+"""Lab runs: one learner's training run (or a reference run of the page), stored whole."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, utcnow
+
+
+class LabRun(Base):
+    __tablename__ = "lab_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(36), unique=True, default=lambda: str(uuid.uuid4())
+    )
+    # None for the reference runs behind the page's own figures (baseline, solution, bonus).
+    learner_id: Mapped[int | None] = mapped_column(ForeignKey("learners.id"), index=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Config, seed and torch version: equal keys give equal numbers (the runs are deterministic).
+    config_key: Mapped[str] = mapped_column(String(64), index=True)
+    torch_version: Mapped[str] = mapped_column(String(40))
+    task: Mapped[bool] = mapped_column(Boolean, default=True)  # judged against the task
+    # queued, running, done, failed, stopped (a limit), cancelled
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    job_id: Mapped[int | None] = mapped_column(Integer)  # the runner's job
+    epochs: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    message: Mapped[str | None] = mapped_column(Text)
+    cached_from_id: Mapped[int | None] = mapped_column(ForeignKey("lab_runs.id"))
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

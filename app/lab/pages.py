@@ -1,0 +1,171 @@
+"""The experiment lab's pages: the experiment with its run form, a run followed live, and
+the learner's runs compared. Thin: everything is asked of app.lab.running and service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, StreamingResponse
+from starlette.responses import Response
+
+from app.bank.schema import LearningMode
+from app.core.deps import CatalogDep, CsrfProtected, learner_public_id
+from app.core.errors import AppError, NotFoundError
+from app.core.routing import UnitOfWorkRoute
+from app.core.templating import render_page, templates
+from app.lab import form
+from app.lab.api import NO_BUFFERING, LabDep
+from app.lab.charts import accuracy_chart
+from app.lab.config import BASELINE, SOLUTION
+from app.lab.overview import LabOverview, overview, preset
+from app.lab.running import Lab
+from app.lab.schemas import LabRunOut, StartLabRun
+
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
+
+
+@router.get("/topics/{slug}/lab")
+async def lab_page(slug: str, request: Request, catalog: CatalogDep, lab: LabDep) -> Response:
+    start, values, problems = form.parse(request.query_params)
+    return await _lab_page(request, slug, catalog, lab, values, problems, start=start)
+
+
+@router.post("/topics/{slug}/lab", dependencies=[CsrfProtected])
+async def start_from_form(
+    slug: str, request: Request, catalog: CatalogDep, lab: LabDep
+) -> Response:
+    fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    start, values, problems = form.parse(fields)
+    if start is not None:
+        try:
+            run = await lab.start(learner_public_id(request), start)
+        except AppError as exc:
+            problems = {exc.field or "form": exc.message}
+            status = exc.status
+        else:
+            return RedirectResponse(request.url_for("lab_run_page", run_id=run.id), 303)
+    return await _lab_page(
+        request, slug, catalog, lab, values, problems, status=status if start else 422
+    )
+
+
+async def _lab_page(
+    request: Request,
+    slug: str,
+    catalog: CatalogDep,
+    lab: Lab,
+    values: dict[str, str],
+    problems: dict[str, str],
+    *,
+    status: int | None = None,
+    start: StartLabRun | None = None,
+) -> Response:
+    topic = catalog.topic(slug)
+    if LearningMode.lab not in topic.topic.modes:
+        raise NotFoundError(f"topic '{slug}' has no experiment lab", field="topic")
+    facts = await overview(lab)
+    learner = learner_public_id(request)
+    _, mine = await lab.runs(learner, 20, 0)
+    context: dict[str, Any] = {
+        "topic": topic,
+        "lab": facts,
+        "values": values,
+        "problems": problems,
+        "labels": form.LABELS,
+        "runs": mine,
+        "references": await _reference_curves(lab, facts),
+        "compare": _compare_chart(mine, facts),
+        "solution_code": SOLUTION_CODE,
+        "size": preset("yours", start.config) if start else None,
+    }
+    code = status or (422 if problems else 200)
+    return render_page(request, "lab/lab.html", context, status_code=code)
+
+
+async def _reference_curves(lab: Lab, facts: LabOverview) -> Any:
+    """Seed 0's curves of the baseline and the solution, when both are measured."""
+    if not {"baseline", "solution"} <= facts.references.keys():
+        return None
+    baseline = await lab.run_view(None, facts.references["baseline"].runs[0])
+    solution = await lab.run_view(None, facts.references["solution"].runs[0])
+    series = [
+        ("Baseline, training", [e.train_accuracy for e in baseline.epochs]),
+        ("Baseline, validation", [e.val_accuracy for e in baseline.epochs]),
+        ("Solution, training", [e.train_accuracy for e in solution.epochs]),
+        ("Solution, validation", [e.val_accuracy for e in solution.epochs]),
+    ]
+    epochs = max(BASELINE.epochs, SOLUTION.epochs)
+    return accuracy_chart("Accuracy per epoch, seed 0: baseline and solution", series, epochs)
+
+
+def _compare_chart(runs: list[LabRunOut], facts: LabOverview) -> Any:
+    finished = [r for r in runs if r.epochs][:4]
+    if not finished:
+        return None
+    series = [
+        (f"Run {i + 1}: validation", [e.val_accuracy for e in r.epochs])
+        for i, r in enumerate(finished)
+    ]
+    epochs = max(r.config.epochs for r in finished)
+    return accuracy_chart("Validation accuracy per epoch of your latest runs", series, epochs)
+
+
+@router.get("/lab/runs/{run_id}")
+async def lab_run_page(run_id: str, request: Request, lab: LabDep) -> Response:
+    run = await lab.run_view(learner_public_id(request), run_id)
+    return render_page(request, "lab/run.html", {"run": run, "chart": run_chart(run)})
+
+
+@router.get("/lab/runs/{run_id}/live")
+async def lab_run_live(run_id: str, request: Request, lab: LabDep) -> StreamingResponse:
+    """Server-sent events carrying the run's live section, rendered here as on the page."""
+    learner = learner_public_id(request)
+    await lab.run_view(learner, run_id)  # 404 before the stream starts
+    live = templates.env.get_template("lab/_run_live.html")
+
+    async def events() -> AsyncIterator[str]:
+        async for run in lab.follow(learner, run_id):
+            html = live.render(request=request, run=run, chart=run_chart(run))
+            yield "event: run\n" + "".join(f"data: {line}\n" for line in html.splitlines()) + "\n"
+        yield "event: end\ndata: \n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=NO_BUFFERING)
+
+
+@router.post("/lab/runs/{run_id}/cancel", dependencies=[CsrfProtected])
+async def cancel_from_form(run_id: str, request: Request, lab: LabDep) -> Response:
+    await lab.cancel(learner_public_id(request), run_id)
+    return RedirectResponse(request.url_for("lab_run_page", run_id=run_id), 303)
+
+
+def run_chart(run: LabRunOut) -> Any:
+    series = [
+        ("Training (eval mode)", [e.train_accuracy for e in run.epochs]),
+        ("Validation", [e.val_accuracy for e in run.epochs]),
+    ]
+    return accuracy_chart("Accuracy per epoch", series, run.config.epochs)
+
+
+# The solution, as the page shows it: the model the SOLUTION preset trains (app.lab.training).
+SOLUTION_CODE = """\
+import torch
+from torch import nn
+
+
+class BiRNNClassifier(nn.Module):
+    def __init__(self, input_size=50, hidden_size=64, num_classes=5):
+        super().__init__()
+        self.word_dropout = nn.Dropout(0.7)      # on the word vectors, before the RNN
+        self.rnn = nn.RNN(input_size, hidden_size, batch_first=True, bidirectional=True)
+        self.readout_dropout = nn.Dropout(0.5)   # on the features the classifier reads
+        self.classify = nn.Linear(2 * hidden_size, num_classes)
+
+    def forward(self, words):                    # words: (batch, seq_len, input_size)
+        _, h_n = self.rnn(self.word_dropout(words))
+        # h_n[-2]: the forward direction after the last word; h_n[-1]: the backward
+        # direction after the first word. Both have read the whole sentence.
+        both = torch.cat([h_n[-2], h_n[-1]], dim=1)
+        return self.classify(self.readout_dropout(both))
+"""

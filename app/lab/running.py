@@ -1,0 +1,172 @@
+"""Lab runs in motion: start one (or serve it from an identical earlier run), follow the
+runner's events into the database, let readers follow a run, cancel it; and keep the page's
+reference runs measured. Training itself happens in the runner, never in this process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.routing import UnitOfWork
+from app.lab import service
+from app.lab.models import LabRun
+from app.lab.schemas import LabRunOut, StartLabRun
+from app.learners.service import find_learner, get_or_create_learner
+from app.runner.client import RunnerClient, RunnerUnavailableError
+
+log = logging.getLogger("torchquiz")
+T = TypeVar("T")
+POLL_SECONDS = 0.5  # how often a reader checks the database when no event wakes it
+
+
+class Lab:
+    def __init__(
+        self, factory: sessionmaker[Session], runner: RunnerClient | None, torch_version: str
+    ) -> None:
+        self.factory, self.runner, self.torch_version = factory, runner, torch_version
+        self._changed: dict[int, asyncio.Event] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._measuring: asyncio.Task[None] | None = None
+
+    async def db(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(session, *args)` as one transaction, where this database's work runs."""
+        return await UnitOfWork(self.factory())(work, *args)
+
+    def available(self) -> bool:
+        return self.runner is not None
+
+    def _runner(self) -> RunnerClient:
+        if self.runner is None:
+            raise RunnerUnavailableError("the lab needs the code runner, which is not available")
+        return self.runner
+
+    async def start(self, learner: str | None, request: StartLabRun) -> LabRunOut:
+        service.refuse_if_invalid(request.config, request.task)
+        run, job_needed = await self.db(self._new_run, learner, request)
+        if not job_needed:
+            return service.view(run)
+        try:
+            job = await self._runner().lab_submit(request.config, learner)
+        except Exception:
+            await self.db(service.apply_event, run.id, {"type": "failed", "message": "not started"})
+            raise
+        await self.db(service.set_job, run.id, job)
+        self._follow(run.id, job)
+        return service.view(run)
+
+    def _new_run(
+        self, db: Session, learner: str | None, request: StartLabRun
+    ) -> tuple[LabRun, bool]:
+        learner_id = get_or_create_learner(db, learner).id if learner else None
+        cached = service.cached_run(db, request.config.key(self.torch_version))
+        if cached is None and learner_id is not None:
+            service.ensure_idle(db, learner_id)
+        run = service.new_run(
+            db,
+            learner_id,
+            request.config,
+            task=request.task,
+            torch_version=self.torch_version,
+            cached=cached,
+        )
+        return run, cached is None
+
+    def _follow(self, run_id: int, job: int) -> None:
+        task = asyncio.create_task(self._record(run_id, job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _record(self, run_id: int, job: int) -> None:
+        """The runner's events, each committed, then readers woken."""
+        try:
+            async for event in self._runner().lab_events(job):
+                if event["type"] == "queued":
+                    continue
+                await self.db(service.apply_event, run_id, event)
+                self._wake(run_id)
+        except Exception as exc:  # the run must end, whatever broke
+            log.error("lab run %d: following its job failed: %s", run_id, exc)
+            await self.db(service.apply_event, run_id, {"type": "failed", "message": str(exc)})
+            self._wake(run_id)
+
+    def _wake(self, run_id: int) -> None:
+        if event := self._changed.pop(run_id, None):
+            event.set()
+
+    async def runs(self, learner: str, limit: int, offset: int) -> tuple[int, list[LabRunOut]]:
+        return await self.db(_runs_of, learner, limit, offset)
+
+    async def run_view(self, learner: str | None, public_id: str) -> LabRunOut:
+        return await self.db(self._view, learner, public_id)
+
+    @staticmethod
+    def _view(db: Session, learner: str | None, public_id: str) -> LabRunOut:
+        found = find_learner(db, learner) if learner else None
+        return service.view(service.get_run(db, found.id if found else None, public_id))
+
+    async def follow(self, learner: str | None, public_id: str) -> AsyncIterator[LabRunOut]:
+        """The run now, then again each time it changes, until it has finished."""
+        row_id = (await self.db(_own_row, learner, public_id)).id
+        shown: tuple[str, int] | None = None
+        while True:
+            changed = self._changed.setdefault(row_id, asyncio.Event())
+            run = await self.run_view(learner, public_id)
+            if (run.status, len(run.epochs)) != shown:
+                shown = (run.status, len(run.epochs))
+                yield run
+            if run.finished:
+                return
+            # Woken by this process's recorder; polling covers runs another process records.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), POLL_SECONDS)
+
+    async def cancel(self, learner: str | None, public_id: str) -> LabRunOut:
+        run = await self.db(_own_row, learner, public_id)
+        if run.status in ("queued", "running") and run.job_id is not None:
+            await self._runner().lab_cancel(run.job_id)
+        return await self.run_view(learner, public_id)
+
+    def measure_references(self) -> None:
+        """Measure the page's reference runs in the background, once, when first asked for
+        (not at start-up: most processes, and most tests, never show the lab)."""
+        if self.runner is not None and (self._measuring is None or self._measuring.done()):
+            self._measuring = asyncio.create_task(self._measure_references())
+            self._tasks.add(self._measuring)
+            self._measuring.add_done_callback(self._tasks.discard)
+
+    async def _measure_references(self) -> None:
+        """The reference configs one by one; stored ones answer at once from the cache."""
+        for _, config in service.reference_configs():
+            run = await self.start(None, StartLabRun(config=config, task=False))
+            async for _ in self.follow(None, run.id):
+                pass
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+
+def _runs_of(db: Session, learner: str, limit: int, offset: int) -> tuple[int, list[LabRunOut]]:
+    found = find_learner(db, learner)
+    return service.list_runs(db, found.id if found else None, limit, offset)
+
+
+def _own_row(db: Session, learner: str | None, public_id: str) -> LabRun:
+    found = find_learner(db, learner) if learner else None
+    return service.get_run(db, found.id if found else None, public_id)
+
+
+async def start_lab(
+    factory: sessionmaker[Session], runner: RunnerClient | None, torch_version: str | None
+) -> Lab:
+    """The lab of this process; runs an earlier process left unfinished are marked failed."""
+    lab = Lab(factory, runner, torch_version or "")
+    failed = await lab.db(service.fail_unfinished)
+    if failed:
+        log.warning("lab: %d runs left unfinished by an earlier start marked failed", failed)
+    return lab

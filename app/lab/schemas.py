@@ -1,0 +1,83 @@
+"""The lab's API shapes: what a learner sends to start a run, and what a run looks like."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from app.lab.config import LabConfig
+
+RunStatus = Literal["queued", "running", "done", "failed", "stopped", "cancelled"]
+FINISHED: frozenset[str] = frozenset({"done", "failed", "stopped", "cancelled"})
+
+
+class StartLabRun(BaseModel):
+    config: LabConfig = Field(default_factory=LabConfig)
+    task: bool = Field(
+        default=True,
+        description="Judge the run against the task: its constraints are checked before it "
+        "starts and its result is passed or failed on each criterion. Off for free exploration.",
+    )
+
+
+class EpochOut(BaseModel):
+    epoch: int
+    train_loss: float
+    running_accuracy: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+
+
+class Criterion(BaseModel):
+    name: str
+    passed: bool
+    detail: str
+
+
+class LabRunOut(BaseModel):
+    id: str
+    status: RunStatus
+    config: LabConfig
+    task: bool
+    parameters: int
+    size_ratio: float = Field(description="Parameters against the baseline's.")
+    epochs: list[EpochOut]
+    best_epoch: int | None = None
+    train_accuracy: float | None = Field(default=None, description="Eval mode, kept weights.")
+    val_accuracy: float | None = None
+    stopped_early: bool = False
+    verdict: list[Criterion] = Field(default=[], description="Each task criterion, when judged.")
+    passed: bool | None = Field(default=None, description="Every criterion met (task runs).")
+    message: str | None = None
+    cached: bool = Field(default=False, description="Served from an identical earlier run.")
+    torch_version: str
+    duration_s: float | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+class ReferenceFigures(BaseModel):
+    """One preset over the reference seeds: mean, spread and range of its real runs."""
+
+    preset: str
+    config: LabConfig
+    parameters: int
+    seeds: list[int]
+    train_mean: float
+    train_std: float
+    train_min: float
+    train_max: float
+    val_mean: float
+    val_std: float
+    val_min: float
+    val_max: float
+    duration_mean: float | None
+    runs: list[str] = Field(description="Ids of the runs behind the figures.")

@@ -1,0 +1,241 @@
+"""The lab's logic over the database: runs, the runner's events applied to them, the verdict,
+the cache of identical runs and the reference figures. Both faces (API, pages) call these."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.core.db import utcnow
+from app.core.errors import AppError, NotFoundError
+from app.lab.config import BASELINE, PRESETS, REFERENCE_SEEDS, TASK, LabConfig, parameter_count
+from app.lab.models import LabRun
+from app.lab.schemas import FINISHED, Criterion, EpochOut, LabRunOut, ReferenceFigures
+
+
+class RunInProgressError(AppError):
+    status = 429
+    code = "run_in_progress"
+
+
+class ConstraintError(AppError):
+    status = 422
+    code = "task_constraint"
+
+
+def refuse_if_invalid(config: LabConfig, task: bool) -> None:
+    """A task run must keep within the task's constraints; the message names the one broken."""
+    if task and (why := TASK.refusal(config)):
+        raise ConstraintError(f"this run breaks the task's constraint on {why}", field="config")
+
+
+def cached_run(db: Session, key: str) -> LabRun | None:
+    """A finished, successful run with the same config, seed and torch: the same numbers."""
+    query = select(LabRun).where(LabRun.config_key == key, LabRun.status == "done")
+    return db.scalars(query.order_by(LabRun.id).limit(1)).first()
+
+
+def active_run(db: Session, learner_id: int) -> LabRun | None:
+    query = select(LabRun).where(
+        LabRun.learner_id == learner_id, LabRun.status.in_(("queued", "running"))
+    )
+    return db.scalars(query.limit(1)).first()
+
+
+def ensure_idle(db: Session, learner_id: int) -> None:
+    if run := active_run(db, learner_id):
+        error = RunInProgressError(
+            f"you already have a run in progress ({run.public_id}); wait for it or cancel it"
+        )
+        error.headers = {"Retry-After": "5"}
+        raise error
+
+
+def new_run(
+    db: Session,
+    learner_id: int | None,
+    config: LabConfig,
+    *,
+    task: bool,
+    torch_version: str,
+    cached: LabRun | None = None,
+) -> LabRun:
+    run = LabRun(
+        learner_id=learner_id,
+        config=config.model_dump(mode="json"),
+        config_key=config.key(torch_version),
+        torch_version=torch_version,
+        task=task,
+        epochs=[],
+    )
+    if cached is not None:  # an identical run already trained: same numbers, served at once
+        run.status, run.epochs, run.outcome = "done", list(cached.epochs), cached.outcome
+        run.cached_from_id, run.duration_s, run.finished_at = cached.id, 0.0, utcnow()
+    db.add(run)
+    db.flush()
+    return run
+
+
+def set_job(db: Session, run_id: int, job: int) -> None:
+    run = db.get(LabRun, run_id)
+    assert run is not None
+    run.job_id = job
+
+
+def fail_unfinished(db: Session) -> int:
+    """Runs left queued or running by an earlier process: their jobs died with its runner."""
+    query = select(LabRun).where(LabRun.status.in_(("queued", "running")))
+    runs = list(db.scalars(query))
+    for run in runs:
+        apply_event(db, run.id, {"type": "failed", "message": "the server restarted; run it again"})
+    return len(runs)
+
+
+def apply_event(db: Session, run_id: int, event: dict[str, Any]) -> LabRun:
+    """One event from the runner's job, recorded on the run."""
+    run = db.get(LabRun, run_id)
+    assert run is not None
+    kind = event["type"]
+    if kind == "started":
+        run.status = "running"
+    elif kind == "epoch":
+        run.epochs = [*run.epochs, {k: v for k, v in event.items() if k != "type"}]
+    elif kind in FINISHED:
+        run.status = "done" if kind == "done" else kind
+        run.outcome = event.get("outcome")
+        run.message = event.get("message") or event.get("limit")
+        run.finished_at = utcnow()
+        run.duration_s = round(sum(e["seconds"] for e in run.epochs), 3)
+    db.flush()
+    return run
+
+
+def get_run(db: Session, learner_id: int | None, public_id: str) -> LabRun:
+    """A learner's own run; anyone's reference run. Another learner's run is not found."""
+    run = db.scalar(select(LabRun).where(LabRun.public_id == public_id))
+    if run is None or (run.learner_id is not None and run.learner_id != learner_id):
+        raise NotFoundError(f"no lab run '{public_id}'", field="run")
+    return run
+
+
+def list_runs(
+    db: Session, learner_id: int | None, limit: int, offset: int
+) -> tuple[int, list[LabRunOut]]:
+    if learner_id is None:
+        return 0, []
+    mine = select(LabRun).where(LabRun.learner_id == learner_id)
+    total = db.scalar(select(func.count()).select_from(mine.subquery())) or 0
+    rows = db.scalars(mine.order_by(LabRun.id.desc()).limit(limit).offset(offset))
+    return total, [view(row) for row in rows]
+
+
+def view(run: LabRun) -> LabRunOut:
+    config = LabConfig.model_validate(run.config)
+    outcome = run.outcome or {}
+    verdict = judge(config, outcome) if run.task and run.status == "done" else []
+    return LabRunOut(
+        id=run.public_id,
+        status=run.status,  # type: ignore[arg-type]
+        config=config,
+        task=run.task,
+        parameters=parameter_count(config),
+        size_ratio=round(parameter_count(config) / parameter_count(BASELINE), 3),
+        epochs=[EpochOut.model_validate(e) for e in run.epochs],
+        best_epoch=outcome.get("best_epoch"),
+        train_accuracy=outcome.get("train_accuracy"),
+        val_accuracy=outcome.get("val_accuracy"),
+        stopped_early=bool(outcome.get("stopped_early")),
+        verdict=verdict,
+        passed=all(c.passed for c in verdict) if verdict else None,
+        message=run.message,
+        cached=run.cached_from_id is not None,
+        torch_version=run.torch_version,
+        duration_s=run.duration_s,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+    )
+
+
+def judge(config: LabConfig, outcome: dict[str, Any]) -> list[Criterion]:
+    """Pass or fail on each criterion of the task, saying by how much."""
+    val, train = outcome["val_accuracy"], outcome["train_accuracy"]
+    ratio = parameter_count(config) / parameter_count(BASELINE)
+    return [
+        _at_least("Validation accuracy", val, TASK.min_val_accuracy),
+        _below("Training accuracy", train, TASK.max_train_accuracy),
+        Criterion(
+            name=f"Model size at most {TASK.max_size_ratio:g}x the baseline",
+            passed=ratio <= TASK.max_size_ratio,
+            detail=f"{parameter_count(config):,} parameters, {ratio:.2f}x the baseline",
+        ),
+    ]
+
+
+def _at_least(name: str, value: float, floor: float) -> Criterion:
+    gap = (value - floor) * 100
+    detail = f"{value:.1%}: " + (
+        f"{gap:.1f} points above {floor:.0%}"
+        if gap >= 0
+        else f"{-gap:.1f} points short of {floor:.0%}"
+    )
+    return Criterion(name=f"{name} at least {floor:.0%}", passed=gap >= 0, detail=detail)
+
+
+def _below(name: str, value: float, ceiling: float) -> Criterion:
+    gap = (ceiling - value) * 100
+    detail = f"{value:.1%}: " + (
+        f"{gap:.1f} points below {ceiling:.0%}"
+        if gap > 0
+        else f"{-gap:.1f} points over {ceiling:.0%}"
+    )
+    return Criterion(name=f"{name} below {ceiling:.0%}", passed=gap > 0, detail=detail)
+
+
+# --- the reference runs behind the page's figures ---
+
+
+def reference_configs() -> list[tuple[str, LabConfig]]:
+    return [
+        (name, preset.model_copy(update={"seed": seed}))
+        for name, preset in PRESETS.items()
+        for seed in REFERENCE_SEEDS
+    ]
+
+
+def reference_figures(db: Session, torch_version: str) -> dict[str, ReferenceFigures]:
+    """Each preset's figures over the reference seeds, once all its runs are done."""
+    figures = {}
+    for name, preset in PRESETS.items():
+        runs = [
+            cached_run(db, preset.model_copy(update={"seed": s}).key(torch_version))
+            for s in REFERENCE_SEEDS
+        ]
+        if all(runs):
+            figures[name] = _summary(name, preset, [r for r in runs if r])
+    return figures
+
+
+def _summary(name: str, preset: LabConfig, runs: Sequence[LabRun]) -> ReferenceFigures:
+    train = [r.outcome["train_accuracy"] for r in runs if r.outcome]
+    val = [r.outcome["val_accuracy"] for r in runs if r.outcome]
+    durations = [r.duration_s for r in runs if r.duration_s]
+    return ReferenceFigures(
+        preset=name,
+        config=preset,
+        parameters=parameter_count(preset),
+        seeds=list(REFERENCE_SEEDS),
+        train_mean=statistics.fmean(train),
+        train_std=statistics.pstdev(train),
+        train_min=min(train),
+        train_max=max(train),
+        val_mean=statistics.fmean(val),
+        val_std=statistics.pstdev(val),
+        val_min=min(val),
+        val_max=max(val),
+        duration_mean=statistics.fmean(durations) if durations else None,
+        runs=[r.public_id for r in runs],
+    )

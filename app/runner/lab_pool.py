@@ -1,0 +1,231 @@
+"""Lab jobs on warm lab workers: a queue of stated depth, one active job per learner, events
+kept per job so any number of readers can follow a job from its start, cancel, and limits.
+
+A job's events, in order: `queued`, `started`, `epoch` (one per epoch), then exactly one final
+event: `done` (with the outcome), `failed`, `stopped` (a limit ended it) or `cancelled`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import signal
+import sys
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core.config import PROJECT_DIR
+from app.runner.pool import ZYGOTE_ENV, QueueFullError, RunnerUnavailableError
+
+log = logging.getLogger("torchquiz.runner")
+
+FINAL = frozenset({"done", "failed", "stopped", "cancelled"})
+KEPT_JOBS = 512  # finished jobs whose events stay readable
+
+
+class LearnerBusyError(Exception):
+    """The learner already has a job queued or running."""
+
+
+@dataclass
+class LabJob:
+    id: int
+    config: dict[str, Any]
+    learner: str | None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    pid: int | None = None
+    cancel_requested: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.events) and self.events[-1]["type"] in FINAL
+
+    def add(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        self.changed.set()  # wakes every reader; each clears it for itself by index
+        self.changed = asyncio.Event()
+
+
+class _LabWorker:
+    def __init__(self, uid: int, cpu_seconds: int) -> None:
+        self.uid, self.cpu_seconds = uid, cpu_seconds
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.runner.lab_worker",
+            str(self.uid),
+            str(self.cpu_seconds),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=ZYGOTE_ENV,
+            cwd=PROJECT_DIR,
+        )
+        assert self.process.stdout
+        line = await self.process.stdout.readline()
+        if not line or json.loads(line).get("type") != "ready":
+            raise RunnerUnavailableError("the lab worker did not start")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def run(self, job: LabJob, wall_seconds: float) -> None:
+        """Train one job, adding its events; a limit or a cancel kills only the job's child."""
+        assert self.process and self.process.stdin and self.process.stdout
+        self.process.stdin.write(
+            (json.dumps({"job": job.id, "config": job.config}) + "\n").encode()
+        )
+        final: dict[str, Any] | None = None
+        timer: asyncio.TimerHandle | None = None
+        while True:
+            line = await self.process.stdout.readline()
+            if not line:
+                raise RunnerUnavailableError("the lab worker stopped")
+            event = json.loads(line)
+            kind = event.pop("type")
+            event.pop("job", None)
+            if kind == "started":
+                job.pid = event["pid"]
+                timer = asyncio.get_running_loop().call_later(wall_seconds, self._kill, job.pid)
+                job.add({"type": "started"})
+                if job.cancel_requested:
+                    self._kill(job.pid)
+            elif kind == "ended":
+                break
+            elif kind in ("done", "failed"):
+                final = {"type": kind, **event}
+            else:
+                job.add({"type": kind, **event})
+        if timer:
+            timer.cancel()
+        job.add(final or self._why_it_ended(job, event, wall_seconds))
+
+    def _why_it_ended(self, job: LabJob, ended: dict[str, Any], wall: float) -> dict[str, Any]:
+        if job.cancel_requested:
+            return {"type": "cancelled"}
+        if ended.get("signal") == "SIGXCPU":
+            return {"type": "stopped", "limit": f"stopped after {self.cpu_seconds} s of CPU time"}
+        if ended.get("signal") == "SIGKILL":
+            return {"type": "stopped", "limit": f"stopped after {wall:g} s of wall-clock time"}
+        return {"type": "failed", "message": f"the training process ended ({ended})"}
+
+    @staticmethod
+    def _kill(pid: int | None) -> None:
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self.process
+            self.process.kill()
+
+
+class LabPool:
+    def __init__(
+        self,
+        *,
+        workers: int,
+        uid_base: int,
+        queue_depth: int = 8,
+        cpu_seconds: int = 30,
+        wall_seconds: float = 60.0,
+        start_timeout: float = 120.0,
+    ) -> None:
+        self.queue_depth, self.wall_seconds = queue_depth, wall_seconds
+        self.start_timeout = start_timeout
+        self._workers = [_LabWorker(uid_base + i, cpu_seconds) for i in range(workers)]
+        self._queue: asyncio.Queue[LabJob] = asyncio.Queue()
+        self._jobs: OrderedDict[int, LabJob] = OrderedDict()
+        self._ids = itertools.count(1)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        async with asyncio.timeout(self.start_timeout):
+            await asyncio.gather(*(worker.start() for worker in self._workers))
+        self._tasks = [asyncio.create_task(self._serve(w)) for w in self._workers]
+
+    def submit(self, config: dict[str, Any], learner: str | None) -> LabJob:
+        if learner and any(j.learner == learner and not j.finished for j in self._jobs.values()):
+            raise LearnerBusyError("you already have a run in progress; wait for it or cancel it")
+        if self._queue.qsize() >= self.queue_depth:
+            raise QueueFullError(retry_after=5.0)
+        job = LabJob(next(self._ids), config, learner)
+        job.add({"type": "queued", "position": self._queue.qsize() + 1})
+        self._jobs[job.id] = job
+        while len(self._jobs) > KEPT_JOBS:
+            self._jobs.popitem(last=False)
+        self._queue.put_nowait(job)
+        return job
+
+    def job(self, job_id: int) -> LabJob | None:
+        return self._jobs.get(job_id)
+
+    def cancel(self, job: LabJob) -> None:
+        if job.finished:
+            return
+        job.cancel_requested = True
+        if job.pid is None and len(job.events) == 1:  # still queued: it never starts
+            job.add({"type": "cancelled"})
+        else:
+            _LabWorker._kill(job.pid)
+
+    async def follow(self, job: LabJob, after: int = 0) -> AsyncIterator[dict[str, Any]]:
+        """Every event of the job from index `after`, as they come, until the final one."""
+        sent = after
+        while True:
+            changed = job.changed
+            while sent < len(job.events):
+                yield job.events[sent]
+                sent += 1
+            if job.finished:
+                return
+            await changed.wait()
+
+    async def _serve(self, worker: _LabWorker) -> None:
+        while True:
+            job = await self._queue.get()
+            if job.finished:  # cancelled while queued
+                continue
+            try:
+                if not worker.alive():
+                    await self._restart(worker)
+                await worker.run(job, self.wall_seconds)
+            except (RunnerUnavailableError, OSError, ValueError) as exc:
+                log.error("lab worker failed: %s", exc)
+                worker.stop()
+                if not job.finished:
+                    job.add({"type": "failed", "message": "the lab worker stopped; try again"})
+
+    async def _restart(self, worker: _LabWorker) -> None:
+        async with asyncio.timeout(self.start_timeout):
+            await worker.start()
+
+    def status(self) -> dict[str, Any]:
+        running = sum(1 for j in self._jobs.values() if j.pid and not j.finished)
+        return {
+            "workers": sum(w.alive() for w in self._workers),
+            "running": running,
+            "queued": self._queue.qsize(),
+        }
+
+    def ready(self) -> bool:
+        return any(w.alive() for w in self._workers)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for worker in self._workers:
+            worker.stop()
+            if worker.process:
+                with contextlib.suppress(ProcessLookupError):
+                    await worker.process.wait()

@@ -1,0 +1,101 @@
+"""A warm experiment-lab worker: torch, the data set and the training loop loaded once.
+
+Started by the runner (app.runner.lab_pool), it enters the jail as an unprivileged user, then
+answers JSON lines on stdin: each job is trained in a child forked from this warm process, so a
+run pays neither for importing torch nor for the first optimizer, a cancel or a limit kills only
+that child, and no run sees another's state. Events go out as JSON lines on stdout, each written
+whole by one `os.write` (shorter than a pipe's atomic size), by the child while it trains and by
+this process when the child has ended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import sys
+import traceback
+from dataclasses import asdict
+from typing import Any
+
+MEMORY_HEADROOM = 1 << 30  # a job may grow by 1 GiB beyond the warm worker
+
+
+def emit(job: int, event: dict[str, Any]) -> None:
+    os.write(1, (json.dumps({"job": job, **event}) + "\n").encode())
+
+
+def train_in_child(job: int, config_data: dict[str, Any], cpu_seconds: int) -> None:
+    """The forked child: train, streaming each epoch, then exit without running any clean-up
+    the parent owns."""
+    from app.lab.config import LabConfig
+    from app.lab.training import train
+    from app.runner.syscalls import PR_SET_PDEATHSIG, prctl
+
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    try:
+        config = LabConfig.model_validate(config_data)
+        outcome = train(config, DATA, lambda epoch: emit(job, {"type": "epoch", **asdict(epoch)}))
+        result = asdict(outcome)
+        result.pop("epochs")  # already streamed one by one
+        emit(job, {"type": "done", "outcome": result})
+    except Exception as exc:  # reported to the learner; the worker lives on
+        last = traceback.extract_tb(exc.__traceback__)[-1:]
+        where = f" ({last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno})" if last else ""
+        emit(job, {"type": "failed", "message": f"{type(exc).__name__}: {exc}{where}"[:2000]})
+    os._exit(0)
+
+
+def serve(cpu_seconds: int) -> None:
+    for line in sys.stdin:
+        request = json.loads(line)
+        job = int(request["job"])
+        pid = os.fork()
+        if pid == 0:
+            train_in_child(job, request["config"], cpu_seconds)
+        emit(job, {"type": "started", "pid": pid})
+        _, status = os.waitpid(pid, 0)
+        ended = {"type": "ended", "exit_code": os.waitstatus_to_exitcode(status)}
+        if os.WIFSIGNALED(status):
+            ended["signal"] = signal.Signals(os.WTERMSIG(status)).name
+        emit(job, ended)
+
+
+def main() -> None:
+    """Warm up, enter the jail as an unprivileged user, then train jobs one at a time."""
+    global DATA
+    import torch
+
+    from app.lab.config import BASELINE
+    from app.lab.dataset import make_data
+    from app.lab.training import train
+    from app.runner import jail
+    from app.runner.playground import cap_memory
+    from app.runner.syscalls import PR_SET_NO_NEW_PRIVS, prctl
+    from app.runner.zygote import build_seccomp, warm_up
+
+    uid, cpu_seconds = int(sys.argv[1]), int(sys.argv[2])
+    seccomp = build_seccomp()
+    warm_up()
+    torch.set_num_threads(1)  # one thread: as fast here, and jobs stay deterministic
+    DATA = make_data()
+    train(BASELINE.model_copy(update={"epochs": 1}), DATA)  # pays for lazy imports once
+    cap_memory(MEMORY_HEADROOM)
+    jail.enter()
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    if seccomp is not None:
+        seccomp.load()
+    sys.stdout.flush()
+    emit(0, {"type": "ready", "torch": torch.__version__})
+    serve(cpu_seconds)
+
+
+DATA: Any = None
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Experiment lab: is the story true as measured? Baseline, solution, bonus and readout variants.
+
+Trains each variant for the reference init seeds on the lab's fixed data draw (DATA_SEED), one
+thread, one run after another, and prints train and val accuracy (eval mode) as mean ± population
+std [min-max] over the seeds, whether each seed meets its target, and wall time per run and to
+the first epoch. The story: the baseline overfits (train >= 93%, val <= 80%); the solution meets
+the task (val >= 85%, train < 92%) with the same data and the same training procedure.
+
+    python bench/lab_story.py                       # the table, on DATA_SEED
+    python bench/lab_story.py --sweep-data-seeds 10 # how DATA_SEED was chosen
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import torch
+
+from app.lab.config import BASELINE, BONUS, REFERENCE_SEEDS, SOLUTION, TASK, LabConfig
+from app.lab.dataset import LabData, make_data
+from app.lab.design import (
+    DATA_SEED,
+    OVERFIT_MAX_VAL_ACCURACY,
+    OVERFIT_MIN_TRAIN_ACCURACY,
+)
+from app.lab.training import Outcome, train
+
+Target = Callable[[Outcome], bool]
+
+
+def overfits(outcome: Outcome) -> bool:
+    return (
+        outcome.train_accuracy >= OVERFIT_MIN_TRAIN_ACCURACY
+        and outcome.val_accuracy <= OVERFIT_MAX_VAL_ACCURACY
+    )
+
+
+def meets_task(outcome: Outcome) -> bool:
+    return (
+        outcome.val_accuracy >= TASK.min_val_accuracy
+        and outcome.train_accuracy < TASK.max_train_accuracy
+    )
+
+
+BI_DROPOUT = SOLUTION  # bidirectional with the solution's dropouts; the readout varies
+VARIANTS: list[tuple[str, LabConfig, Target, str]] = [
+    ("baseline (uni, last)", BASELINE, overfits, "overfits"),
+    ("solution (bi, final, dropout)", SOLUTION, meets_task, "task"),
+    ("bonus (2 bi layers, early stop)", BONUS, meets_task, "task"),
+    ("bi, last, dropout", BI_DROPOUT.model_copy(update={"readout": "last"}), meets_task, "task"),
+    ("bi, final, dropout", BI_DROPOUT, meets_task, "task"),
+    ("bi, mean, dropout", BI_DROPOUT.model_copy(update={"readout": "mean"}), meets_task, "task"),
+    (
+        "bi, final, no dropout",
+        BI_DROPOUT.model_copy(update={"input_dropout": 0.0, "readout_dropout": 0.0}),
+        meets_task,
+        "task",
+    ),
+    (
+        "uni, last, dropout",
+        BI_DROPOUT.model_copy(update={"bidirectional": False, "readout": "last"}),
+        meets_task,
+        "task",
+    ),
+]
+
+
+@dataclass
+class Run:
+    outcome: Outcome
+    seconds: float  # the whole train() call
+    first_epoch: float  # from the call to the first epoch's report
+
+
+def timed_run(config: LabConfig, data: LabData) -> Run:
+    start = time.perf_counter()
+    first: list[float] = []
+    outcome = train(config, data, lambda _: first or first.append(time.perf_counter() - start))
+    return Run(outcome=outcome, seconds=time.perf_counter() - start, first_epoch=first[0])
+
+
+def spread(values: list[float]) -> str:
+    """mean ± population std [min-max], in percent."""
+    pct = [100 * v for v in values]
+    mean, std = statistics.mean(pct), statistics.pstdev(pct)
+    return f"{mean:5.1f} ± {std:3.1f} [{min(pct):5.1f}-{max(pct):5.1f}]"
+
+
+def accuracies(outcomes: list[Outcome], between: str) -> str:
+    """Train and val accuracy over the seeds."""
+    train_ = spread([o.train_accuracy for o in outcomes])
+    return f"{train_}{between}{spread([o.val_accuracy for o in outcomes])}"
+
+
+def story_table(seeds: tuple[int, ...]) -> None:
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread, data seed {DATA_SEED}, ",
+        end="",
+    )
+    print(f"init seeds {', '.join(map(str, seeds))}")
+    start = time.perf_counter()
+    data = make_data()
+    print(f"data: {time.perf_counter() - start:.3f} s")
+    # The first optimizer in a process imports torch._dynamo: paid once per process, not per run.
+    start = time.perf_counter()
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+    print(f"first torch.optim constructor in this process: {time.perf_counter() - start:.2f} s")
+    print()
+    header = (
+        f"{'variant':32} {'params':>6}  {'train % (eval)':26} {'val %':26} {'running':>7}  "
+        f"{'target':8} {'met':>4}  {'s/run':>5} {'1st ep':>6}  best epochs"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, config, target, target_name in VARIANTS:
+        runs = [timed_run(config.model_copy(update={"seed": s}), data) for s in seeds]
+        outcomes = [r.outcome for r in runs]
+        running = statistics.mean(o.epochs[o.best_epoch - 1].running_accuracy for o in outcomes)
+        met = sum(target(o) for o in outcomes)
+        best = ",".join(str(o.best_epoch) for o in outcomes)
+        refusal = TASK.refusal(config)
+        print(
+            f"{name:32} {outcomes[0].parameters:>6,}  {accuracies(outcomes, ' ')} "
+            f"{100 * running:6.1f}  {target_name:8} "
+            f"{met}/{len(runs)}  {statistics.mean(r.seconds for r in runs):5.2f} "
+            f"{statistics.mean(r.first_epoch for r in runs):6.3f}  {best}"
+            + (f"  (refused: {refusal})" if refusal else "")
+        )
+    print()
+    print("target 'overfits': train >= 93% and val <= 80%; 'task': val >= 85% and train < 92%.")
+    print("'running' is the train-mode accuracy over the kept epoch's batches (dropout on).")
+
+
+def _sweep_one(data_seed: int, seeds: tuple[int, ...]) -> str:
+    torch.set_num_threads(1)
+    data = make_data(data_seed)
+    base = [train(BASELINE.model_copy(update={"seed": s}), data) for s in seeds]
+    sol = [train(SOLUTION.model_copy(update={"seed": s}), data) for s in seeds]
+    last = [
+        train(BI_DROPOUT.model_copy(update={"readout": "last", "seed": s}), data) for s in seeds
+    ]
+    # Each target's worst seed, as a distance from its threshold (positive: met).
+    margins = {
+        "base train": min(o.train_accuracy for o in base) - OVERFIT_MIN_TRAIN_ACCURACY,
+        "base val": OVERFIT_MAX_VAL_ACCURACY - max(o.val_accuracy for o in base),
+        "sol val": min(o.val_accuracy for o in sol) - TASK.min_val_accuracy,
+        "sol train": TASK.max_train_accuracy - max(o.train_accuracy for o in sol),
+    }
+    worst = min(margins.values())
+    lesson = max(o.val_accuracy for o in last) < TASK.min_val_accuracy
+    shown = "  ".join(f"{k} {100 * v:+5.1f}" for k, v in margins.items())
+    verdict = "PASS" if worst > 0 else "fail"
+    return (
+        f"data seed {data_seed:3}: {verdict}  worst margin {100 * worst:+5.1f}  {shown}  "
+        f"| bi-last val max {100 * max(o.val_accuracy for o in last):5.1f}"
+        f" ({'fails the task' if lesson else 'MEETS the task'})"
+        f"  | base {accuracies(base, ' / ')}  sol {accuracies(sol, ' / ')}"
+    )
+
+
+def sweep(count: int, seeds: tuple[int, ...], jobs: int) -> None:
+    print(f"baseline and solution, init seeds {seeds}; margins in points, worst seed per target")
+    with ProcessPoolExecutor(jobs) as pool:
+        for line in pool.map(_sweep_one, range(count), [seeds] * count):
+            print(line, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sweep-data-seeds", type=int, metavar="N", default=0)
+    parser.add_argument("--jobs", type=int, default=1, help="sweep processes (1 thread each)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.sweep_data_seeds:
+        sweep(args.sweep_data_seeds, REFERENCE_SEEDS, args.jobs)
+    else:
+        story_table(REFERENCE_SEEDS)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""The lab through the app's API and pages, with the real runner training in its sandbox,
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from app.lab.config import SOLUTION
+from app.main import create_app
+from tests.conftest import _scratch_postgres, make_settings
+
+BIG = {"bidirectional": True, "hidden_size": 128}  # 47,365 parameters: over the task's limit
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def lab_app(
+    request: pytest.FixtureRequest, runner_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """An app of its own: lab runs commit from background tasks, outside any test transaction."""
+    folder = tmp_path_factory.mktemp("lab")
+    urls = iter([f"sqlite:///{folder / 'lab.sqlite3'}"]) if request.param == "sqlite" else None
+    source = urls if urls else _scratch_postgres()
+    url = next(source)
+    app = create_app(make_settings(url, folder, runner_url=runner_url))
+    with TestClient(app) as client:  # one client, one event loop: the lab's tasks live in it
+        yield client
+    if not urls:
+        next(source, None)  # drops the scratch database
+
+
+class Learner:
+    """One learner of the shared client, known by a bearer token instead of a cookie."""
+
+    def __init__(self, client: TestClient) -> None:
+        client.cookies.clear()
+        token = client.get("/api/v1/me").json()["token"]
+        client.cookies.clear()
+        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
+
+    def get(self, url: str) -> Any:
+        return self.client.get(url, headers=self.headers)
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        return self.client.post(url, headers=self.headers, **kwargs)
+
+    def stream(self, url: str) -> Any:
+        return self.client.stream("GET", url, headers=self.headers)
+
+
+def learner(client: TestClient) -> Learner:
+    return Learner(client)
+
+
+def start(client: Learner, config: dict[str, Any], *, task: bool = True) -> Any:
+    return client.post("/api/v1/lab/runs", json={"config": config, "task": task})
+
+
+def events(client: Learner, run_id: str) -> list[tuple[str, Any]]:
+    """Every server-sent event of a run, until the stream ends."""
+    found, kind = [], None
+    with client.stream(f"/api/v1/lab/runs/{run_id}/events") as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                found.append((kind, json.loads(line.removeprefix("data: "))))
+    return found
+
+
+def test_a_run_streams_every_epoch_then_its_verdict(lab_app: Any) -> None:
+    client = learner(lab_app)
+    config = SOLUTION.model_copy(update={"seed": 11}).model_dump(mode="json")
+    started = start(client, config)
+    assert started.status_code == 202, started.text
+    assert started.json()["status"] == "queued"
+
+    seen = events(client, started.json()["id"])
+    runs = [data for kind, data in seen if kind == "run"]
+    assert seen[-1][0] == "end"
+    progress = [len(r["epochs"]) for r in runs]
+    assert progress == sorted(progress) and progress[-1] == 20
+    assert len(runs) >= 10, "epochs arrive one by one, not all at the end"
+    final = runs[-1]
+    assert final["status"] == "done" and final["torch_version"]
+    assert final["verdict"][0]["name"].startswith("Validation accuracy at least")
+    assert final["passed"] == all(c["passed"] for c in final["verdict"])
+    assert final["val_accuracy"] == final["epochs"][-1]["val_accuracy"]
+    assert client.get(f"/api/v1/lab/runs/{final['id']}").json() == final
+    assert client.get("/api/v1/lab/runs").json()["items"][0]["id"] == final["id"]
+
+
+def test_an_identical_run_is_served_from_the_cache(lab_app: Any) -> None:
+    first, second = learner(lab_app), learner(lab_app)
+    config = SOLUTION.model_copy(update={"seed": 12, "epochs": 20}).model_dump(mode="json")
+    trained = events(first, start(first, config).json()["id"])[-2][1]
+    again = start(second, config)
+    assert again.status_code == 202
+    assert again.json()["status"] == "done" and again.json()["cached"] is True
+    assert again.json()["epochs"] == trained["epochs"]
+    assert again.json()["id"] != trained["id"]
+
+
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        (BIG, "model size: 47,365 parameters is more than 2.5 times"),
+        ({"epochs": 30}, "training procedure: keep the baseline's epochs 20"),
+        ({"lr": 0.01, "batch_size": 32}, "lr 0.001, batch_size 8"),
+    ],
+)
+def test_a_broken_constraint_is_refused_by_name(
+    lab_app: Any, config: dict[str, Any], words: str
+) -> None:
+    client = learner(lab_app)
+    refused = start(client, config)
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "task_constraint" and words in refused.json()["message"]
+    assert client.get("/api/v1/lab/runs").json()["total"] == 0, "nothing was started"
+
+
+def test_a_bad_config_names_its_field(lab_app: Any) -> None:
+    client = learner(lab_app)
+    bad = start(client, {"num_layers": 1, "layer_dropout": 0.5})
+    assert bad.status_code == 422 and bad.json()["field"] == "config.layer_dropout"
+    unknown = start(client, {"hidden": 64})
+    assert unknown.status_code == 422 and unknown.json()["field"] == "config.hidden"
+
+
+def wait_for_epoch(client: Learner, run_id: str) -> None:
+    deadline = time.monotonic() + 60
+    while not client.get(f"/api/v1/lab/runs/{run_id}").json()["epochs"]:
+        assert time.monotonic() < deadline, "the run never trained an epoch"
+        time.sleep(0.05)
+
+
+def test_cancel_stops_a_run_and_one_run_at_a_time(lab_app: Any) -> None:
+    client = learner(lab_app)
+    long = {**BIG, "epochs": 40, "seed": 3}
+    run = start(client, long, task=False)  # exploration: no size limit
+    assert run.status_code == 202, run.text
+    second = start(client, {"seed": 4})
+    assert second.status_code == 429 and second.json()["code"] == "run_in_progress"
+    assert second.headers["retry-after"]
+
+    wait_for_epoch(client, run.json()["id"])
+    cancelled = client.post(f"/api/v1/lab/runs/{run.json()['id']}/cancel")
+    assert cancelled.status_code == 200
+    final = events(client, run.json()["id"])[-2][1]
+    assert final["status"] == "cancelled" and 1 <= len(final["epochs"]) < 40
+    assert final["verdict"] == [] and final["passed"] is None
+    assert start(client, {"seed": 4}).status_code == 202, "free again after the cancel"
+
+
+def test_learners_do_not_see_each_others_runs(lab_app: Any) -> None:
+    owner, other = learner(lab_app), learner(lab_app)
+    run_id = start(owner, {"seed": 21}).json()["id"]
+    assert other.get(f"/api/v1/lab/runs/{run_id}").status_code == 404
+    assert other.get(f"/api/v1/lab/runs/{run_id}/events").status_code == 404
+    assert other.post(f"/api/v1/lab/runs/{run_id}/cancel").status_code == 404
+    assert other.get(f"/lab/runs/{run_id}").status_code == 404
+    assert other.get("/api/v1/lab/runs").json()["total"] == 0
+    assert events(owner, run_id)[-2][1]["status"] == "done"
+
+
+def test_the_page_shows_the_reference_runs_story(lab_app: Any) -> None:
+    client = learner(lab_app)
+    deadline = time.monotonic() + 180
+    while len((facts := client.get("/api/v1/lab").json())["references"]) < 3:
+        assert time.monotonic() < deadline, "the reference runs were not measured"
+        time.sleep(0.5)
+    base, solution = facts["references"]["baseline"], facts["references"]["solution"]
+    assert base["train_mean"] >= 0.93 and base["val_mean"] <= 0.80
+    assert solution["val_mean"] >= 0.85 and solution["train_mean"] < 0.92
+    page = client.get("/topics/birnn/lab")
+    assert page.status_code == 200
+    assert f"{base['val_mean'] * 100:.1f}%" in page.text
+    assert f"{solution['val_mean'] * 100:.1f}%" in page.text
+    assert "Accuracy per epoch, seed 0" in page.text
+
+
+def test_the_run_form_refuses_a_constraint_on_the_page(lab_app: TestClient) -> None:
+    client = lab_app  # a browser: the cookie, and the CSRF token of its forms
+    client.cookies.clear()
+    page = client.get("/topics/birnn/lab?preset=solution")
+    assert "15,493 parameters: 2.00x the baseline, within" in page.text
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    fields = {"csrf_token": token, "cell": "RNN", "bidirectional": "on", "hidden_size": "128",
+              "num_layers": "1", "readout": "final", "input_dropout": "0", "readout_dropout": "0",
+              "layer_dropout": "0", "epochs": "20", "lr": "0.001", "batch_size": "8",
+              "patience": "0", "seed": "0", "task": "on"}  # fmt: skip
+    refused = client.post("/topics/birnn/lab", data=fields)
+    assert refused.status_code == 422
+    assert "model size: 47,365 parameters" in refused.text
+    started = client.post("/topics/birnn/lab", data={**fields, "hidden_size": "64"})
+    assert started.status_code == 200 and "/lab/runs/" in str(started.url)
+    assert "Lab run" in started.text
