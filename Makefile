@@ -28,6 +28,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev bench-deps
 	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/runner_load.py
+	$(BIN)/python bench/lab_runs.py
 
 # wrk, a real HTTP load generator, from Debian.
 bench-deps:
