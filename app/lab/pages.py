@@ -76,7 +76,7 @@ async def _lab_page(
         "labels": form.LABELS,
         "runs": mine,
         "references": await _reference_curves(lab, facts),
-        "compare": _compare_chart(mine, facts),
+        "compare": await _compare_chart(lab, mine, facts),
         "solution_code": SOLUTION_CODE,
         "size": preset("yours", start.config) if start else None,
     }
@@ -100,16 +100,25 @@ async def _reference_curves(lab: Lab, facts: LabOverview) -> Any:
     return accuracy_chart("Accuracy per epoch, seed 0: baseline and solution", series, epochs)
 
 
-def _compare_chart(runs: list[LabRunOut], facts: LabOverview) -> Any:
-    finished = [r for r in runs if r.epochs][:4]
+async def _compare_chart(lab: Lab, runs: list[LabRunOut], facts: LabOverview) -> Any:
+    """The latest runs' validation curves over the baseline's (seed 0), which is always there
+    once measured."""
+    finished = [r for r in runs if r.epochs][:3]
     if not finished:
         return None
     series = [
-        (f"Run {i + 1}: validation", [e.val_accuracy for e in r.epochs])
-        for i, r in enumerate(finished)
+        (f"Run {runs.index(r) + 1}: validation", [e.val_accuracy for e in r.epochs])
+        for r in finished
     ]
-    epochs = max(r.config.epochs for r in finished)
-    return accuracy_chart("Validation accuracy per epoch of your latest runs", series, epochs)
+    if "baseline" in facts.references:
+        baseline = await lab.run_view(None, facts.references["baseline"].runs[0])
+        series.insert(
+            0, ("Baseline, seed 0: validation", [e.val_accuracy for e in baseline.epochs])
+        )
+    epochs = max([r.config.epochs for r in finished] + [BASELINE.epochs])
+    return accuracy_chart(
+        "Validation accuracy per epoch: your latest runs and the baseline", series, epochs
+    )
 
 
 @router.get("/lab/runs/{run_id}")
