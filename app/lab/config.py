@@ -56,9 +56,10 @@ class LabConfig(BaseModel):
             raise ValueError("dropout between layers needs 2 or more layers")
         return value
 
-    def key(self, torch_version: str) -> str:
-        """Same config, seed and torch: the same numbers, so a cached run can answer."""
-        data = {"config": self.model_dump(mode="json"), "torch": torch_version}
+    def key(self, torch_version: str, code: str | None = None) -> str:
+        """Same config, seed, torch (and model code): the same numbers, so a cached run can
+        answer."""
+        data = {"config": self.model_dump(mode="json"), "torch": torch_version, "code": code}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -102,6 +103,9 @@ class Task(BaseModel):
                 f"model size: {count:,} parameters is more than {self.max_size_ratio:g} times "
                 f"the baseline's {parameter_count(BASELINE):,} (at most {limit:,})"
             )
+        return self.procedure_refusal(config)
+
+    def procedure_refusal(self, config: LabConfig) -> str | None:
         changed = [f for f in self.procedure if getattr(config, f) != getattr(BASELINE, f)]
         if changed:
             shown = ", ".join(f"{f} {getattr(BASELINE, f)}" for f in changed)

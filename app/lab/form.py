@@ -26,9 +26,12 @@ LABELS = {
     "seed": "Seed (initial weights and dropout)",
     "bidirectional": "Bidirectional",
     "task": "Judge against the task",
+    "code": "Your model (Python)",
+    "code_seed": "Seed",
+    "code_task": "Judge against the task",
 }
 FLAGS = ("bidirectional", "task")
-FIELDS = tuple(name for name in LABELS if name not in FLAGS)
+FIELDS = tuple(name for name in LABELS if name not in FLAGS and not name.startswith("code"))
 
 Parsed = tuple[StartLabRun | None, dict[str, str], dict[str, str]]
 

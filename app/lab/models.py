@@ -26,6 +26,7 @@ class LabRun(Base):
     config_key: Mapped[str] = mapped_column(String(64), index=True)
     torch_version: Mapped[str] = mapped_column(String(40))
     task: Mapped[bool] = mapped_column(Boolean, default=True)  # judged against the task
+    code: Mapped[str | None] = mapped_column(Text)  # the learner's own model (advanced mode)
     # queued, running, done, failed, stopped (a limit), cancelled
     status: Mapped[str] = mapped_column(String(12), default="queued")
     job_id: Mapped[int | None] = mapped_column(Integer)  # the runner's job

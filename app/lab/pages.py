@@ -19,6 +19,7 @@ from app.lab import form
 from app.lab.api import NO_BUFFERING, LabDep
 from app.lab.charts import accuracy_chart
 from app.lab.config import BASELINE, SOLUTION
+from app.lab.custom import STARTER
 from app.lab.overview import LabOverview, overview, preset
 from app.lab.running import Lab
 from app.lab.schemas import LabRunOut, StartLabRun
@@ -51,6 +52,28 @@ async def start_from_form(
     )
 
 
+@router.post("/topics/{slug}/lab/code", dependencies=[CsrfProtected])
+async def start_code_from_form(
+    slug: str, request: Request, catalog: CatalogDep, lab: LabDep
+) -> Response:
+    """Advanced mode: the learner's own model, trained with the baseline's procedure."""
+    fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    code, problems = fields.get("code", ""), {}
+    try:
+        config = BASELINE.model_copy(update={"seed": int(fields.get("code_seed") or 0)})
+        start = StartLabRun(config=config, code=code, task=bool(fields.get("code_task")))
+        run = await lab.start(learner_public_id(request), start)
+    except ValueError as exc:  # a bad seed, or empty or oversized code
+        problems, status = {"code": str(exc).splitlines()[-1]}, 422
+    except AppError as exc:
+        problems, status = {"code": exc.message}, exc.status
+    else:
+        return RedirectResponse(request.url_for("lab_run_page", run_id=run.id), 303)
+    _, values, _ = form.parse({})
+    values |= {"code": code, "code_seed": fields.get("code_seed", "0")}
+    return await _lab_page(request, slug, catalog, lab, values, problems, status=status)
+
+
 async def _lab_page(
     request: Request,
     slug: str,
@@ -78,6 +101,7 @@ async def _lab_page(
         "references": await _reference_curves(lab, facts),
         "compare": await _compare_chart(lab, mine, facts),
         "solution_code": SOLUTION_CODE,
+        "starter_code": values.get("code") or STARTER,
         "size": preset("yours", start.config) if start else None,
     }
     code = status or (422 if problems else 200)

@@ -7,17 +7,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.routing import UnitOfWork
-from app.lab import service
+from app.lab import custom, service
 from app.lab.models import LabRun
 from app.lab.schemas import LabRunOut, StartLabRun
 from app.learners.service import find_learner, get_or_create_learner
 from app.runner.client import RunnerClient, RunnerUnavailableError
+from app.runner.protocol import RunRequest
 
 log = logging.getLogger("torchquiz")
 T = TypeVar("T")
@@ -46,9 +47,12 @@ class Lab:
         return self.runner
 
     async def start(self, learner: str | None, request: StartLabRun) -> LabRunOut:
-        service.refuse_if_invalid(request.config, request.task)
+        service.refuse_if_invalid(request.config, request.task, request.code)
         run, job_needed = await self.db(self._new_run, learner, request)
         if not job_needed:
+            return service.view(run)
+        if request.code is not None:
+            self._in_background(self._run_code(run.id, learner, request))
             return service.view(run)
         try:
             job = await self._runner().lab_submit(request.config, learner)
@@ -63,7 +67,7 @@ class Lab:
         self, db: Session, learner: str | None, request: StartLabRun
     ) -> tuple[LabRun, bool]:
         learner_id = get_or_create_learner(db, learner).id if learner else None
-        cached = service.cached_run(db, request.config.key(self.torch_version))
+        cached = service.cached_run(db, request.config.key(self.torch_version, request.code))
         if cached is None and learner_id is not None:
             service.ensure_idle(db, learner_id)
         run = service.new_run(
@@ -72,14 +76,36 @@ class Lab:
             request.config,
             task=request.task,
             torch_version=self.torch_version,
+            code=request.code,
             cached=cached,
         )
         return run, cached is None
 
     def _follow(self, run_id: int, job: int) -> None:
-        task = asyncio.create_task(self._record(run_id, job))
+        self._in_background(self._record(run_id, job))
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _run_code(self, run_id: int, learner: str | None, request: StartLabRun) -> None:
+        """A learner's own model: one sandboxed run, its epochs recorded when it ends."""
+        assert request.code is not None
+        await self.db(service.apply_event, run_id, {"type": "started"})
+        self._wake(run_id)
+        code = custom.program(request.code, request.config)
+        try:
+            result = await self._runner().run(
+                RunRequest(code=code, kind="lab_code", learner=learner)
+            )
+            events = custom.events_of(result)[1:]
+        except Exception as exc:  # the runner is busy or gone: the run must still end
+            events = [{"type": "failed", "message": str(exc)}]
+        for event in events:
+            await self.db(service.apply_event, run_id, event)
+        self._wake(run_id)
 
     async def _record(self, run_id: int, job: int) -> None:
         """The runner's events, each committed, then readers woken."""
@@ -135,9 +161,7 @@ class Lab:
         """Measure the page's reference runs in the background, once, when first asked for
         (not at start-up: most processes, and most tests, never show the lab)."""
         if self.runner is not None and (self._measuring is None or self._measuring.done()):
-            self._measuring = asyncio.create_task(self._measure_references())
-            self._tasks.add(self._measuring)
-            self._measuring.add_done_callback(self._tasks.discard)
+            self._measuring = self._in_background(self._measure_references())
 
     async def _measure_references(self) -> None:
         """The reference configs one by one; stored ones answer at once from the cache."""

@@ -15,6 +15,13 @@ FINISHED: frozenset[str] = frozenset({"done", "failed", "stopped", "cancelled"})
 
 class StartLabRun(BaseModel):
     config: LabConfig = Field(default_factory=LabConfig)
+    code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20_000,
+        description="Advanced mode: Python defining `class Model(nn.Module)`, trained in the "
+        "sandbox with the config's procedure and seed; the config's model fields are ignored.",
+    )
     task: bool = Field(
         default=True,
         description="Judge the run against the task: its constraints are checked before it "
@@ -43,6 +50,7 @@ class LabRunOut(BaseModel):
     status: RunStatus
     config: LabConfig
     task: bool
+    code: str | None = None
     parameters: int
     size_ratio: float = Field(description="Parameters against the baseline's.")
     epochs: list[EpochOut]

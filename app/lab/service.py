@@ -27,9 +27,11 @@ class ConstraintError(AppError):
     code = "task_constraint"
 
 
-def refuse_if_invalid(config: LabConfig, task: bool) -> None:
-    """A task run must keep within the task's constraints; the message names the one broken."""
-    if task and (why := TASK.refusal(config)):
+def refuse_if_invalid(config: LabConfig, task: bool, code: str | None = None) -> None:
+    """A task run must keep within the task's constraints; the message names the one broken.
+    A learner's own model is only sized once built: the verdict judges its size."""
+    why = TASK.procedure_refusal(config) if code else TASK.refusal(config)
+    if task and why:
         raise ConstraintError(f"this run breaks the task's constraint on {why}", field="config")
 
 
@@ -62,14 +64,16 @@ def new_run(
     *,
     task: bool,
     torch_version: str,
+    code: str | None = None,
     cached: LabRun | None = None,
 ) -> LabRun:
     run = LabRun(
         learner_id=learner_id,
         config=config.model_dump(mode="json"),
-        config_key=config.key(torch_version),
+        config_key=config.key(torch_version, code),
         torch_version=torch_version,
         task=task,
+        code=code,
         epochs=[],
     )
     if cached is not None:  # an identical run already trained: same numbers, served at once
@@ -136,14 +140,17 @@ def list_runs(
 def view(run: LabRun) -> LabRunOut:
     config = LabConfig.model_validate(run.config)
     outcome = run.outcome or {}
-    verdict = judge(config, outcome) if run.task and run.status == "done" else []
+    # A learner's own model is counted when it has been built (in the sandbox).
+    parameters = outcome.get("parameters") if run.code else parameter_count(config)
+    verdict = judge(outcome) if run.task and run.status == "done" else []
     return LabRunOut(
         id=run.public_id,
         status=run.status,  # type: ignore[arg-type]
         config=config,
         task=run.task,
-        parameters=parameter_count(config),
-        size_ratio=round(parameter_count(config) / parameter_count(BASELINE), 3),
+        code=run.code,
+        parameters=parameters or 0,
+        size_ratio=round((parameters or 0) / parameter_count(BASELINE), 3),
         epochs=[EpochOut.model_validate(e) for e in run.epochs],
         best_epoch=outcome.get("best_epoch"),
         train_accuracy=outcome.get("train_accuracy"),
@@ -160,17 +167,17 @@ def view(run: LabRun) -> LabRunOut:
     )
 
 
-def judge(config: LabConfig, outcome: dict[str, Any]) -> list[Criterion]:
+def judge(outcome: dict[str, Any]) -> list[Criterion]:
     """Pass or fail on each criterion of the task, saying by how much."""
-    val, train = outcome["val_accuracy"], outcome["train_accuracy"]
-    ratio = parameter_count(config) / parameter_count(BASELINE)
+    val, train, count = outcome["val_accuracy"], outcome["train_accuracy"], outcome["parameters"]
+    ratio = count / parameter_count(BASELINE)
     return [
         _at_least("Validation accuracy", val, TASK.min_val_accuracy),
         _below("Training accuracy", train, TASK.max_train_accuracy),
         Criterion(
             name=f"Model size at most {TASK.max_size_ratio:g}x the baseline",
             passed=ratio <= TASK.max_size_ratio,
-            detail=f"{parameter_count(config):,} parameters, {ratio:.2f}x the baseline",
+            detail=f"{count:,} parameters, {ratio:.2f}x the baseline",
         ),
     ]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from app.lab.config import INPUT_SIZE, NUM_CLASSES, LabConfig, parameter_count
+from app.lab.config import INPUT_SIZE, NUM_CLASSES, LabConfig
 from app.lab.dataset import LabData
 
 # Shuffling draws from its own generator so that dropout's draws (global RNG) do not move it.
@@ -86,12 +86,17 @@ def build_model(config: LabConfig) -> nn.Module:
 
 
 def train(
-    config: LabConfig, data: LabData, on_epoch: Callable[[Epoch], None] | None = None
+    config: LabConfig,
+    data: LabData,
+    on_epoch: Callable[[Epoch], None] | None = None,
+    make_model: Callable[[], nn.Module] | None = None,
 ) -> Outcome:
-    """Train one model on the lab's data; `on_epoch` hears each epoch as it ends."""
+    """Train one model on the lab's data; `on_epoch` hears each epoch as it ends. The model is
+    the config's, or what `make_model` builds (a learner's own module, in the sandbox); the
+    config's procedure and seed apply either way."""
     torch.use_deterministic_algorithms(True)
     torch.manual_seed(config.seed)
-    model = build_model(config)
+    model = make_model() if make_model else build_model(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     shuffle = torch.Generator().manual_seed(config.seed + SHUFFLE_SEED_OFFSET)
 
@@ -136,7 +141,7 @@ def train(
         train_accuracy=train_accuracy,
         val_accuracy=val_accuracy,
         stopped_early=last.epoch < config.epochs,
-        parameters=parameter_count(config),
+        parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
     )
 
 

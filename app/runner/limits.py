@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-RunKind = Literal["snippet", "check", "code_test"]
+RunKind = Literal["snippet", "check", "code_test", "lab_code"]
 
 
 class Limits(BaseModel):
@@ -33,6 +33,8 @@ DEFAULT_LIMITS: dict[str, Limits] = {
     "snippet": Limits(),
     "check": Limits(),
     "code_test": Limits(cpu_seconds=10, wall_seconds=20),
+    # A learner's own model trained on the lab's data (app.lab.custom), as a lab job may.
+    "lab_code": Limits(cpu_seconds=30, wall_seconds=60),
 }
 
 

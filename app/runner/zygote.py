@@ -101,7 +101,12 @@ def build_seccomp() -> Any:
 
 
 def warm_up() -> None:
-    """Pay the one-time costs here, not in every run: kernels, autograd, the optimizer import."""
+    """Pay the one-time costs here, not in every run: kernels, autograd, the optimizer import.
+    The lab's data and training loop are imported too: the jail has no app files, so a run
+    can only import modules that are already loaded (a learner's lab model needs these)."""
+    import app.lab.dataset
+    import app.lab.training  # noqa: F401 - loaded for the runs, see above
+
     torch.set_num_threads(1)
     model = torch.nn.LSTM(4, 8, num_layers=2, batch_first=True, bidirectional=True)
     torch.nn.GRU(4, 8)(torch.randn(3, 2, 4))

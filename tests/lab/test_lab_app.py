@@ -202,3 +202,62 @@ def test_the_run_form_refuses_a_constraint_on_the_page(lab_app: TestClient) -> N
     started = client.post("/topics/birnn/lab", data={**fields, "hidden_size": "64"})
     assert started.status_code == 200 and "/lab/runs/" in str(started.url)
     assert "Lab run" in started.text
+
+
+OWN_MODEL = """
+import torch
+from torch import nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(50, 24, batch_first=True, bidirectional=True)
+        self.drop = nn.Dropout(0.5)
+        self.out = nn.Linear(48, 5)
+
+    def forward(self, words):
+        _, h_n = self.gru(self.drop(words))
+        return self.out(torch.cat([h_n[-2], h_n[-1]], dim=1))
+"""
+
+
+def test_your_own_model_trains_in_the_sandbox(lab_app: TestClient) -> None:
+    client = learner(lab_app)
+    started = client.post("/api/v1/lab/runs", json={"code": OWN_MODEL, "config": {"seed": 2}})
+    assert started.status_code == 202, started.text
+    final = events(client, started.json()["id"])[-2][1]
+    assert final["status"] == "done", final["message"]
+    assert len(final["epochs"]) == 20 and final["code"] == OWN_MODEL
+    namespace: dict[str, Any] = {}
+    exec(OWN_MODEL, namespace)
+    counted = sum(p.numel() for p in namespace["Model"]().parameters())
+    assert final["parameters"] == counted
+    assert final["verdict"][2]["detail"].startswith(f"{counted:,} parameters")
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("import torch\n", "NameError: define a class named Model"),
+        (
+            "from torch import nn\nclass Model(nn.Module):\n    pass\n",
+            "ValueError: Model() has no trainable parameters",
+        ),
+        (
+            "from torch import nn\nclass Model(nn.Module):\n    def __init__(self):\n"
+            "        super().__init__()\n        self.w = nn.Linear(50, 5)\n\n"
+            "    def forward(self, x):\n        raise ValueError('no model here')\n",
+            "ValueError: no model here (line 8)",
+        ),
+        (
+            "open('/work/main/instance/secret_key').read()\n",
+            "FileNotFoundError",
+        ),
+    ],
+)
+def test_your_own_models_errors_are_reported(lab_app: TestClient, code: str, message: str) -> None:
+    client = learner(lab_app)
+    run_id = client.post("/api/v1/lab/runs", json={"code": code}).json()["id"]
+    final = events(client, run_id)[-2][1]
+    assert final["status"] == "failed" and message in final["message"], final["message"]

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("config_key", sa.String(length=64), nullable=False),
         sa.Column("torch_version", sa.String(length=40), nullable=False),
         sa.Column("task", sa.Boolean(), nullable=False),
+        sa.Column("code", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("job_id", sa.Integer(), nullable=True),
         sa.Column("epochs", sa.JSON(), nullable=False),
