@@ -19,7 +19,7 @@ from torch import nn
 
 
 class Model(nn.Module):
-    """Reads (batch, 12 words, 50 numbers); returns (batch, 5) class scores."""
+    """Reads words shaped (batch, sentence length, 50); returns (batch, 5) class scores."""
 
     def __init__(self):
         super().__init__()

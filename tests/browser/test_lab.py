@@ -34,7 +34,7 @@ def test_a_run_fills_its_curves_live_and_ends_with_a_verdict(checked_page: Check
     page.get_by_label("Seed (initial weights and dropout)").fill("5")
     page.evaluate("window.sameDocument = true")
     with cp.navigation():
-        page.get_by_role("button", name="Train").click()
+        page.get_by_role("button", name="Train", exact=True).click()
     expect(page).to_have_url(re.compile(r"/lab/runs/[^/]+$"))
     page.evaluate("window.sameDocument = true")
 
@@ -61,7 +61,7 @@ def test_the_lab_without_javascript(browsing: Browsing) -> None:
     page.get_by_label("Hidden size (per direction)").fill("200")
     page.get_by_label("Bidirectional").check()
     with cp.navigation():
-        page.get_by_role("button", name="Train").click()
+        page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text("model size")
     expect(page.get_by_label("Hidden size (per direction)")).to_have_value("200")
     expect(page.locator("details.hint").nth(2)).to_be_attached()
