@@ -70,6 +70,13 @@ SOLUTION = LabConfig(bidirectional=True, readout="final", input_dropout=0.7, rea
 # The bonus: a second bidirectional layer with dropout between the layers, and early stopping.
 BONUS = SOLUTION.model_copy(update={"num_layers": 2, "layer_dropout": 0.5, "patience": 3})
 PRESETS: dict[str, LabConfig] = {"baseline": BASELINE, "solution": SOLUTION, "bonus": BONUS}
+# The classic readout mistake, measured: the solution read out at the last time step, and
+# read out as the mean over time, beside its final states.
+READOUT_VARIANTS: dict[str, LabConfig] = {
+    "solution-last-step": SOLUTION.model_copy(update={"readout": "last"}),
+    "solution-mean": SOLUTION.model_copy(update={"readout": "mean"}),
+}
+REFERENCES: dict[str, LabConfig] = PRESETS | READOUT_VARIANTS
 REFERENCE_SEEDS = (0, 1, 2)
 
 

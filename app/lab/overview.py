@@ -7,7 +7,15 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.lab import design, service
-from app.lab.config import BASELINE, PRESETS, READOUTS, TASK, LabConfig, parameter_count
+from app.lab.config import (
+    BASELINE,
+    PRESETS,
+    READOUTS,
+    REFERENCES,
+    TASK,
+    LabConfig,
+    parameter_count,
+)
 from app.lab.running import Lab
 from app.lab.schemas import ReferenceFigures
 
@@ -87,7 +95,7 @@ DATA = DataDesign(
 
 async def overview(lab: Lab) -> LabOverview:
     references = await lab.db(_references, lab.torch_version)
-    if len(references) < len(PRESETS):
+    if len(references) < len(REFERENCES):
         lab.measure_references()
     return LabOverview(
         available=lab.available(),
@@ -97,7 +105,7 @@ async def overview(lab: Lab) -> LabOverview:
         readouts=READOUTS,
         data=DATA,
         references=references,
-        references_expected=len(PRESETS),
+        references_expected=len(REFERENCES),
     )
 
 

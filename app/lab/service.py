@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.errors import AppError, NotFoundError
-from app.lab.config import BASELINE, PRESETS, REFERENCE_SEEDS, TASK, LabConfig, parameter_count
+from app.lab.config import BASELINE, REFERENCE_SEEDS, REFERENCES, TASK, LabConfig, parameter_count
 from app.lab.models import LabRun
 from app.lab.schemas import FINISHED, Criterion, EpochOut, LabRunOut, ReferenceFigures
 
@@ -208,7 +208,7 @@ def _below(name: str, value: float, ceiling: float) -> Criterion:
 def reference_configs() -> list[tuple[str, LabConfig]]:
     return [
         (name, preset.model_copy(update={"seed": seed}))
-        for name, preset in PRESETS.items()
+        for name, preset in REFERENCES.items()
         for seed in REFERENCE_SEEDS
     ]
 
@@ -216,7 +216,7 @@ def reference_configs() -> list[tuple[str, LabConfig]]:
 def reference_figures(db: Session, torch_version: str) -> dict[str, ReferenceFigures]:
     """Each preset's figures over the reference seeds, once all its runs are done."""
     figures = {}
-    for name, preset in PRESETS.items():
+    for name, preset in REFERENCES.items():
         runs = [
             cached_run(db, preset.model_copy(update={"seed": s}).key(torch_version))
             for s in REFERENCE_SEEDS

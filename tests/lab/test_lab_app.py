@@ -173,7 +173,7 @@ def test_learners_do_not_see_each_others_runs(lab_app: Any) -> None:
 def test_the_page_shows_the_reference_runs_story(lab_app: Any) -> None:
     client = learner(lab_app)
     deadline = time.monotonic() + 180
-    while len((facts := client.get("/api/v1/lab").json())["references"]) < 3:
+    while len((facts := client.get("/api/v1/lab").json())["references"]) < 5:
         assert time.monotonic() < deadline, "the reference runs were not measured"
         time.sleep(0.5)
     base, solution = facts["references"]["baseline"], facts["references"]["solution"]
@@ -184,6 +184,8 @@ def test_the_page_shows_the_reference_runs_story(lab_app: Any) -> None:
     assert f"{base['val_mean'] * 100:.1f}%" in page.text
     assert f"{solution['val_mean'] * 100:.1f}%" in page.text
     assert "Accuracy per epoch, seed 0" in page.text
+    last = facts["references"]["solution-last-step"]
+    assert f"{last['val_mean'] * 100:.1f}%" in page.text, "the readout table"
 
 
 def test_the_run_form_refuses_a_constraint_on_the_page(lab_app: TestClient) -> None:
