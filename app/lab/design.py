@@ -24,16 +24,18 @@ from __future__ import annotations
 
 from app.lab.config import INPUT_SIZE, NUM_CLASSES
 
-SEQ_LEN = 12  # words per sentence
+SEQ_LEN = 13  # words per sentence
 TRAIN_SIZE = 400
 VAL_SIZE = 400
-FILLER_WORDS = 50  # neutral words, drawn uniformly with replacement
+FILLER_WORDS = 100  # neutral words, drawn uniformly with replacement
 KEYWORDS_PER_CLASS = 2
-WORD_STD = INPUT_SIZE**-0.5  # per entry: a word vector is about 1 long
-KEYWORD_SCALE = 2.0  # a keyword is about twice as long as a filler word
+WORD_LENGTH = 2.0  # a filler word's vector is about this long
+WORD_STD = WORD_LENGTH * INPUT_SIZE**-0.5  # per entry of a word vector
+KEYWORD_SCALE = 2.5  # a keyword's vector is this many times longer than a filler's
 KEYWORD_POSITIONS = (0, 1, 2)  # the keyword sits in one of these, uniformly
 TOKEN_NOISE = 0.5 * INPUT_SIZE**-0.5  # per-entry std of each word's own noise (about 0.5 long)
-LABEL_NOISE = 0.10  # chance that a label is replaced by another class, uniformly
+LABEL_NOISE = 0.10  # this share of each split's labels is replaced by another class
+
 # The story's targets for the baseline (the task's own targets for a solution are config.TASK):
 # it memorises the training sentences, yet does poorly on unseen ones.
 OVERFIT_MIN_TRAIN_ACCURACY = 0.93

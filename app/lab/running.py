@@ -48,6 +48,7 @@ class Lab:
 
     async def start(self, learner: str | None, request: StartLabRun) -> LabRunOut:
         service.refuse_if_invalid(request.config, request.task, request.code)
+        self._runner()  # no runner, no run: refused before anything is stored
         run, job_needed = await self.db(self._new_run, learner, request)
         if not job_needed:
             return service.view(run)
