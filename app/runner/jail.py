@@ -14,6 +14,7 @@ import site
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from app.runner.syscalls import (
     CLONE_NEWIPC,
@@ -92,3 +93,17 @@ def _bind(source: str, target: str, *, directory: bool) -> None:
     if not source.startswith("/dev/"):
         flags |= MS_NODEV
     mount(None, target, None, flags)
+
+
+def confine(uid: int, seccomp: Any) -> None:
+    """Enter the jail for good as an unprivileged worker (Shape playground, lab): the jail's
+    view of the machine, `uid` with no groups, no new privileges, then the seccomp filter."""
+    from app.runner.syscalls import PR_SET_NO_NEW_PRIVS, prctl
+
+    enter()
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    if seccomp is not None:
+        seccomp.load()

@@ -73,7 +73,6 @@ def main() -> None:
     from app.lab.training import train
     from app.runner import jail
     from app.runner.playground import cap_memory
-    from app.runner.syscalls import PR_SET_NO_NEW_PRIVS, prctl
     from app.runner.zygote import build_seccomp, warm_up
 
     uid, cpu_seconds = int(sys.argv[1]), int(sys.argv[2])
@@ -83,13 +82,7 @@ def main() -> None:
     DATA = make_data()
     train(BASELINE.model_copy(update={"epochs": 1}), DATA)  # pays for lazy imports once
     cap_memory(MEMORY_HEADROOM)
-    jail.enter()
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
-    if seccomp is not None:
-        seccomp.load()
+    jail.confine(uid, seccomp)
     sys.stdout.flush()
     emit(0, {"type": "ready", "torch": torch.__version__})
     serve(cpu_seconds)

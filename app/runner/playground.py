@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import resource
 import sys
@@ -186,7 +185,6 @@ def cap_memory(headroom: int) -> None:
 def main() -> None:
     """The worker: warm torch, enter the jail as an unprivileged user, answer JSON lines."""
     from app.runner import jail
-    from app.runner.syscalls import PR_SET_NO_NEW_PRIVS, prctl
     from app.runner.zygote import build_seccomp, warm_up
 
     uid = int(sys.argv[1]) if len(sys.argv) > 1 else 65534
@@ -194,13 +192,7 @@ def main() -> None:
     warm_up()
     explore(PlaygroundParams())  # the first call pays for lazy imports
     cap_memory(MEMORY_HEADROOM)
-    jail.enter()
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
-    if seccomp is not None:
-        seccomp.load()
+    jail.confine(uid, seccomp)
     sys.stdout.write(json.dumps({"event": "ready"}) + "\n")
     sys.stdout.flush()
     for line in sys.stdin:
