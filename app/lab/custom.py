@@ -74,7 +74,9 @@ def events_of(result: RunResult) -> list[dict[str, Any]]:
     ]
     events += [e for e in reported if e.get("type") == "epoch"]
     done = [e for e in reported if e.get("type") == "done"]
-    if result.limit is not None:
+    if result.limit is not None and result.limit.name == "cancelled":
+        events.append({"type": "cancelled"})
+    elif result.limit is not None:
         events.append({"type": "stopped", "limit": result.limit.message})
     elif result.exception is not None:
         exc = result.exception

@@ -53,7 +53,7 @@ class Lab:
         if not job_needed:
             return service.view(run)
         if request.code is not None:
-            self._in_background(self._run_code(run.id, learner, request))
+            self._in_background(self._run_code(run.id, learner, request, run.public_id))
             return service.view(run)
         try:
             job = await self._runner().lab_submit(request.config, learner)
@@ -91,8 +91,11 @@ class Lab:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _run_code(self, run_id: int, learner: str | None, request: StartLabRun) -> None:
-        """A learner's own model: one sandboxed run, its epochs recorded when it ends."""
+    async def _run_code(
+        self, run_id: int, learner: str | None, request: StartLabRun, request_handle: str
+    ) -> None:
+        """A learner's own model: one sandboxed run (cancellable by its handle, the run's
+        public id), its epochs recorded when it ends."""
         assert request.code is not None
         await self.db(service.apply_event, run_id, {"type": "started"})
         self._wake(run_id)
@@ -154,7 +157,9 @@ class Lab:
 
     async def cancel(self, learner: str | None, public_id: str) -> LabRunOut:
         run = await self.db(_own_row, learner, public_id)
-        if run.status in ("queued", "running") and run.job_id is not None:
+        if run.status in ("queued", "running") and run.code is not None:
+            await self._runner().cancel_run(run.public_id)
+        elif run.status in ("queued", "running") and run.job_id is not None:
             await self._runner().lab_cancel(run.job_id)
         return await self.run_view(learner, public_id)
 

@@ -48,6 +48,11 @@ class RunnerClient:
         response = await self._post("/v1/playground", body)
         return PlaygroundResult.model_validate_json(response.content)
 
+    async def cancel_run(self, handle: str) -> bool:
+        """Stop the run started with this handle; False if none is going."""
+        response = await self._post("/v1/runs/cancel", json.dumps({"handle": handle}))
+        return bool(response.json()["cancelled"])
+
     async def lab_submit(self, config: LabConfig, learner: str | None) -> int:
         """Queue a lab training job; its id. TooManyRunsError when the queue is full or the
         learner already has a job going."""

@@ -21,7 +21,7 @@ from typing import Any
 from app.core.config import PROJECT_DIR
 from app.runner.cgroups import remove_slots
 from app.runner.limits import CEILING, Limits
-from app.runner.protocol import RunResult
+from app.runner.protocol import LimitHit, RunResult
 
 log = logging.getLogger("torchquiz.runner")
 # The zygote's whole environment: every run inherits its memory, so nothing else goes in.
@@ -82,6 +82,9 @@ class ZygotePool:
     def __init__(self, config: PoolConfig) -> None:
         self.config = config
         self._ids = itertools.count()
+        # Runs started with a handle: where each runs, None while it waits for its turn.
+        self._handles: dict[str, tuple[_Zygote, str] | None] = {}
+        self._cancelled: set[str] = set()  # handles cancelled while waiting
         self._zygotes = [_Zygote(i, f"{os.getpid()}-{i}") for i in range(config.zygotes)]
         self._running = asyncio.Semaphore(config.parallel)
         self._waiting = 0
@@ -150,24 +153,34 @@ class ZygotePool:
             await self._spawn(zygote)
 
     async def run(
-        self, code: str, limits: Limits, tests: list[dict[str, str]] | None = None
+        self,
+        code: str,
+        limits: Limits,
+        tests: list[dict[str, str]] | None = None,
+        handle: str | None = None,
     ) -> RunResult:
         if self._active >= self.config.parallel and self._waiting >= self.config.queue_depth:
             raise QueueFullError(retry_after=self._retry_after())
         self._waiting += 1
+        if handle:
+            self._handles[handle] = None
         try:
             await self._running.acquire()
         finally:
             self._waiting -= 1
         self._active += 1
         try:
-            return await self._run_now(code, limits, tests)
+            if handle and handle in self._cancelled:
+                self._cancelled.discard(handle)
+                self._handles.pop(handle, None)
+                return RunResult(ok=False, limit=LimitHit(name="cancelled", message="cancelled"))
+            return await self._run_now(code, limits, tests, handle)
         finally:
             self._active -= 1
             self._running.release()
 
     async def _run_now(
-        self, code: str, limits: Limits, tests: list[dict[str, str]] | None
+        self, code: str, limits: Limits, tests: list[dict[str, str]] | None, handle: str | None
     ) -> RunResult:
         zygote = min(self._zygotes, key=lambda z: len(z.pending))
         if zygote.process is None or zygote.process.returncode is not None or not zygote.info:
@@ -178,6 +191,8 @@ class ZygotePool:
         request = {"id": run_id, "code": code, "tests": tests, "limits": limits.model_dump()}
         assert zygote.process.stdin
         zygote.process.stdin.write((json.dumps(request) + "\n").encode())
+        if handle:
+            self._handles[handle] = (zygote, run_id)
         started = time.monotonic()
         try:
             # The zygote enforces the wall limit; this only guards against a stuck zygote.
@@ -185,10 +200,28 @@ class ZygotePool:
         except TimeoutError:
             zygote.pending.pop(run_id, None)
             raise RunnerUnavailableError("the runner did not answer in time") from None
+        finally:
+            if handle:
+                self._handles.pop(handle, None)
         self._remember((time.monotonic() - started) * 1000)
         if "error" in message:
+            if message["error"].startswith("cancelled"):
+                return RunResult(ok=False, limit=LimitHit(name="cancelled", message="cancelled"))
             raise RunnerUnavailableError(message["error"])
         return RunResult.model_validate(message["result"])
+
+    def cancel(self, handle: str) -> bool:
+        """Stop the run started with this handle; False when no such run is going."""
+        if handle not in self._handles:
+            return False
+        found = self._handles[handle]
+        if found is None:  # still waiting for its turn: it will not run
+            self._cancelled.add(handle)
+            return True
+        zygote, run_id = found
+        if zygote.process and zygote.process.stdin and zygote.process.returncode is None:
+            zygote.process.stdin.write((json.dumps({"cancel": run_id}) + "\n").encode())
+        return True
 
     def _remember(self, elapsed_ms: float) -> None:
         self._recent_ms = [*self._recent_ms[-49:], elapsed_ms]

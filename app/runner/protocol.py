@@ -22,6 +22,8 @@ class RunRequest(BaseModel):
     limits: Limits | None = Field(default=None, description="At most the kind's defaults.")
     # The caller's learner id, for the per-learner rate limit (never shown to the code).
     learner: str | None = Field(default=None, max_length=64)
+    # The caller's name for this run, to cancel it (POST /v1/runs/cancel) while it runs.
+    handle: str | None = Field(default=None, max_length=64)
 
 
 class TensorInfo(BaseModel):
@@ -55,7 +57,7 @@ class TestRun(BaseModel):
 
 
 class LimitHit(BaseModel):
-    name: str  # cpu, wall, memory, output, crash
+    name: str  # cpu, wall, memory, output, crash, cancelled
     message: str
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.runner.lab_pool import LabPool
 from app.runner.lab_routes import lab_router
@@ -61,6 +61,10 @@ class ResultCache:
 def torch_version() -> str:
     """Read from the installed package's metadata: this process never imports torch."""
     return importlib.metadata.version("torch")
+
+
+class CancelRun(BaseModel):
+    handle: str = Field(max_length=64)
 
 
 class PlaygroundRequest(BaseModel):
@@ -153,7 +157,7 @@ def create_runner_app(
             return hit
         try:
             tests = [t.model_dump() for t in body.tests] if body.tests else None
-            result = await request.app.state.pool.run(body.code, limits, tests)
+            result = await request.app.state.pool.run(body.code, limits, tests, body.handle)
             if key and result.limit is None:
                 cache.put(key, result)
             return result
@@ -161,6 +165,13 @@ def create_runner_app(
             return busy(exc)
         except RunnerUnavailableError as exc:
             return error(503, "runner_unavailable", str(exc))
+
+    @app.post("/v1/runs/cancel")
+    async def cancel_run(body: CancelRun, request: Request) -> Any:
+        """Stop the run started with this handle (killed if running); false if none is going."""
+        if refused := refusal(request, None, limiter):
+            return refused
+        return {"cancelled": request.app.state.pool.cancel(body.handle)}
 
     app.include_router(lab_router(lambda request: refusal(request, None, limiter), error, busy))
     return app

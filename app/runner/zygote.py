@@ -1,11 +1,11 @@
 """A warm worker: imports torch once, enters its jail, then forks one throwaway process per run.
 
 Started by app.runner.pool with an (almost) empty environment: nothing secret may be in its
-memory, which every run inherits. It speaks JSON lines: requests {"id", "code", "limits"} on
-stdin, results {"id", "result"} on stdout, and first {"event": "ready", ...}. It keeps a few
-runs' processes made ahead of time ("spares", see app.runner.child), so a request only pays for
-running its code. Single-threaded on purpose: forking a process that has started torch's thread
-pool hangs the children.
+memory, which every run inherits. It speaks JSON lines: requests {"id", "code", "limits"} or
+{"cancel": id} on stdin, results {"id", "result"} on stdout, and first {"event": "ready", ...}.
+It keeps a few runs' processes made ahead of time ("spares", see app.runner.child), so a
+request only pays for running its code. Single-threaded on purpose: forking a process that has
+started torch's thread pool hangs the children.
 """
 
 from __future__ import annotations
@@ -195,7 +195,20 @@ class Zygote:
         while b"\n" in self.inbox:
             line, _, rest = self.inbox.partition(b"\n")
             self.inbox = bytearray(rest)
-            self.waiting.append(json.loads(line))
+            message = json.loads(line)
+            if "cancel" in message:
+                self._cancel(message["cancel"])
+            else:
+                self.waiting.append(message)
+
+    def _cancel(self, run_id: str) -> None:
+        """Stop a run: killed if it is running, answered at once if it has not started."""
+        for slot in self.slots:
+            if slot.state == "running" and slot.run_id == run_id:
+                self._kill(slot, "cancelled")
+        for request in [r for r in self.waiting if r["id"] == run_id]:
+            self.waiting.remove(request)
+            self._send({"id": run_id, "error": "cancelled before it started"})
 
     def _send(self, message: dict[str, Any]) -> None:
         view = memoryview((json.dumps(message) + "\n").encode())
@@ -466,6 +479,8 @@ def _limit_hit(slot: Slot, *, oom: bool) -> dict[str, str]:
             "name": "wall",
             "message": f"stopped after {limits.wall_seconds:g} s (wall-clock limit)",
         }
+    if slot.killed == "cancelled":
+        return {"name": "cancelled", "message": "cancelled"}
     if slot.killed == "output":
         size = _size(limits.output_bytes)
         return {"name": "output", "message": f"stopped: printed more than {size} (output limit)"}

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -193,3 +194,22 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
         return "gone"
+
+
+def test_a_run_is_cancelled_by_its_handle(runner: Runner) -> None:
+    handle = f"cancel-me-{time.monotonic_ns()}"
+    body = {"code": "while True:\n    pass", "handle": handle, "limits": {"cpu_seconds": 5}}
+
+    def run() -> httpx.Response:
+        with runner.client() as client:
+            return client.post("/v1/runs", json=body)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool, runner.client() as client:
+        running = pool.submit(run)
+        time.sleep(0.5)  # it is spinning in the sandbox by now
+        assert client.post("/v1/runs/cancel", json={"handle": handle}).json() == {"cancelled": True}
+        result = running.result(timeout=10).json()
+        again = client.post("/v1/runs/cancel", json={"handle": handle}).json()
+    assert result["limit"] == {"name": "cancelled", "message": "cancelled"}
+    assert result["cpu_ms"] < 4000, "killed at once, not at its CPU limit"
+    assert again == {"cancelled": False}, "a finished run cannot be cancelled"
