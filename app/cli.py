@@ -78,8 +78,22 @@ def _serve_app(host: str, port: int, workers: int) -> None:
     "--uid-base", default=60000, show_default=True, type=int, help="First of the runs' user ids."
 )
 @click.option("--playground-workers", default=2, show_default=True, type=int)
-@click.option("--lab-workers", default=1, show_default=True, type=int, help="Lab trainers.")
-@click.option("--lab-queue-depth", default=8, show_default=True, type=int)
+@click.option(
+    "--lab-workers",
+    default=1,
+    show_default=True,
+    type=int,
+    envvar="TORCHQUIZ_RUNNER_LAB_WORKERS",
+    help="Warm lab trainers (one job each at a time).",
+)
+@click.option(
+    "--lab-queue-depth",
+    default=8,
+    show_default=True,
+    type=int,
+    envvar="TORCHQUIZ_RUNNER_LAB_QUEUE_DEPTH",
+    help="Lab jobs waiting at most; beyond, 429.",
+)
 @click.option(
     "--burst",
     default=10,

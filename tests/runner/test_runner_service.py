@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from app.core.config import PROJECT_DIR, Settings
 from app.main import create_app
+from app.runner.embedded import embedded_runner
 from app.runner.limits import DEFAULT_LIMITS, Limits
 from app.runner.pool import PoolConfig, QueueFullError, ZygotePool
 from app.runner.ratelimit import RateLimiter
@@ -213,3 +214,11 @@ def test_a_run_is_cancelled_by_its_handle(runner: Runner) -> None:
     assert result["limit"] == {"name": "cancelled", "message": "cancelled"}
     assert result["cpu_ms"] < 4000, "killed at once, not at its CPU limit"
     assert again == {"cancelled": False}, "a finished run cannot be cancelled"
+
+
+def test_the_embedded_runner_takes_its_lab_settings_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORCHQUIZ_RUNNER_LAB_WORKERS", "2")
+    with embedded_runner(tmp_path / "r.sock") as url, Runner(url, "").client() as client:
+        assert client.get("/healthz").json()["lab"]["workers"] == 2
