@@ -1,8 +1,8 @@
 """A learner's own model in the lab: their code, then a harness that trains `Model()` on the
 lab's data with the run's procedure, all in the sandbox (run kind `lab_code`). The harness
-reports each epoch and the outcome as marked lines on stdout, read back here into the same
-events a lab job sends. (The learner's code runs in that process and could print such lines
-itself: it would only fool its own run's record.)"""
+reports each epoch and the outcome as marked lines on stdout, streamed back while it trains
+and read here into the same events a lab job sends. (The learner's code runs in that process
+and could print such lines itself: it would only fool its own run's record.)"""
 
 from __future__ import annotations
 
@@ -64,26 +64,40 @@ def program(code: str, config: LabConfig) -> str:
     return code.rstrip() + "\n" + HARNESS.format(mark=MARK, config=config.model_dump_json())
 
 
-def events_of(result: RunResult) -> list[dict[str, Any]]:
-    """The run's lab events: started, each epoch, then done, failed or stopped."""
-    events: list[dict[str, Any]] = [{"type": "started"}]
-    reported = [
-        json.loads(line.removeprefix(MARK))
-        for line in result.stdout.splitlines()
-        if line.startswith(MARK)
-    ]
-    events += [e for e in reported if e.get("type") == "epoch"]
-    done = [e for e in reported if e.get("type") == "done"]
+class Reports:
+    """The harness's marked lines out of the run's stdout, as it arrives in chunks."""
+
+    def __init__(self) -> None:
+        self._partial = ""
+
+    def feed(self, chunk: str) -> list[dict[str, Any]]:
+        """The complete reports in this chunk (and the one it finishes)."""
+        lines = (self._partial + chunk).split("\n")
+        self._partial = lines.pop()
+        return [_report(line) for line in lines if line.startswith(MARK)]
+
+
+def _report(line: str) -> dict[str, Any]:
+    try:
+        report = json.loads(line.removeprefix(MARK))
+    except ValueError:
+        return {}
+    return report if isinstance(report, dict) else {}
+
+
+def epochs_in(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in reports if r.get("type") == "epoch"]
+
+
+def final_event(result: RunResult) -> dict[str, Any]:
+    """How the run ended: done (with the outcome), cancelled, stopped or failed."""
     if result.limit is not None and result.limit.name == "cancelled":
-        events.append({"type": "cancelled"})
-    elif result.limit is not None:
-        events.append({"type": "stopped", "limit": result.limit.message})
-    elif result.exception is not None:
+        return {"type": "cancelled"}
+    if result.limit is not None:
+        return {"type": "stopped", "limit": result.limit.message}
+    if result.exception is not None:
         exc = result.exception
         where = f" (line {exc.line})" if exc.line else ""
-        events.append({"type": "failed", "message": f"{exc.type}: {exc.message}{where}"[:2000]})
-    elif done:
-        events.append(done[-1])
-    else:
-        events.append({"type": "failed", "message": "the run ended without a result"})
-    return events
+        return {"type": "failed", "message": f"{exc.type}: {exc.message}{where}"[:2000]}
+    done = [r for r in Reports().feed(result.stdout + "\n") if r.get("type") == "done"]
+    return done[-1] if done else {"type": "failed", "message": "the run ended without a result"}

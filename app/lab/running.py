@@ -92,23 +92,27 @@ class Lab:
         return task
 
     async def _run_code(
-        self, run_id: int, learner: str | None, request: StartLabRun, request_handle: str
+        self, run_id: int, learner: str | None, request: StartLabRun, handle: str
     ) -> None:
         """A learner's own model: one sandboxed run (cancellable by its handle, the run's
-        public id), its epochs recorded when it ends."""
+        public id), each epoch recorded as its report arrives."""
         assert request.code is not None
         await self.db(service.apply_event, run_id, {"type": "started"})
         self._wake(run_id)
+        reports = custom.Reports()
+
+        async def printed(chunk: str) -> None:
+            for epoch in custom.epochs_in(reports.feed(chunk)):
+                await self.db(service.apply_event, run_id, epoch)
+                self._wake(run_id)
+
         code = custom.program(request.code, request.config)
+        run = RunRequest(code=code, kind="lab_code", learner=learner, handle=handle)
         try:
-            result = await self._runner().run(
-                RunRequest(code=code, kind="lab_code", learner=learner)
-            )
-            events = custom.events_of(result)[1:]
+            final = custom.final_event(await self._runner().run_streamed(run, printed))
         except Exception as exc:  # the runner is busy or gone: the run must still end
-            events = [{"type": "failed", "message": str(exc)}]
-        for event in events:
-            await self.db(service.apply_event, run_id, event)
+            final = {"type": "failed", "message": str(exc)}
+        await self.db(service.apply_event, run_id, final)
         self._wake(run_id)
 
     async def _record(self, run_id: int, job: int) -> None:

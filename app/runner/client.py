@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NoReturn
 
 import httpx
 
@@ -48,6 +48,32 @@ class RunnerClient:
         response = await self._post("/v1/playground", body)
         return PlaygroundResult.model_validate_json(response.content)
 
+    async def run_streamed(
+        self, request: RunRequest, on_output: Callable[[str], Awaitable[None]]
+    ) -> RunResult:
+        """As `run`, hearing the code's stdout as it prints (for a long run, such as a lab
+        model training)."""
+        body = request.model_dump_json(exclude_none=True)
+        headers = {"content-type": "application/json"}
+        try:
+            async with self._client.stream(
+                "POST", "/v1/runs/stream", content=body, headers=headers, timeout=None
+            ) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    self._raise_for(response)
+                async for line in response.aiter_lines():
+                    message = json.loads(line) if line else {}
+                    if "output" in message:
+                        await on_output(message["output"])
+                    elif "result" in message:
+                        return RunResult.model_validate(message["result"])
+                    elif "error" in message:
+                        raise RunnerUnavailableError(message["error"]["message"])
+        except httpx.HTTPError as exc:
+            raise RunnerUnavailableError(f"the code runner cannot be reached ({exc})") from None
+        raise RunnerUnavailableError("the runner ended the run's stream without a result")
+
     async def cancel_run(self, handle: str) -> bool:
         """Stop the run started with this handle; False if none is going."""
         response = await self._post("/v1/runs/cancel", json.dumps({"handle": handle}))
@@ -84,13 +110,17 @@ class RunnerClient:
             )
         except httpx.HTTPError as exc:
             raise RunnerUnavailableError(f"the code runner cannot be reached ({exc})") from None
+        if response.status_code != ok:
+            self._raise_for(response)
+        return response
+
+    @staticmethod
+    def _raise_for(response: httpx.Response) -> NoReturn:
         if response.status_code == 429:
             error = TooManyRunsError(response.json().get("message", "too many runs"))
             error.headers = {"Retry-After": response.headers.get("retry-after", "1")}
             raise error
-        if response.status_code != ok:
-            raise RunnerUnavailableError(_message(response))
-        return response
+        raise RunnerUnavailableError(_message(response))
 
     async def health(self) -> dict[str, object]:
         try:

@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,7 @@ class ZygotePool:
         # Runs started with a handle: where each runs, None while it waits for its turn.
         self._handles: dict[str, tuple[_Zygote, str] | None] = {}
         self._cancelled: set[str] = set()  # handles cancelled while waiting
+        self._listeners: dict[str, Callable[[str], None]] = {}  # streamed output, by run
         self._zygotes = [_Zygote(i, f"{os.getpid()}-{i}") for i in range(config.zygotes)]
         self._running = asyncio.Semaphore(config.parallel)
         self._waiting = 0
@@ -125,7 +127,10 @@ class ZygotePool:
         assert zygote.process and zygote.process.stdout and zygote.ready
         async for line in zygote.process.stdout:
             message = json.loads(line)
-            if "id" in message:
+            if "output" in message:
+                if listener := self._listeners.get(message["id"]):
+                    listener(message["output"])
+            elif "id" in message:
                 future = zygote.pending.pop(message["id"], None)
                 if future and not future.done():
                     future.set_result(message)
@@ -158,7 +163,9 @@ class ZygotePool:
         limits: Limits,
         tests: list[dict[str, str]] | None = None,
         handle: str | None = None,
+        on_output: Callable[[str], None] | None = None,
     ) -> RunResult:
+        """Run code in the sandbox. `on_output` hears its stdout as it is printed."""
         if self._active >= self.config.parallel and self._waiting >= self.config.queue_depth:
             raise QueueFullError(retry_after=self._retry_after())
         self._waiting += 1
@@ -174,13 +181,18 @@ class ZygotePool:
                 self._cancelled.discard(handle)
                 self._handles.pop(handle, None)
                 return RunResult(ok=False, limit=LimitHit(name="cancelled", message="cancelled"))
-            return await self._run_now(code, limits, tests, handle)
+            return await self._run_now(code, limits, tests, handle, on_output)
         finally:
             self._active -= 1
             self._running.release()
 
     async def _run_now(
-        self, code: str, limits: Limits, tests: list[dict[str, str]] | None, handle: str | None
+        self,
+        code: str,
+        limits: Limits,
+        tests: list[dict[str, str]] | None,
+        handle: str | None,
+        on_output: Callable[[str], None] | None,
     ) -> RunResult:
         zygote = min(self._zygotes, key=lambda z: len(z.pending))
         if zygote.process is None or zygote.process.returncode is not None or not zygote.info:
@@ -188,7 +200,15 @@ class ZygotePool:
         run_id = str(next(self._ids))
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         zygote.pending[run_id] = future
-        request = {"id": run_id, "code": code, "tests": tests, "limits": limits.model_dump()}
+        request: dict[str, Any] = {
+            "id": run_id,
+            "code": code,
+            "tests": tests,
+            "limits": limits.model_dump(),
+        }
+        if on_output is not None:
+            request["stream"] = True
+            self._listeners[run_id] = on_output
         assert zygote.process.stdin
         zygote.process.stdin.write((json.dumps(request) + "\n").encode())
         if handle:
@@ -203,6 +223,7 @@ class ZygotePool:
         finally:
             if handle:
                 self._handles.pop(handle, None)
+            self._listeners.pop(run_id, None)
         self._remember((time.monotonic() - started) * 1000)
         if "error" in message:
             if message["error"].startswith("cancelled"):

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from app.runner.lab_pool import LabPool
@@ -80,6 +80,16 @@ def error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
 def busy(exc: QueueFullError) -> JSONResponse:
     retry = {"Retry-After": str(max(1, round(exc.retry_after)))}
     return error(429, "queue_full", "the runner is busy; try again", **retry)
+
+
+def limits_of(body: RunRequest) -> Limits:
+    """The kind's limits, or tighter ones the request asks for."""
+    ceiling = DEFAULT_LIMITS[body.kind]
+    return body.limits.within(ceiling) if body.limits else ceiling
+
+
+def tests_of(body: RunRequest) -> list[dict[str, str]] | None:
+    return [t.model_dump() for t in body.tests] if body.tests else None
 
 
 def create_runner_app(
@@ -150,13 +160,11 @@ def create_runner_app(
         """Run learner code in the sandbox, within the kind's limits (or tighter ones)."""
         if refused := refusal(request, body.learner, limiter):
             return refused
-        ceiling = DEFAULT_LIMITS[body.kind]
-        limits = body.limits.within(ceiling) if body.limits else ceiling
+        limits, tests = limits_of(body), tests_of(body)
         key = cache.key(body, limits) if body.kind in TRUSTED_KINDS else None
         if key and (hit := cache.get(key)):
             return hit
         try:
-            tests = [t.model_dump() for t in body.tests] if body.tests else None
             result = await request.app.state.pool.run(body.code, limits, tests, body.handle)
             if key and result.limit is None:
                 cache.put(key, result)
@@ -165,6 +173,34 @@ def create_runner_app(
             return busy(exc)
         except RunnerUnavailableError as exc:
             return error(503, "runner_unavailable", str(exc))
+
+    @app.post("/v1/runs/stream")
+    async def run_streamed(body: RunRequest, request: Request) -> Any:
+        """As /v1/runs, as JSON lines: {"output"} while the code prints, then {"result"} (or
+        {"error"} if the run could not be made)."""
+        if refused := refusal(request, body.learner, limiter):
+            return refused
+        pool, printed = request.app.state.pool, asyncio.Queue[str]()
+        running = asyncio.ensure_future(
+            pool.run(body.code, limits_of(body), tests_of(body), body.handle, printed.put_nowait)
+        )
+
+        async def lines() -> AsyncIterator[str]:
+            while not (running.done() and printed.empty()):
+                waiting = asyncio.ensure_future(printed.get())
+                await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
+                if waiting.done():
+                    yield json.dumps({"output": waiting.result()}) + "\n"
+                else:
+                    waiting.cancel()
+            try:
+                yield json.dumps({"result": running.result().model_dump(mode="json")}) + "\n"
+            except (QueueFullError, RunnerUnavailableError) as exc:
+                yield (
+                    json.dumps({"error": {"code": type(exc).__name__, "message": str(exc)}}) + "\n"
+                )
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     @app.post("/v1/runs/cancel")
     async def cancel_run(body: CancelRun, request: Request) -> Any:

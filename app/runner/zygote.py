@@ -2,7 +2,8 @@
 
 Started by app.runner.pool with an (almost) empty environment: nothing secret may be in its
 memory, which every run inherits. It speaks JSON lines: requests {"id", "code", "limits"} or
-{"cancel": id} on stdin, results {"id", "result"} on stdout, and first {"event": "ready", ...}.
+{"cancel": id} on stdin, results {"id", "result"} on stdout (before it, {"id", "output"} as the
+run prints, if it asked to "stream"), and first {"event": "ready", ...}.
 It keeps a few runs' processes made ahead of time ("spares", see app.runner.child), so a
 request only pays for running its code. Single-threaded on purpose: forking a process that has
 started torch's thread pool hangs the children.
@@ -76,6 +77,7 @@ class Slot:
     exit_code: int | None = None
     cpu_seconds: float = 0.0
     answered: bool = False
+    stream: bool = False  # forward stdout as it comes, as {"id", "output"} messages
 
     def reset(self) -> None:
         """Forget the last run (a slot object lives as long as the zygote and its keeper)."""
@@ -316,6 +318,7 @@ class Zygote:
             slot.memory_events = slot.groups.memory_events()
         now = time.monotonic()
         slot.state, slot.run_id, slot.limits = "running", request["id"], limits
+        slot.stream = bool(request.get("stream"))
         slot.started, slot.deadline = now, now + limits.wall_seconds
         message = json.dumps(
             {"code": request["code"], "tests": request.get("tests"), "limits": limits.model_dump()}
@@ -348,7 +351,10 @@ class Zygote:
         limits = slot.limits or self.ceiling
         cap = MAX_RESULT_BYTES if name == "result" else limits.output_bytes
         room = cap - len(slot.data[name])
-        slot.data[name] += chunk[: max(room, 0)]
+        kept = chunk[: max(room, 0)]
+        slot.data[name] += kept
+        if slot.stream and name == "stdout" and kept:
+            self._send({"id": slot.run_id, "output": kept.decode("utf-8", "replace")})
         if len(chunk) > room:
             slot.truncated.add(name)
             if name in ("stdout", "stderr"):

@@ -228,9 +228,11 @@ def test_your_own_model_trains_in_the_sandbox(lab_app: TestClient) -> None:
     client = learner(lab_app)
     started = client.post("/api/v1/lab/runs", json={"code": OWN_MODEL, "config": {"seed": 2}})
     assert started.status_code == 202, started.text
-    final = events(client, started.json()["id"])[-2][1]
+    seen = [data for kind, data in events(client, started.json()["id"]) if kind == "run"]
+    final = seen[-1]
     assert final["status"] == "done", final["message"]
     assert len(final["epochs"]) == 20 and final["code"] == OWN_MODEL
+    assert len(seen) >= 10, "its epochs stream in while it trains in the sandbox"
     namespace: dict[str, Any] = {}
     exec(OWN_MODEL, namespace)
     counted = sum(p.numel() for p in namespace["Model"]().parameters())

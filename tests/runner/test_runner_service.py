@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import subprocess
 import sys
 import time
@@ -222,3 +223,21 @@ def test_the_embedded_runner_takes_its_lab_settings_from_the_environment(
     monkeypatch.setenv("TORCHQUIZ_RUNNER_LAB_WORKERS", "2")
     with embedded_runner(tmp_path / "r.sock") as url, Runner(url, "").client() as client:
         assert client.get("/healthz").json()["lab"]["workers"] == 2
+
+
+def test_a_streamed_run_sends_its_output_as_it_prints(runner: Runner) -> None:
+    code = "import time\nfor i in range(4):\n    print(i, flush=True)\n    time.sleep(0.15)\n"
+    messages = []
+    with (
+        runner.client() as client,
+        client.stream("POST", "/v1/runs/stream", json={"code": code}) as r,
+    ):
+        for line in r.iter_lines():
+            if line:
+                messages.append((time.monotonic(), json.loads(line)))
+    outputs = [(at, m["output"]) for at, m in messages if "output" in m]
+    assert "".join(text for _, text in outputs) == "0\n1\n2\n3\n"
+    assert len(outputs) >= 3, "printed lines arrive as they are printed, not all at the end"
+    assert outputs[-1][0] - outputs[0][0] > 0.3
+    result = messages[-1][1]["result"]
+    assert result["ok"] and result["stdout"] == "0\n1\n2\n3\n"
