@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from app.attempts import answering, service
 from app.attempts.records import SessionRecord, get_session
 from app.attempts.schemas import AnswerIn, PracticeFeedback, StartSession
-from app.bank.schema import Difficulty
+from app.bank.schema import CodeQuestion, Difficulty
 from app.core.deps import (
     CatalogDep,
     CsrfProtected,
@@ -295,7 +295,10 @@ async def test_answer(
     session = await uow(get_session, learner.public_id, session_id)
     if session.finished_at is not None:
         return _redirect(request, "test_result_page", session_id=session_id)
-    if not form.is_blank():  # moving on without an answer is allowed in a test
+    blank = form.is_blank() or await uow(
+        _untouched_starter, catalog, learner.public_id, session_id, position, form.answer
+    )
+    if not blank:  # moving on without an answer is allowed in a test
         body = form.to_answer(position)
         try:
             await answering.answer(uow, catalog, runner, learner.public_id, session_id, body)
@@ -309,8 +312,20 @@ async def test_answer(
     step = {"next": 1, "previous": -1}.get(form.go, 0)
     target = min(max(1, position + step), len(session.version_ids))
     url = request.url_for("test_page", session_id=session_id, position=target)
-    saved = "" if form.is_blank() else f"?saved={position}"
+    saved = "" if blank else f"?saved={position}"
     return RedirectResponse(f"{url}{saved}", status_code=303)
+
+
+def _untouched_starter(
+    db: Session, catalog: Catalog, learner: str, session_id: str, position: int, answer: list[str]
+) -> bool:
+    """A code question's starter sent back unchanged is no answer yet: moving through a test
+    must not save (and run) the code the page started with."""
+    session = get_session(db, learner, session_id)
+    _, question = service.question_to_answer(db, catalog, session, position)
+    return isinstance(question, CodeQuestion) and [a.strip() for a in answer] == [
+        question.starter.strip()
+    ]
 
 
 def _test_context_of(

@@ -6,6 +6,7 @@ import re
 
 from starlette.testclient import TestClient
 
+from app.bank.schema import CodeQuestion
 from tests.api.test_sessions_api import bank_question, right_answer, wrong_answer
 
 
@@ -174,3 +175,26 @@ def test_practising_mistakes_from_the_review_page(client: TestClient) -> None:
     started = client.post("/topics/birnn/mistakes", data={"csrf_token": csrf(review.text)})
     assert "1 / 1" in started.text and "your mistakes" in started.text
     assert question_id_on(client, started.text) == question.id
+
+
+def test_moving_through_a_test_does_not_save_untouched_starter_code(client: TestClient) -> None:
+    for _ in range(20):  # a test draws its questions at random: find one with a code question
+        page = client.get("/topics/birnn/test")
+        url = str(client.post("/topics/birnn/test", data={"csrf_token": csrf(page.text)}).url)
+        base = url.rsplit("/", 1)[0]
+        for position in range(1, 11):
+            page = client.get(f"{base}/{position}")
+            question = bank_question(client, page.text)
+            if isinstance(question, CodeQuestion):
+                break
+        else:
+            continue
+        form = {"csrf_token": csrf(page.text), "go": "next"}
+        untouched = client.post(f"{base}/{position}", data={**form, "answer": question.starter})
+        assert "saved=" not in str(untouched.url)
+        assert "0 of 10 answered" in untouched.text
+        edited = client.post(f"{base}/{position}", data={**form, "answer": question.solution_code})
+        assert f"saved={position}" in str(edited.url)
+        assert "1 of 10 answered" in edited.text
+        return
+    raise AssertionError("no test drew a code question in 20 tries")
