@@ -14,14 +14,13 @@ import json
 import logging
 import os
 import signal
-import sys
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.config import PROJECT_DIR
-from app.runner.pool import ZYGOTE_ENV, QueueFullError, RunnerUnavailableError
+from app.runner.pool import QueueFullError, RunnerUnavailableError
+from app.runner.warm import WarmProcess
 
 log = logging.getLogger("torchquiz.runner")
 
@@ -53,30 +52,12 @@ class LabJob:
         self.changed = asyncio.Event()
 
 
-class _LabWorker:
+class _LabWorker(WarmProcess):
+    module = "app.runner.lab_worker"
+
     def __init__(self, uid: int, cpu_seconds: int) -> None:
-        self.uid, self.cpu_seconds = uid, cpu_seconds
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "app.runner.lab_worker",
-            str(self.uid),
-            str(self.cpu_seconds),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=ZYGOTE_ENV,
-            cwd=PROJECT_DIR,
-        )
-        assert self.process.stdout
-        line = await self.process.stdout.readline()
-        if not line or json.loads(line).get("type") != "ready":
-            raise RunnerUnavailableError("the lab worker did not start")
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.returncode is None
+        super().__init__(str(uid), str(cpu_seconds))
+        self.cpu_seconds = cpu_seconds
 
     async def run(self, job: LabJob, wall_seconds: float) -> None:
         """Train one job, adding its events; a limit or a cancel kills only the job's child."""
@@ -123,11 +104,6 @@ class _LabWorker:
         if pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-
-    def stop(self) -> None:
-        if self.alive():
-            assert self.process
-            self.process.kill()
 
 
 class LabPool:
@@ -226,6 +202,4 @@ class LabPool:
             task.cancel()
         for worker in self._workers:
             worker.stop()
-            if worker.process:
-                with contextlib.suppress(ProcessLookupError):
-                    await worker.process.wait()
+            await worker.wait()

@@ -4,41 +4,23 @@ behind them, and a worker that takes too long is killed and replaced."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import sys
 import time
 
-from app.core.config import PROJECT_DIR
 from app.runner.playground import PlaygroundParams, PlaygroundResult, build_code
-from app.runner.pool import ZYGOTE_ENV, QueueFullError, RunnerUnavailableError
+from app.runner.pool import QueueFullError, RunnerUnavailableError
+from app.runner.warm import WarmProcess
 
 log = logging.getLogger("torchquiz.runner")
 
 
-class _Worker:
-    def __init__(self, uid: int) -> None:
-        self.uid = uid
-        self.process: asyncio.subprocess.Process | None = None
-        self.served = 0
+class _Worker(WarmProcess):
+    module = "app.runner.playground"
 
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "app.runner.playground",
-            str(self.uid),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=ZYGOTE_ENV,
-            cwd=PROJECT_DIR,
-            limit=1 << 22,
-        )
-        assert self.process.stdout
-        line = await self.process.stdout.readline()
-        if not line or json.loads(line).get("event") != "ready":
-            raise RunnerUnavailableError("the playground worker did not start")
+    def __init__(self, uid: int) -> None:
+        super().__init__(str(uid))
+        self.served = 0
 
     async def ask(self, params: PlaygroundParams) -> PlaygroundResult:
         assert self.process and self.process.stdin and self.process.stdout
@@ -49,10 +31,6 @@ class _Worker:
         if not line:
             raise RunnerUnavailableError("the playground worker stopped")
         return PlaygroundResult.model_validate(json.loads(line)["result"])
-
-    def stop(self) -> None:
-        if self.process and self.process.returncode is None:
-            self.process.kill()
 
 
 class PlaygroundPool:
@@ -117,13 +95,11 @@ class PlaygroundPool:
         self._replacing.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     def ready(self) -> bool:
-        return any(w.process and w.process.returncode is None for w in self._workers)
+        return any(w.alive() for w in self._workers)
 
     async def close(self) -> None:
         for task in self._replacing:
             task.cancel()
         for worker in self._workers:
             worker.stop()
-            if worker.process:
-                with contextlib.suppress(ProcessLookupError):
-                    await worker.process.wait()
+            await worker.wait()
