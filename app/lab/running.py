@@ -57,8 +57,8 @@ class Lab:
             return service.view(run)
         try:
             job = await self._runner().lab_submit(request.config, learner)
-        except Exception:
-            await self.db(service.apply_event, run.id, {"type": "failed", "message": "not started"})
+        except Exception:  # the queue is full, or the runner is gone: as if never asked
+            await self.db(service.discard, run.id)
             raise
         await self.db(service.set_job, run.id, job)
         self._follow(run.id, job)

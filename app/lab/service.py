@@ -84,6 +84,13 @@ def new_run(
     return run
 
 
+def discard(db: Session, run_id: int) -> None:
+    """A run the runner refused to start: it leaves no trace in the learner's runs."""
+    run = db.get(LabRun, run_id)
+    if run is not None:
+        db.delete(run)
+
+
 def set_job(db: Session, run_id: int, job: int) -> None:
     run = db.get(LabRun, run_id)
     assert run is not None

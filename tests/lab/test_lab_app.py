@@ -265,3 +265,20 @@ def test_your_own_models_errors_are_reported(lab_app: TestClient, code: str, mes
     run_id = client.post("/api/v1/lab/runs", json={"code": code}).json()["id"]
     final = events(client, run_id)[-2][1]
     assert final["status"] == "failed" and message in final["message"], final["message"]
+
+
+def test_a_full_queue_answers_429_and_stores_nothing(lab_app: TestClient) -> None:
+    learners = [learner(lab_app) for _ in range(12)]
+    long = {**BIG, "epochs": 40}
+    answers = [start(one, {**long, "seed": 100 + i}, task=False) for i, one in enumerate(learners)]
+    try:
+        codes = [a.status_code for a in answers]
+        assert 202 in codes and 429 in codes, codes
+        refused = next(a for a in answers if a.status_code == 429)
+        assert refused.json()["code"] == "rate_limited" and refused.headers["retry-after"]
+        who = learners[codes.index(429)]
+        assert who.get("/api/v1/lab/runs").json()["total"] == 0, "a refused run leaves no trace"
+    finally:
+        for one, answer in zip(learners, answers, strict=True):
+            if answer.status_code == 202:
+                one.post(f"/api/v1/lab/runs/{answer.json()['id']}/cancel")
