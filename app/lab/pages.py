@@ -48,7 +48,7 @@ async def start_from_form(
         else:
             return RedirectResponse(request.url_for("lab_run_page", run_id=run.id), 303)
     return await _lab_page(
-        request, slug, catalog, lab, values, problems, status=status if start else 422
+        request, slug, catalog, lab, values, problems, status=status if start else 422, start=start
     )
 
 
@@ -91,6 +91,7 @@ async def _lab_page(
     facts = await overview(lab)
     learner = learner_public_id(request)
     _, mine = await lab.runs(learner, 20, 0)
+    baseline = await _seed_zero(lab, facts, "baseline")  # read once, drawn in two charts
     context: dict[str, Any] = {
         "topic": topic,
         "lab": facts,
@@ -98,8 +99,8 @@ async def _lab_page(
         "problems": problems,
         "labels": form.LABELS,
         "runs": mine,
-        "references": await _reference_curves(lab, facts),
-        "compare": await _compare_chart(lab, mine, facts),
+        "references": _reference_curves(baseline, await _seed_zero(lab, facts, "solution")),
+        "compare": _compare_chart(mine, baseline),
         "solution_code": SOLUTION_CODE,
         "starter_code": values.get("code") or STARTER,
         "size": preset("yours", start.config) if start else None,
@@ -108,12 +109,16 @@ async def _lab_page(
     return render_page(request, "lab/lab.html", context, status_code=code)
 
 
-async def _reference_curves(lab: Lab, facts: LabOverview) -> Any:
+async def _seed_zero(lab: Lab, facts: LabOverview, preset_name: str) -> LabRunOut | None:
+    """A preset's reference run with seed 0, once measured."""
+    figures = facts.references.get(preset_name)
+    return await lab.run_view(None, figures.runs[0]) if figures else None
+
+
+def _reference_curves(baseline: LabRunOut | None, solution: LabRunOut | None) -> Any:
     """Seed 0's curves of the baseline and the solution, when both are measured."""
-    if not {"baseline", "solution"} <= facts.references.keys():
+    if baseline is None or solution is None:
         return None
-    baseline = await lab.run_view(None, facts.references["baseline"].runs[0])
-    solution = await lab.run_view(None, facts.references["solution"].runs[0])
     series = [
         ("Baseline, training", [e.train_accuracy for e in baseline.epochs]),
         ("Baseline, validation", [e.val_accuracy for e in baseline.epochs]),
@@ -124,7 +129,7 @@ async def _reference_curves(lab: Lab, facts: LabOverview) -> Any:
     return accuracy_chart("Accuracy per epoch, seed 0: baseline and solution", series, epochs)
 
 
-async def _compare_chart(lab: Lab, runs: list[LabRunOut], facts: LabOverview) -> Any:
+def _compare_chart(runs: list[LabRunOut], baseline: LabRunOut | None) -> Any:
     """The latest runs' validation curves over the baseline's (seed 0), which is always there
     once measured."""
     finished = [r for r in runs if r.epochs][:3]
@@ -134,8 +139,7 @@ async def _compare_chart(lab: Lab, runs: list[LabRunOut], facts: LabOverview) ->
         (f"Run {runs.index(r) + 1}: validation", [e.val_accuracy for e in r.epochs])
         for r in finished
     ]
-    if "baseline" in facts.references:
-        baseline = await lab.run_view(None, facts.references["baseline"].runs[0])
+    if baseline is not None:
         series.insert(
             0, ("Baseline, seed 0: validation", [e.val_accuracy for e in baseline.epochs])
         )

@@ -140,8 +140,7 @@ class Lab:
 
     @staticmethod
     def _view(db: Session, learner: str | None, public_id: str) -> LabRunOut:
-        found = find_learner(db, learner) if learner else None
-        return service.view(service.get_run(db, found.id if found else None, public_id))
+        return service.view(_own_row(db, learner, public_id))
 
     async def follow(self, learner: str | None, public_id: str) -> AsyncIterator[LabRunOut]:
         """The run now, then again each time it changes, until it has finished."""

@@ -59,6 +59,7 @@ async def _variants(
     """Slug -> [(version id, question)] in seed order, stored ones first looked up."""
     for db in transaction(factory):
         stored = {q.slug: _stored(db, q.version_id, torch) for q in templates}
+    wanted = {q.slug: [seed for seed, _ in seeds(q.model)] for q in templates}
     computed = {}
     if runner is not None:
         gate = asyncio.Semaphore(PARALLEL)
@@ -73,10 +74,10 @@ async def _variants(
     for db in transaction(factory):
         for q in templates:
             rows = stored[q.slug]
-            for seed, _ in seeds(q.model):
+            for seed in wanted[q.slug]:
                 if (q.slug, seed) in computed:
                     rows[seed] = _store(db, q, seed, computed[q.slug, seed], torch)
-            found[q.slug] = [rows[seed] for seed, _ in seeds(q.model) if seed in rows]
+            found[q.slug] = [rows[seed] for seed in wanted[q.slug] if seed in rows]
     return found
 
 
