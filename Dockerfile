@@ -1,34 +1,80 @@
-# torchquiz with the CPU build of torch (no CUDA libraries: about 1 GB instead of several).
-FROM python:3.11-slim
+# syntax=docker/dockerfile:1
+# torchquiz with the CPU build of torch (no CUDA libraries: about 1.4 GB instead of several).
+#
+# Build:  docker build -t torchquiz .
+# Run:    see deploy/README-container.md (the code runner needs a seccomp profile and two
+#         --security-opt flags; no --privileged) or `docker compose up`.
+#
+# The base is an argument so that a machine without a registry can build on a local image
+# (deploy/build-offline.sh); any Debian-based image with python3 and its venv module works.
+ARG BASE=python:3.11-slim
+
+# Empty unless the build passes `--build-context wheels=DIR`: a folder of wheels (the torch
+# CPU wheel) that pip may take before the index, for machines that cannot reach the index.
+FROM scratch AS wheels
+
+FROM ${BASE}
+
+# PyPI's Linux wheel of torch is the CUDA build; PyTorch's own index serves the CPU one.
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG TORCH_VERSION=2.13.0
+
+SHELL ["/bin/sh", "-eu", "-c"]
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/venv/bin:$PATH \
     TORCHQUIZ_INSTANCE_DIR=/data \
-    TORCHQUIZ_HOST=0.0.0.0
+    TORCHQUIZ_HOST=0.0.0.0 \
+    TORCHQUIZ_PORT=8000
 
-WORKDIR /srv/torchquiz
-
-# libseccomp for the code runner's system-call filter.
-RUN apt-get update && apt-get install -y --no-install-recommends libseccomp2 \
+# libseccomp: the code runner's system-call filter. tini: PID 1 that reaps the runner's
+# orphaned children and forwards signals, so `docker stop` ends the server cleanly.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libseccomp2 tini \
     && rm -rf /var/lib/apt/lists/*
 
-# The CPU wheel comes from PyTorch's own index; PyPI's Linux wheel of the same version is the
-# CUDA build. Installed first, in its own layer, because it is the big one and rarely changes.
-RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+# A venv, the same on the official Python image and on a plain Debian one (whose system
+# Python refuses pip installs). Its folder is bound read-only into every sandboxed run.
+RUN python3 -m venv /opt/venv
 
+# The CA secret is for networks that intercept TLS (pass the host's bundle with
+# `--secret id=ca,src=...`); without it pip uses the image's own CAs. Torch gets its own
+# layer because it is the big one and rarely changes.
+RUN --mount=type=secret,id=ca,target=/run/secrets/ca \
+    --mount=type=bind,from=wheels,target=/wheels \
+    if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
+    pip install --find-links /wheels --index-url "${TORCH_INDEX}" "torch==${TORCH_VERSION}" \
+    && python -c "import sys, torch; sys.exit(torch.version.cuda is not None)"
+
+WORKDIR /srv/torchquiz
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY templates ./templates
 COPY static ./static
 COPY questions ./questions
-# Editable, so the app finds templates/, static/ and questions/ next to its package.
-RUN pip install -e . \
-    && useradd --system --uid 10001 --home-dir /data torchquiz \
-    && mkdir -p /data && chown torchquiz /data
+COPY deploy/healthcheck.py ./deploy/healthcheck.py
 
-USER torchquiz
+# Editable, so the app finds templates/, static/ and questions/ next to its package. The code
+# stays root's: the server's user can read it but not change it.
+RUN --mount=type=secret,id=ca,target=/run/secrets/ca \
+    if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
+    pip install -e . \
+    && useradd --uid 10001 --user-group --no-create-home --home-dir /data \
+        --shell /usr/sbin/nologin torchquiz \
+    && mkdir -p /data \
+    && chown torchquiz:torchquiz /data
+
+# Not root: `torchquiz serve` then starts its runner in rootless mode (an unprivileged user
+# namespace of its own), which needs the runtime flags in deploy/README-container.md.
+USER 10001:10001
 VOLUME /data
 EXPOSE 8000
-HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+# Liveness only (/healthz): a database outage must not get a healthy process restarted.
+# Readiness (/readyz) is what compose.yaml waits on.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+    CMD ["python", "/srv/torchquiz/deploy/healthcheck.py", "/healthz"]
+ENTRYPOINT ["tini", "--"]
 CMD ["torchquiz", "serve"]
