@@ -57,8 +57,12 @@ for _ in $(seq 180); do
     [ "$code" = 200 ] || [ "$code" = 404 ] && break
     sleep 1
 done
-curl -sS "$url/readyz"
-echo
+if [ "$code" = 404 ]; then
+    echo "404: this version of the app has no /readyz"
+else
+    curl -sS "$url/readyz"
+    echo
+fi
 
 echo "== POST /api/v1/runs"
 curl -sS -X POST -H 'content-type: application/json' \

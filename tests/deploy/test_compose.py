@@ -126,5 +126,8 @@ def test_the_app_gets_the_documented_security_options_and_no_privileges() -> Non
     assert "cap_add" not in app_service
     assert (PROJECT / "deploy" / "seccomp-sandbox.json").is_file()
     readme = (PROJECT / "deploy" / "README-container.md").read_text()
+    smoke = (PROJECT / "deploy" / "smoke.sh").read_text()
     for option in SECURITY_OPTS:
         assert f"--security-opt {option}" in readme
+        flag = option.replace("deploy/", '"$here/').replace(".json", '.json"')
+        assert f"--security-opt {flag}" in smoke, flag
