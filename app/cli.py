@@ -103,6 +103,14 @@ def _serve_app(host: str, port: int, workers: int) -> None:
     help="Runs a learner may start at once (the playground allows 4x).",
 )
 @click.option(
+    "--sandbox",
+    type=click.Choice(["auto", "privileged", "rootless"]),
+    default="auto",
+    show_default=True,
+    envvar="TORCHQUIZ_RUNNER_SANDBOX",
+    help="auto: privileged where the kernel allows it (root), else rootless (user namespaces).",
+)
+@click.option(
     "--per-minute",
     default=30,
     show_default=True,
@@ -124,18 +132,19 @@ def runner(
     lab_workers: int,
     lab_queue_depth: int,
     burst: int,
+    sandbox: str,
     per_minute: int,
 ) -> None:
-    """Run learner code in a sandbox, as a service (needs root for its namespaces)."""
+    """Run learner code in a sandbox, as a service (as root, or rootless in user namespaces)."""
     import uvicorn
 
     from app.runner.pool import PoolConfig
     from app.runner.ratelimit import RateLimiter
+    from app.runner.sandbox import detect
     from app.runner.server import create_runner_app
 
-    if os.geteuid() != 0:
-        click.echo("the runner needs root (or CAP_SYS_ADMIN) to build its sandbox", err=True)
-        sys.exit(1)
+    found = detect(sandbox)  # type: ignore[arg-type]
+    click.echo(f"code runner: {found.mode} sandbox" if found.mode else found.reason, err=True)
     config = PoolConfig(
         zygotes=zygotes,
         slots=slots,
@@ -149,7 +158,7 @@ def runner(
     )
     limiter = RateLimiter(burst=burst, per_minute=per_minute)
     token = os.environ.get("TORCHQUIZ_RUNNER_TOKEN", "")
-    app = create_runner_app(config, token=token, limiter=limiter)
+    app = create_runner_app(config, sandbox=found, token=token, limiter=limiter)
     os.umask(0o077)  # the socket: this user only
     location = {"uds": str(uds)} if uds else {"host": host, "port": port}
     uvicorn.run(app, **location, log_level="warning", loop="asyncio")  # type: ignore[arg-type]

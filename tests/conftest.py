@@ -69,9 +69,8 @@ def make_settings(database_url: str, instance_dir: Path, **overrides: object) ->
 
 @pytest.fixture(scope="session")
 def runner_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One real code runner for the whole run, started the way `torchquiz serve` starts it."""
-    if os.geteuid() != 0:
-        pytest.fail("the tests need root: the code runner's sandbox is built from namespaces")
+    """One real code runner for the whole run, started the way `torchquiz serve` starts it
+    (privileged as root, rootless otherwise)."""
     with embedded_runner(tmp_path_factory.mktemp("runner") / "r.sock") as url:
         yield url
 

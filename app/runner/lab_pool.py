@@ -8,12 +8,9 @@ event: `done` (with the outcome), `failed`, `stopped` (a limit ended it) or `can
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
-import os
-import signal
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -39,7 +36,7 @@ class LabJob:
     learner: str | None
     events: list[dict[str, Any]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
-    pid: int | None = None
+    worker: _LabWorker | None = None  # set once the job has started
     cancel_requested: bool = False
 
     @property
@@ -55,8 +52,8 @@ class LabJob:
 class _LabWorker(WarmProcess):
     module = "app.runner.lab_worker"
 
-    def __init__(self, uid: int, cpu_seconds: int) -> None:
-        super().__init__(str(uid), str(cpu_seconds))
+    def __init__(self, mode: str, uid: int, cpu_seconds: int) -> None:
+        super().__init__(mode, str(uid), str(cpu_seconds))
         self.cpu_seconds = cpu_seconds
 
     async def run(self, job: LabJob, wall_seconds: float) -> None:
@@ -75,11 +72,11 @@ class _LabWorker(WarmProcess):
             kind = event.pop("type")
             event.pop("job", None)
             if kind == "started":
-                job.pid = event["pid"]
-                timer = asyncio.get_running_loop().call_later(wall_seconds, self._kill, job.pid)
+                job.worker = self
+                timer = asyncio.get_running_loop().call_later(wall_seconds, self.kill, job)
                 job.add({"type": "started"})
                 if job.cancel_requested:
-                    self._kill(job.pid)
+                    self.kill(job)
             elif kind == "ended":
                 break
             elif kind in ("done", "failed"):
@@ -99,11 +96,10 @@ class _LabWorker(WarmProcess):
             return {"type": "stopped", "limit": f"stopped after {wall:g} s of wall-clock time"}
         return {"type": "failed", "message": f"the training process ended ({ended})"}
 
-    @staticmethod
-    def _kill(pid: int | None) -> None:
-        if pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    def kill(self, job: LabJob) -> None:
+        """Stop the job's child (the worker kills it: the pid is one of its own namespace)."""
+        if self.process and self.process.stdin and self.process.returncode is None:
+            self.process.stdin.write((json.dumps({"kill": job.id}) + "\n").encode())
 
 
 class LabPool:
@@ -111,6 +107,7 @@ class LabPool:
         self,
         *,
         workers: int,
+        mode: str,
         uid_base: int,
         queue_depth: int = 8,
         cpu_seconds: int = 30,
@@ -119,7 +116,7 @@ class LabPool:
     ) -> None:
         self.queue_depth, self.wall_seconds = queue_depth, wall_seconds
         self.start_timeout = start_timeout
-        self._workers = [_LabWorker(uid_base + i, cpu_seconds) for i in range(workers)]
+        self._workers = [_LabWorker(mode, uid_base + i, cpu_seconds) for i in range(workers)]
         self._queue: asyncio.Queue[LabJob] = asyncio.Queue()
         self._jobs: OrderedDict[int, LabJob] = OrderedDict()
         self._ids = itertools.count(1)
@@ -150,10 +147,10 @@ class LabPool:
         if job.finished:
             return
         job.cancel_requested = True
-        if job.pid is None and len(job.events) == 1:  # still queued: it never starts
+        if job.worker is None and len(job.events) == 1:  # still queued: it never starts
             job.add({"type": "cancelled"})
-        else:
-            _LabWorker._kill(job.pid)
+        elif job.worker is not None:
+            job.worker.kill(job)
 
     async def follow(self, job: LabJob, after: int = 0) -> AsyncIterator[dict[str, Any]]:
         """Every event of the job from index `after`, as they come, until the final one."""
@@ -187,7 +184,7 @@ class LabPool:
             await worker.start()
 
     def status(self) -> dict[str, Any]:
-        running = sum(1 for j in self._jobs.values() if j.pid and not j.finished)
+        running = sum(1 for j in self._jobs.values() if j.worker and not j.finished)
         return {
             "workers": sum(w.alive() for w in self._workers),
             "running": running,

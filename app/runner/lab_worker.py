@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import resource
+import select
+import selectors
 import signal
 import sys
 import traceback
@@ -49,18 +51,59 @@ def train_in_child(job: int, config_data: dict[str, Any], cpu_seconds: int) -> N
 
 
 def serve(cpu_seconds: int) -> None:
-    for line in sys.stdin:
-        request = json.loads(line)
+    """Train one job at a time; a {"kill": job} line stops the job's child. The runner cannot
+    signal the child itself: the child's pid is one of this worker's own PID namespace."""
+    lines = _Lines(0)
+    while request := lines.next(block=True):
+        if "job" not in request:
+            continue  # a kill for a job that has already ended
         job = int(request["job"])
         pid = os.fork()
         if pid == 0:
             train_in_child(job, request["config"], cpu_seconds)
-        emit(job, {"type": "started", "pid": pid})
-        _, status = os.waitpid(pid, 0)
+        emit(job, {"type": "started"})
+        status = _wait_or_kill(pid, job, lines)
         ended = {"type": "ended", "exit_code": os.waitstatus_to_exitcode(status)}
         if os.WIFSIGNALED(status):
             ended["signal"] = signal.Signals(os.WTERMSIG(status)).name
         emit(job, ended)
+
+
+def _wait_or_kill(pid: int, job: int, lines: _Lines) -> int:
+    """Wait for the job's child to end, killing it if a kill for its job comes first."""
+    exited = os.pidfd_open(pid)  # readable once the child has ended
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(exited, selectors.EVENT_READ)
+            selector.register(lines.fd, selectors.EVENT_READ)
+            while not any(key.fd == exited for key, _ in selector.select()):
+                while (request := lines.next(block=False)) is not None:
+                    if request.get("kill") == job:
+                        os.kill(pid, signal.SIGKILL)
+    finally:
+        os.close(exited)
+    return os.waitpid(pid, 0)[1]
+
+
+class _Lines:
+    """JSON lines from a descriptor, read without Python's buffering so select() sees them.
+    At end of input (the runner is gone) the worker exits: as PID 1 of its namespace it takes
+    a job's child with it."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.buffer = fd, bytearray()
+
+    def next(self, *, block: bool) -> dict[str, Any] | None:
+        while b"\n" not in self.buffer:
+            if not block and not select.select([self.fd], [], [], 0)[0]:
+                return None
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                raise SystemExit(0)
+            self.buffer += chunk
+        line, _, rest = self.buffer.partition(b"\n")
+        self.buffer = bytearray(rest)
+        return json.loads(line)  # type: ignore[no-any-return]
 
 
 def main() -> None:
@@ -75,14 +118,14 @@ def main() -> None:
     from app.runner.playground import cap_memory
     from app.runner.zygote import build_seccomp, warm_up
 
-    uid, cpu_seconds = int(sys.argv[1]), int(sys.argv[2])
+    mode, uid, cpu_seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     seccomp = build_seccomp()
     warm_up()
     torch.set_num_threads(1)  # one thread: as fast here, and jobs stay deterministic
     DATA = make_data()
     train(BASELINE.model_copy(update={"epochs": 1}), DATA)  # pays for lazy imports once
     cap_memory(MEMORY_HEADROOM)
-    jail.confine(uid, seccomp)
+    jail.confine(mode, uid, seccomp)  # type: ignore[arg-type]
     sys.stdout.flush()
     os.write(1, (json.dumps({"event": "ready", "torch": torch.__version__}) + "\n").encode())
     serve(cpu_seconds)

@@ -187,12 +187,12 @@ def main() -> None:
     from app.runner import jail
     from app.runner.zygote import build_seccomp, warm_up
 
-    uid = int(sys.argv[1]) if len(sys.argv) > 1 else 65534
+    mode, uid = sys.argv[1], int(sys.argv[2])
     seccomp = build_seccomp()
     warm_up()
     explore(PlaygroundParams())  # the first call pays for lazy imports
     cap_memory(MEMORY_HEADROOM)
-    jail.confine(uid, seccomp)
+    jail.confine(mode, uid, seccomp)  # type: ignore[arg-type]
     sys.stdout.write(json.dumps({"event": "ready"}) + "\n")
     sys.stdout.flush()
     for line in sys.stdin:

@@ -18,8 +18,8 @@ log = logging.getLogger("torchquiz.runner")
 class _Worker(WarmProcess):
     module = "app.runner.playground"
 
-    def __init__(self, uid: int) -> None:
-        super().__init__(str(uid))
+    def __init__(self, mode: str, uid: int) -> None:
+        super().__init__(mode, str(uid))
         self.served = 0
 
     async def ask(self, params: PlaygroundParams) -> PlaygroundResult:
@@ -38,6 +38,7 @@ class PlaygroundPool:
         self,
         *,
         workers: int,
+        mode: str,
         uid_base: int,
         timeout: float = 3.0,
         start_timeout: float = 120.0,
@@ -46,7 +47,7 @@ class PlaygroundPool:
         self.timeout = timeout
         self.start_timeout = start_timeout
         self.queue_depth = queue_depth
-        self._workers = [_Worker(uid_base + i) for i in range(workers)]
+        self._workers = [_Worker(mode, uid_base + i) for i in range(workers)]
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._waiting = 0
         self._replacing: set[asyncio.Task[None]] = set()

@@ -21,6 +21,7 @@ from typing import Any
 
 from app.core.config import PROJECT_DIR
 from app.runner.cgroups import remove_slots
+from app.runner.jail import Mode
 from app.runner.limits import CEILING, Limits
 from app.runner.protocol import LimitHit, RunResult
 
@@ -46,6 +47,7 @@ class RunnerUnavailableError(Exception):
 
 @dataclass
 class PoolConfig:
+    mode: Mode = "privileged"  # which sandbox to build (app.runner.sandbox detects it)
     zygotes: int = 1
     slots: int = 4  # per zygote: runs in flight, including ones tearing down
     spares: int = 2  # per zygote: runs' processes made ahead of time
@@ -103,6 +105,8 @@ class ZygotePool:
             sys.executable,
             "-m",
             "app.runner.zygote",
+            "--mode",
+            cfg.mode,
             "--name",
             zygote.name,
             "--slots",
@@ -258,6 +262,7 @@ class ZygotePool:
         info = alive[0].info if alive else {}
         return {
             "ready": len(alive) == len(self._zygotes),
+            "mode": info.get("mode"),
             "zygotes": len(alive),
             "torch": info.get("torch"),
             "isolation": {"cgroups": info.get("cgroups"), "seccomp": info.get("seccomp")},

@@ -40,6 +40,9 @@ class ExceptionInfo(BaseModel):
     message: str
     traceback: str = Field(description="Only the frames in the learner's own code.")
     line: int | None = None
+    note: str | None = Field(
+        default=None, description="What the sandbox had to do with it, in words (no stdin)."
+    )
 
 
 class WarningInfo(BaseModel):
@@ -68,7 +71,10 @@ class RunResult(BaseModel):
     stdout_truncated: bool = False
     stderr_truncated: bool = False
     exception: ExceptionInfo | None = None
-    exit_code: int | None = Field(default=None, description="Set when the code called sys.exit.")
+    exit_code: int | None = Field(
+        default=None,
+        description="Set when the code called sys.exit; anything but 0 means the run failed.",
+    )
     warnings: list[WarningInfo] = []
     tensors: list[TensorInfo] = []
     values: dict[str, float | int | bool | str] = {}

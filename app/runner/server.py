@@ -1,19 +1,25 @@
 """The runner as an HTTP service: `torchquiz runner`, embedded by `torchquiz serve` or alone.
 
-POST /v1/runs runs a snippet in the sandbox; GET /healthz says whether the warm workers are up.
-With TORCHQUIZ_RUNNER_TOKEN set, every run needs `Authorization: Bearer <token>`.
+POST /v1/runs runs a snippet in the sandbox; GET /healthz says where the runner stands. It
+listens at once and warms its workers in the background: until they are up every run is
+refused with 503 and Retry-After ("the code runner is warming up"); where the kernel allows no
+sandbox, with 503 and the reason. With TORCHQUIZ_RUNNER_TOKEN set, every call but /healthz
+needs `Authorization: Bearer <token>`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
 import hmac
 import importlib.metadata
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,7 +34,9 @@ from app.runner.playground_pool import PlaygroundPool
 from app.runner.pool import PoolConfig, QueueFullError, RunnerUnavailableError, ZygotePool
 from app.runner.protocol import RunRequest, RunResult
 from app.runner.ratelimit import RateLimiter
+from app.runner.sandbox import Sandbox
 
+log = logging.getLogger("torchquiz.runner")
 # Bank content (checks, question variants): the same code always gives the same result with the
 # same torch, so results are kept. Learner snippets ("snippet") never are.
 TRUSTED_KINDS = {"check"}
@@ -63,6 +71,25 @@ def torch_version() -> str:
     return importlib.metadata.version("torch")
 
 
+WARMING = "the code runner is warming up"
+WARMING_RETRY_SECONDS = 5
+
+
+@dataclass
+class Readiness:
+    """Where the runner stands: "warming" (workers starting), "ready", or "off" (with why)."""
+
+    state: str
+    mode: str | None = None
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, sandbox: Sandbox) -> Readiness:
+        if sandbox.mode is None:
+            return cls("off", reason=sandbox.reason)
+        return cls("warming", mode=sandbox.mode)
+
+
 class CancelRun(BaseModel):
     handle: str = Field(max_length=64)
 
@@ -93,42 +120,61 @@ def tests_of(body: RunRequest) -> list[dict[str, str]] | None:
 
 
 def create_runner_app(
-    config: PoolConfig, *, token: str = "", limiter: RateLimiter | None = None
+    config: PoolConfig,
+    *,
+    sandbox: Sandbox,
+    token: str = "",
+    limiter: RateLimiter | None = None,
 ) -> FastAPI:
+    """The service; `sandbox` is what app.runner.sandbox.detect found (its mode wins over
+    config.mode)."""
     limiter = limiter or RateLimiter()
     # The playground runs no learner code and answers in milliseconds: four times the rate.
     playground_limiter = RateLimiter(burst=limiter.burst * 4, per_minute=limiter.per_minute * 4)
     cache = ResultCache()
+    if sandbox.mode is not None:
+        config = dataclasses.replace(config, mode=sandbox.mode)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = ZygotePool(config)
         playground = PlaygroundPool(
             workers=config.playground_workers,
+            mode=config.mode,
             uid_base=config.playground_uid_base(),
             start_timeout=config.start_timeout,
         )
         lab = LabPool(
             workers=config.lab_workers,
+            mode=config.mode,
             uid_base=config.lab_uid_base(),
             queue_depth=config.lab_queue_depth,
             cpu_seconds=config.lab_cpu_seconds,
             wall_seconds=config.lab_wall_seconds,
             start_timeout=config.start_timeout,
         )
-        await asyncio.gather(pool.start(), playground.start(), lab.start())
         app.state.pool, app.state.playground, app.state.lab = pool, playground, lab
+        readiness = app.state.readiness = Readiness.of(sandbox)
+        warming = asyncio.create_task(_warm(readiness, pool, playground, lab))
         yield
+        warming.cancel()
         await asyncio.gather(pool.close(), playground.close(), lab.close())
 
     app = FastAPI(title="torchquiz runner", lifespan=lifespan, docs_url=None, redoc_url=None)
 
     def refusal(request: Request, learner: str | None, bucket: RateLimiter) -> JSONResponse | None:
-        """401 without the token, 429 past the learner's rate; None when the call may go on."""
+        """401 without the token, 503 until the workers are up (or for good where the kernel
+        allows no sandbox), 429 past the learner's rate; None when the call may go on."""
         if token and not hmac.compare_digest(
             request.headers.get("authorization", ""), f"Bearer {token}"
         ):
             return error(401, "unauthorized", "this runner needs its bearer token")
+        readiness: Readiness = request.app.state.readiness
+        if readiness.state == "warming":
+            retry = {"Retry-After": str(WARMING_RETRY_SECONDS)}
+            return error(503, "runner_warming", WARMING, **retry)
+        if readiness.state == "off":
+            return error(503, "runner_off", readiness.reason or "running code is off")
         if learner and (wait := bucket.take(learner)):
             retry = {"Retry-After": str(max(1, round(wait)))}
             return error(429, "rate_limited", f"too many runs; try again in {wait:g} s", **retry)
@@ -136,11 +182,14 @@ def create_runner_app(
 
     @app.get("/healthz")
     async def healthz(request: Request) -> dict[str, Any]:
-        """Whether the warm workers are up, and how busy they are."""
+        """Where the runner stands (warming, ready or off, with the reason), its sandbox mode,
+        and how busy its workers are."""
+        readiness: Readiness = request.app.state.readiness
         status: dict[str, Any] = request.app.state.pool.status()
         status["playground"] = request.app.state.playground.ready()
         status["lab"] = request.app.state.lab.status()
-        status["ready"] = status["ready"] and status["playground"] and request.app.state.lab.ready()
+        status.update(dataclasses.asdict(readiness), torch=torch_version())
+        status["ready"] = readiness.state == "ready"
         return status
 
     @app.post("/v1/playground", response_model=PlaygroundResult)
@@ -211,3 +260,19 @@ def create_runner_app(
 
     app.include_router(lab_router(lambda request: refusal(request, None, limiter), error, busy))
     return app
+
+
+async def _warm(
+    readiness: Readiness, pool: ZygotePool, playground: PlaygroundPool, lab: LabPool
+) -> None:
+    """Start every warm worker; the runner is ready once all are up."""
+    if readiness.state == "off":
+        return
+    try:
+        await asyncio.gather(pool.start(), playground.start(), lab.start())
+    except (RunnerUnavailableError, OSError, TimeoutError) as exc:
+        log.error("the sandbox's workers did not start: %s", exc)
+        readiness.state = "off"
+        readiness.reason = f"Running code is off: the sandbox's workers did not start ({exc})."
+        return
+    readiness.state = "ready"

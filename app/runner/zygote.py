@@ -30,17 +30,10 @@ import torch
 
 from app.runner import jail
 from app.runner.cgroups import SlotGroups, create_slots
-from app.runner.child import HARNESS_FAILED, SpareSpec, fresh_scratch, keep_slot, learner
+from app.runner.child import HARNESS_FAILED, SpareSpec, learner
+from app.runner.keeper import keep_run
 from app.runner.limits import Limits
-from app.runner.syscalls import (
-    CLONE_NEWNS,
-    CLONE_NEWPID,
-    CLONE_NEWUSER,
-    PR_SET_CHILD_SUBREAPER,
-    prctl,
-    setns,
-    unshare,
-)
+from app.runner.syscalls import CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, setns, unshare
 
 MAX_RESULT_BYTES = 1 << 20
 OUTPUTS = ("stdout", "stderr", "result")
@@ -60,9 +53,8 @@ DENIED_SYSCALLS = (
 class Slot:
     index: int
     groups: SlotGroups | None
-    keeper: int = 0  # PID 1 of the slot's namespaces
-    ns_fds: tuple[int, int] = (-1, -1)  # the keeper's mount and PID namespaces
-    state: str = "free"  # free -> spare -> running -> draining -> free
+    state: str = "free"  # free -> spare -> running -> draining (answered) -> ending -> free
+    keeper: int = 0  # PID 1 of the run's namespaces; killing it ends everything in them
     pid: int = 0  # the run's process (seen from the zygote)
     request_w: int = -1
     fds: dict[str, int] = field(default_factory=dict)  # open read ends, by stream
@@ -80,8 +72,8 @@ class Slot:
     stream: bool = False  # forward stdout as it comes, as {"id", "output"} messages
 
     def reset(self) -> None:
-        """Forget the last run (a slot object lives as long as the zygote and its keeper)."""
-        fresh = Slot(self.index, self.groups, self.keeper, self.ns_fds)
+        """Forget the last run (a slot object lives as long as the zygote)."""
+        fresh = Slot(self.index, self.groups)
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(fresh, name))
 
@@ -131,8 +123,9 @@ def threads_in_this_process() -> int:
 
 class Zygote:
     def __init__(
-        self, *, name: str, slots: int, spares: int, uid_base: int, ceiling: Limits
+        self, *, mode: jail.Mode, name: str, slots: int, spares: int, uid_base: int, ceiling: Limits
     ) -> None:
+        self.mode = mode
         self.uid_base = uid_base
         self.ceiling = ceiling
         self.target_spares = spares
@@ -140,25 +133,25 @@ class Zygote:
         self.has_cgroups = groups is not None
         self.slots = [Slot(i, groups[i] if groups else None) for i in range(slots)]
         self.seccomp = build_seccomp()
+        self.hidden = jail.hidden_python_dirs()  # seen before the jail; each run binds them
         warm_up()
-        jail.enter()
-        prctl(PR_SET_CHILD_SUBREAPER, 1)
-        self.own_ns = (
+        jail.enter(mode)  # from here on, PID 1 of our own namespace: our death ends every run
+        self.home = (
             os.open("/proc/self/ns/mnt", os.O_RDONLY),
             os.open("/proc/self/ns/pid", os.O_RDONLY),
         )
         gc.collect()
         gc.freeze()  # pages stay shared with every run instead of being touched by refcounts
-        for slot in self.slots:
-            self._make_keeper(slot)
         self.waiting: deque[dict[str, Any]] = deque()
-        self.by_pid: dict[int, Slot] = {}
+        self.by_pid: dict[int, Slot] = {}  # runs' processes
+        self.keepers: dict[int, Slot] = {}
         self.selector = selectors.DefaultSelector()
         self.inbox = bytearray()
 
     def describe(self) -> dict[str, Any]:
         return {
             "event": "ready",
+            "mode": self.mode,
             "torch": torch.__version__,
             "cgroups": self.has_cgroups,
             "seccomp": self.seccomp is not None,
@@ -218,10 +211,7 @@ class Zygote:
             view = view[os.write(1, view) :]
 
     def _shutdown(self) -> None:
-        for slot in self.slots:
-            if slot.state != "free":
-                self._kill(slot, "shutdown")
-        os._exit(0)
+        os._exit(0)  # as PID 1 of our namespace: the kernel kills every run and keeper with us
 
     # --- spares: a run's processes, made before a request needs them ---
 
@@ -234,45 +224,22 @@ class Zygote:
                 try:
                     self._make_spare(slot)
                 except OSError as exc:
+                    self._end_namespace(slot)
                     slot.state = "broken"  # never retried in a loop; the pool restarts us
                     self._send({"event": "slot_broken", "slot": slot.index, "error": str(exc)})
                     continue
                 spares += 1
 
-    def _make_keeper(self, slot: Slot) -> None:
-        ready_r, ready_w = os.pipe()
-        unshare(CLONE_NEWNS | CLONE_NEWPID)  # the next child is PID 1 of a new namespace
-        pid = os.fork()
-        if pid == 0:
-            os.dup2(ready_w, 0)  # keep_slot closes everything else; it signals on fd 0
-            keep_slot(self.ceiling.tmp_size_mb)
-        self._return_home()
-        os.close(ready_w)
-        os.read(ready_r, 1)  # the keeper has mounted /proc and the scratch space
-        os.close(ready_r)
-        slot.keeper = pid
-        slot.ns_fds = (
-            os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY),
-            os.open(f"/proc/{pid}/ns/pid", os.O_RDONLY),
-        )
-
-    def _visit(self, slot: Slot) -> None:
-        """Step into a slot's mount namespace; children forked now start in its PID one."""
-        setns(slot.ns_fds[0], CLONE_NEWNS)
-        setns(slot.ns_fds[1], CLONE_NEWPID)
-
-    def _return_home(self) -> None:
-        setns(self.own_ns[0], CLONE_NEWNS)
-        setns(self.own_ns[1], CLONE_NEWPID)
-
     def _make_spare(self, slot: Slot) -> None:
+        """A keeper in new mount and PID namespaces, and the run's process beside it, waiting."""
         if threads_in_this_process() != 1:
             raise OSError(errno.EAGAIN, "the warm worker has started threads; refusing to fork")
         request_r, request_w = os.pipe()
         pipes = {name: os.pipe() for name in OUTPUTS}
         spec = SpareSpec(
+            mode=self.mode,
             ceiling=self.ceiling,
-            uid=self.uid_base + slot.index,
+            uid=self.uid_base + slot.index if self.mode == "privileged" else os.getuid(),
             groups=slot.groups,
             seccomp=self.seccomp,
             request_r=request_r,
@@ -284,23 +251,47 @@ class Zygote:
             slot.groups.configure(
                 memory_bytes=self.ceiling.memory_mb << 20, processes=self.ceiling.processes
             )
-        self._visit(slot)
+        slot.reset()
+        unshare(CLONE_NEWNS | CLONE_NEWPID)  # our next child is PID 1 of a new namespace
         try:
-            pid = os.fork()
+            slot.keeper = self._start_keeper()
+            self.keepers[slot.keeper] = slot
+            pid = os.fork()  # into the keeper's namespaces, as its PID 2
             if pid == 0:
                 learner(spec)
         finally:
             self._return_home()
-        os.close(request_r)
-        slot.reset()
+            os.close(request_r)
+            for _, write_end in pipes.values():
+                os.close(write_end)
         slot.state, slot.pid, slot.request_w = "spare", pid, request_w
-        for name, (read_end, write_end) in pipes.items():
-            os.close(write_end)
+        for name, (read_end, _) in pipes.items():
             os.set_blocking(read_end, False)
             slot.fds[name] = read_end
             slot.data[name] = bytearray()
             self.selector.register(read_end, selectors.EVENT_READ, (slot.index, name))
         self.by_pid[pid] = slot
+
+    def _start_keeper(self) -> int:
+        ready_r, ready_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(ready_w, 0)  # keep_run closes everything else; it signals on fd 0
+            keep_run(self.ceiling.tmp_size_mb, self.hidden)
+        os.close(ready_w)
+        try:
+            ready = os.read(ready_r, 1)  # the keeper has mounted the run's /proc and scratch
+        finally:
+            os.close(ready_r)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise OSError(errno.EIO, "the run's keeper could not mount its /proc and /tmp")
+        return pid
+
+    def _return_home(self) -> None:
+        setns(self.home[0], CLONE_NEWNS)
+        setns(self.home[1], CLONE_NEWPID)
 
     # --- runs ---
 
@@ -368,14 +359,17 @@ class Zygote:
                 return
             if pid == 0:
                 return
+            if slot := self.keepers.pop(pid, None):
+                self._release(slot)
+                continue
             slot = self.by_pid.pop(pid, None)
             if slot is None:
-                continue  # an orphan of a run, adopted by the zygote as subreaper
+                continue
             slot.exit_code = os.waitstatus_to_exitcode(status)
             slot.cpu_seconds = usage.ru_utime + usage.ru_stime
             self._drain(slot)
             self._answer_if_ready(slot)
-            self._release(slot)
+            self._end(slot)
 
     def _drain(self, slot: Slot) -> None:
         """Everything of the run is gone, so its pipes hold their last bytes and then EOF."""
@@ -397,11 +391,14 @@ class Zygote:
 
     def _kill(self, slot: Slot, reason: str) -> None:
         slot.killed = slot.killed or reason
-        if slot.pid:
+        self._end_namespace(slot)
+
+    @staticmethod
+    def _end_namespace(slot: Slot) -> None:
+        """Stop the run and everything it started: the keeper's end ends its namespace."""
+        if slot.keeper:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(slot.pid, signal.SIGKILL)
-        if slot.groups is not None:
-            slot.groups.kill_members()
+                os.kill(slot.keeper, signal.SIGKILL)
 
     def _answer_if_ready(self, slot: Slot) -> None:
         """Answer as soon as the outputs are complete: a clean run's result says all there is
@@ -416,8 +413,8 @@ class Zygote:
         self._send({"id": slot.run_id, "result": outcome(slot, report, oom=oom)})
         slot.state = "draining"
 
-    def _release(self, slot: Slot) -> None:
-        """The run's process is gone: reuse the slot only if nothing of its run survived."""
+    def _end(self, slot: Slot) -> None:
+        """The run's process is gone: close its pipes and end whatever it left behind."""
         if slot.state == "spare":
             self._send({"event": "spare_failed", "error": f"exit code {slot.exit_code}"})
         for fd in list(slot.fds.values()):
@@ -427,18 +424,24 @@ class Zygote:
         if slot.request_w >= 0:
             os.close(slot.request_w)
             slot.request_w = -1
+        slot.state, slot.pid = "ending", 0
+        self._end_namespace(slot)
+        self._free_if_done(slot)
+
+    def _release(self, slot: Slot) -> None:
+        """The keeper is reaped: the kernel has ended every process of its namespace."""
+        slot.keeper = 0
+        self._free_if_done(slot)
+
+    def _free_if_done(self, slot: Slot) -> None:
+        """Reuse the slot once its run and keeper are both gone, and only if its cgroups agree
+        that nothing survived."""
+        if slot.state != "ending" or slot.keeper or slot.pid:
+            return
         if slot.groups is not None and slot.groups.members():
-            slot.groups.kill_members()
-            time.sleep(0.05)
-            if slot.groups.members():
-                slot.state = "broken"
-                self._send({"event": "slot_broken", "slot": slot.index})
-                return
-        self._visit(slot)
-        try:
-            fresh_scratch(self.ceiling.tmp_size_mb)  # nothing of this run's files for the next
-        finally:
-            self._return_home()
+            slot.state = "broken"
+            self._send({"event": "slot_broken", "slot": slot.index})
+            return
         slot.state = "free"
 
 
@@ -457,8 +460,12 @@ def outcome(slot: Slot, report: dict[str, Any] | None, *, oom: bool) -> dict[str
     limit = _limit_hit(slot, oom=oom) if report is None or slot.killed else None
     report = report or {}
     exception = report.get("exception")
+    if limit is None and exception and exception["type"] == "MemoryError":
+        # Without a memory cgroup (rootless) the limit is the address space: Python raises.
+        limit = _memory_limit(slot.limits or Limits())
     return {
-        "ok": limit is None and not exception and bool(report),
+        # Finished means to the end, or to sys.exit(0): any other exit code is a failure.
+        "ok": limit is None and not exception and bool(report) and not report.get("exit_code"),
         "stdout": slot.data["stdout"].decode("utf-8", errors="replace"),
         "stderr": slot.data["stderr"].decode("utf-8", errors="replace"),
         "stdout_truncated": "stdout" in slot.truncated,
@@ -494,16 +501,17 @@ def _limit_hit(slot: Slot, *, oom: bool) -> dict[str, str]:
     if signal_number == signal.SIGXCPU or (signal_number == signal.SIGKILL and out_of_cpu):
         return {"name": "cpu", "message": f"stopped after {limits.cpu_seconds:g} s of CPU time"}
     if oom:
-        return {
-            "name": "memory",
-            "message": f"ran out of memory at {_size(limits.memory_mb << 20)}",
-        }
+        return _memory_limit(limits)
     if signal_number:
         name = signal.Signals(signal_number).name
         return {"name": "crash", "message": f"the process was ended by a signal ({name})"}
     if code == HARNESS_FAILED:
         return {"name": "crash", "message": "the code broke Python's own machinery; see stderr"}
     return {"name": "exit", "message": f"the code ended the process itself (exit code {code})"}
+
+
+def _memory_limit(limits: Limits) -> dict[str, str]:
+    return {"name": "memory", "message": f"ran out of memory at {_size(limits.memory_mb << 20)}"}
 
 
 def _size(n: int) -> str:
@@ -515,6 +523,7 @@ def _size(n: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", choices=["privileged", "rootless"], required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--slots", type=int, default=4)
     parser.add_argument("--spares", type=int, default=2)
@@ -523,6 +532,7 @@ def main() -> None:
     args = parser.parse_args()
     try:
         zygote = Zygote(
+            mode=args.mode,
             name=args.name,
             slots=args.slots,
             spares=args.spares,

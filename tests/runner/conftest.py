@@ -1,12 +1,14 @@
-"""A real runner for these tests: started the embedded way (Unix socket, as `torchquiz serve`
-does) and as a separate service over TCP with a token; the same tests run against both."""
+"""Real runners for these tests, and the same tests run against both:
+- the suite's own runner, started the embedded way (Unix socket, as `torchquiz serve` does), in
+  the mode the kernel allows the suite (privileged when it runs as root, as CI does);
+- a separate service over TCP with a token, run the way a normal user runs it: as an
+  unprivileged uid, from a venv under /tmp, so in the rootless mode."""
 
 from __future__ import annotations
 
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,9 @@ from app.core.config import PROJECT_DIR
 from app.main import create_app
 from app.runner.embedded import wait_until_ready
 from app.runner.protocol import RunResult
+from app.runner.sandbox import detect
 from tests.conftest import make_settings
+from tests.unprivileged import unprivileged_user, venv_under_tmp
 
 # Tight limits keep the hostile suite fast; every snippet must still be contained by them.
 TEST_LIMITS = {
@@ -34,13 +38,15 @@ TEST_LIMITS = {
     "tmp_size_mb": 16,
 }
 TOKEN = "test-runner-token"
-UID_BASE = 60000
+# The sandbox mode of runners this process starts itself (pools in the tests below).
+MODE = detect().mode
 
 
 @dataclass
 class Runner:
     url: str
     token: str
+    mode: str | None = None
 
     def client(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -62,36 +68,37 @@ class Runner:
         return RunResult.model_validate_json(response.content)
 
 
-def _require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.fail("the runner tests need root: the sandbox is built from kernel namespaces")
-
-
 @pytest.fixture(scope="session")
 def embedded(runner_url: str) -> Runner:
     """The suite's runner (tests/conftest.py), started as `torchquiz serve` starts its own."""
-    return Runner(runner_url, "")
+    return Runner(runner_url, "", MODE)
 
 
 @pytest.fixture(scope="session")
 def service() -> Iterator[Runner]:
-    _require_root()
+    """`torchquiz runner` over TCP with a token, started by an unprivileged user from a venv
+    under /tmp: the rootless sandbox, with its interpreter where a private /tmp would hide it."""
+    user = unprivileged_user()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {"PATH": os.environ["PATH"], "TORCHQUIZ_RUNNER_TOKEN": TOKEN}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "runner", "--port", str(port), "--uid-base", "61000"],
-        env=env,
-        cwd=PROJECT_DIR,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url, process, 180)
-        yield Runner(url, TOKEN)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with venv_under_tmp(user) as python:
+        process = subprocess.Popen(
+            [str(python), "-m", "app.cli", "runner", "--port", str(port), "--uid-base", "61000"],
+            env=env,
+            cwd=PROJECT_DIR,
+            **user.popen_options(),  # type: ignore[arg-type]
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_ready(url, process, 180)
+            with httpx.Client() as client:
+                mode = client.get(f"{url}/healthz").json()["mode"]
+            yield Runner(url, TOKEN, mode)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
 
 
 @pytest.fixture
@@ -109,16 +116,14 @@ def runner(request: pytest.FixtureRequest) -> Runner:
     return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
 
-def sandbox_processes() -> list[int]:
-    """Processes on this machine running as one of the sandbox's users."""
+def processes_named(name: str) -> list[int]:
+    """Processes on this machine whose command name is `name` (in every PID namespace: each
+    is in ours too)."""
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
         try:
-            uid = entry.stat().st_uid
-        except FileNotFoundError:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
+                found.append(int(entry.name))
+        except OSError:  # gone, or not ours to read
             continue
-        if UID_BASE <= uid < UID_BASE + 2000:
-            found.append(int(entry.name))
     return found

@@ -13,6 +13,7 @@ import pytest
 from app.lab.config import BASELINE, parameter_count
 from app.runner.lab_pool import LabPool, LearnerBusyError
 from app.runner.pool import QueueFullError
+from tests.runner.conftest import MODE
 
 T = TypeVar("T")
 LONG = BASELINE.model_copy(update={"bidirectional": True, "hidden_size": 256, "epochs": 40})
@@ -24,7 +25,7 @@ def in_own_loop(scenario: Callable[[LabPool], Awaitable[T]], **options: Any) -> 
     thread's event loop)."""
 
     async def main() -> T:
-        pool = LabPool(workers=1, uid_base=UID_BASE, **options)
+        pool = LabPool(workers=1, mode=MODE, uid_base=UID_BASE, **options)
         await pool.start()
         try:
             return await scenario(pool)

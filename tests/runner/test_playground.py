@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from app.runner.playground import PlaygroundParams, PlaygroundResult
 from app.runner.playground_pool import PlaygroundPool
-from tests.runner.conftest import Runner
+from tests.runner.conftest import MODE, Runner
 
 
 def explore(runner: Runner, **params: Any) -> PlaygroundResult:
@@ -77,7 +77,7 @@ def test_bad_parameters_are_refused_with_the_field_named(runner: Runner) -> None
 
 def test_a_slow_request_is_stopped_and_the_worker_replaced() -> None:
     async def scenario() -> tuple[PlaygroundResult, PlaygroundResult]:
-        pool = PlaygroundPool(workers=1, uid_base=62000, timeout=0.05)
+        pool = PlaygroundPool(workers=1, mode=MODE, uid_base=62000, timeout=0.05)
         await pool.start()
         try:
             slow = PlaygroundParams(

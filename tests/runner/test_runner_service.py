@@ -20,7 +20,7 @@ from app.runner.embedded import embedded_runner
 from app.runner.limits import DEFAULT_LIMITS, Limits
 from app.runner.pool import PoolConfig, QueueFullError, ZygotePool
 from app.runner.ratelimit import RateLimiter
-from tests.runner.conftest import TOKEN, Runner
+from tests.runner.conftest import MODE, TOKEN, Runner
 
 
 def test_twenty_runs_at_once_with_one_hostile(runner: Runner) -> None:
@@ -52,7 +52,7 @@ def test_bad_payload_is_422(runner: Runner) -> None:
 
 def test_full_queue_answers_429_with_retry_after() -> None:
     async def scenario() -> tuple[int, float]:
-        pool = ZygotePool(PoolConfig(slots=2, spares=1, parallel=1, queue_depth=1))
+        pool = ZygotePool(PoolConfig(mode=MODE, slots=2, spares=1, parallel=1, queue_depth=1))
         await pool.start()
         try:
             slow = Limits(wall_seconds=2, cpu_seconds=2)

@@ -1,0 +1,111 @@
+"""The sandbox works however the project is installed: as root or as a normal user (rootless),
+with its venv anywhere, /tmp included (the service fixture runs from a venv under /tmp); and
+a run's result says in words what happened."""
+
+from __future__ import annotations
+
+import glob
+import subprocess
+import time
+
+import pytest
+
+from app.core.config import PROJECT_DIR
+from tests.runner.conftest import Runner
+from tests.unprivileged import interpreter_for, unprivileged_user
+
+LAZY_IMPORTS = """
+import torch
+import torch.nn.functional as F
+print(torch.arange(6.0).reshape(2, 3))
+probabilities = F.softmax(torch.tensor([1.0, 2.0, 3.0]), dim=0)
+torch.save({"w": torch.ones(2, 2)}, "/tmp/weights.pt")
+loaded = torch.load("/tmp/weights.pt")["w"]
+import torch.distributions
+sample = torch.distributions.Normal(0.0, 1.0).sample((4,))
+import torch.fft
+spectrum = torch.fft.rfft(torch.ones(8)).abs()
+"""
+
+
+def test_the_service_runs_rootless_as_an_unprivileged_user(service: Runner) -> None:
+    assert service.mode == "rootless"
+    result = service.run("import os\nuid = os.getuid()")
+    assert result.values["uid"] == unprivileged_user().uid != 0
+
+
+def test_modules_torch_imports_lazily_work_in_every_install(runner: Runner) -> None:
+    result = runner.run(LAZY_IMPORTS, memory_mb=1024, cpu_seconds=5, wall_seconds=10)
+    assert result.ok, result
+    assert "tensor([[0., 1., 2.]," in result.stdout
+    shapes = {t.name: t.shape for t in result.tensors}
+    assert shapes == {"probabilities": [3], "loaded": [2, 2], "sample": [4], "spectrum": [5]}
+
+
+def test_the_learners_code_is_a_real_file_that_tools_can_read(runner: Runner) -> None:
+    result = runner.run(
+        "import inspect, torch\n"
+        "def double(x: torch.Tensor) -> torch.Tensor:\n"
+        "    return x * 2\n"
+        "source = inspect.getsource(double)\n"
+        "scripted = torch.jit.script(double)\n"
+        "out = scripted(torch.ones(3))\n"
+        "name = __file__\n",
+        cpu_seconds=5,
+        wall_seconds=10,
+    )
+    assert result.ok, result
+    assert result.values["source"].startswith("def double(x: torch.Tensor)")
+    assert result.values["name"].endswith(".py")
+    assert [t.shape for t in result.tensors if t.name == "out"] == [[3]]
+
+
+def test_runners_leave_no_jail_folder_in_the_hosts_tmp(embedded: Runner, service: Runner) -> None:
+    for runner in (embedded, service):
+        assert runner.run("print(1)").ok
+    deadline = time.monotonic() + 2  # a worker being replaced holds one for a moment
+    while glob.glob("/tmp/torchquiz-jail-*") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not glob.glob("/tmp/torchquiz-jail-*")
+
+
+def test_an_unprivileged_user_is_told_why_the_privileged_sandbox_is_off() -> None:
+    user = unprivileged_user()
+    probe = subprocess.run(
+        [
+            interpreter_for(user),
+            "-c",
+            "from app.runner.sandbox import detect; print(detect('privileged').reason)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_DIR,
+        **user.popen_options(),  # type: ignore[arg-type]
+    )
+    assert probe.stdout.startswith("Running code is off:"), probe
+    assert "Operation not permitted" in probe.stdout
+    assert "To turn it on:" in probe.stdout
+
+
+@pytest.mark.parametrize(
+    ("code", "exit_code", "ok"),
+    [
+        ("import sys\nsys.exit(3)", 3, False),
+        ("import sys\nsys.exit(0)", 0, True),
+        ("import sys\nsys.exit()", 0, True),
+        ("raise SystemExit('bye')", 1, False),
+    ],
+)
+def test_only_exit_code_zero_counts_as_finished(
+    runner: Runner, code: str, exit_code: int, ok: bool
+) -> None:
+    result = runner.run(code)
+    assert (result.exit_code, result.ok) == (exit_code, ok), result
+    assert result.limit is None
+
+
+def test_input_gets_end_of_file_and_the_result_says_why(runner: Runner) -> None:
+    result = runner.run("name = input('your name? ')")
+    assert result.exception is not None and result.exception.type == "EOFError"
+    assert result.exception.note is not None
+    assert "no keyboard input" in result.exception.note
