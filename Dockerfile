@@ -2,7 +2,7 @@
 # torchquiz with the CPU build of torch (no CUDA libraries: about 1.4 GB instead of several).
 #
 # Build:  docker build -t torchquiz .
-# Run:    see deploy/README-container.md (the code runner needs a seccomp profile and two
+# Run:    see README.md (section "Container") (the code runner needs a seccomp profile and two
 #         --security-opt flags; no --privileged) or `docker compose up`.
 #
 # The base is an argument so that a machine without a registry can build on a local image
@@ -68,7 +68,7 @@ RUN --mount=type=secret,id=ca,target=/run/secrets/ca \
     && chown torchquiz:torchquiz /data
 
 # Not root: `torchquiz serve` then starts its runner in rootless mode (an unprivileged user
-# namespace of its own), which needs the runtime flags in deploy/README-container.md.
+# namespace of its own), which needs the runtime flags in README.md (section "Container").
 USER 10001:10001
 VOLUME /data
 EXPOSE 8000

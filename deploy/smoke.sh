@@ -26,7 +26,7 @@ if [ -z "${EXTRA_FLAGS+x}" ] && [ "$engine" = podman ] && [ ! -d /run/systemd/sy
     EXTRA_FLAGS="--runtime runc --ulimit nofile=20000:20000 --ulimit nproc=32768:32768"
 fi
 
-# The flags deploy/README-container.md documents, and nothing more.
+# The flags README.md (section "Container") documents, and nothing more.
 # shellcheck disable=SC2086
 "$engine" run -d --name "$name" --network host \
     --security-opt seccomp="$here/seccomp-sandbox.json" \

@@ -16,7 +16,7 @@ import app.cli
 from app.core.config import Settings, normalise_db_url
 from tests.deploy.conftest import PROJECT, compose, dockerfile_env, serves, settings_fields
 
-# What deploy/README-container.md explains, flag by flag; nothing more is granted.
+# What README.md (section "Container") explains, flag by flag; nothing more is granted.
 SECURITY_OPTS = {
     "seccomp=deploy/seccomp-sandbox.json",
     "apparmor=unconfined",
@@ -125,7 +125,7 @@ def test_the_app_gets_the_documented_security_options_and_no_privileges() -> Non
     assert not app_service.get("privileged")
     assert "cap_add" not in app_service
     assert (PROJECT / "deploy" / "seccomp-sandbox.json").is_file()
-    readme = (PROJECT / "deploy" / "README-container.md").read_text()
+    readme = (PROJECT / "README.md").read_text()
     smoke = (PROJECT / "deploy" / "smoke.sh").read_text()
     for option in SECURITY_OPTS:
         assert f"--security-opt {option}" in readme
