@@ -198,3 +198,24 @@ def test_moving_through_a_test_does_not_save_untouched_starter_code(client: Test
         assert "1 of 10 answered" in edited.text
         return
     raise AssertionError("no test drew a code question in 20 tries")
+
+
+def test_run_it_says_in_words_how_the_code_ended(client: TestClient) -> None:
+    location = start_practice(client)
+    session_id = location.split("/")[-2]
+    questions = client.get(f"/api/v1/sessions/{session_id}").json()["total"]
+    position = next(  # a question that shows code, so its page has "Run it"
+        n
+        for n in range(1, questions + 1)
+        if client.get(f"/api/v1/sessions/{session_id}/questions/{n}").json()["question"]["snippet"]
+    )
+    page = client.get(f"/practice/{session_id}/{position}")
+    run = f"/practice/{session_id}/{position}/run"
+    for code, words in (
+        ("import sys\nsys.exit(3)", "Ended with exit code 3"),
+        ("name = input()", "gets no keyboard input"),
+        ("def f():\n    return f()\nf()", "more times]"),
+    ):
+        response = client.post(run, data={"csrf_token": csrf(page.text), "code": code})
+        assert response.status_code == 200
+        assert words in response.text, code
