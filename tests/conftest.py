@@ -4,6 +4,7 @@ transaction on a migrated database; the app is driven through httpx (Starlette's
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "TORCHQUIZ_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 BACKENDS = ["sqlite", "postgresql"]
+STARTED = time.time()  # when this test run began
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -82,11 +84,21 @@ def settings(
     return make_settings(database_url, tmp_path_factory.mktemp("instance"), runner_url=runner_url)
 
 
+def until_ready(client: TestClient, timeout: float = 180.0) -> None:
+    """Start-up serves before the runner is warm: wait until /readyz says all is in place (the
+    runner ready, the parameterised questions' variants computed)."""
+    deadline = time.monotonic() + timeout
+    while (answer := client.get("/readyz")).status_code != 200:
+        assert time.monotonic() < deadline, f"not ready in {timeout:g} s: {answer.json()}"
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="session")
 def started_app(settings: Settings) -> Iterator[FastAPI]:
-    """The app after its start-up: migrated and synced with the real question bank."""
+    """The app after its start-up, ready: migrated and synced with the real question bank."""
     app = create_app(settings)
-    with TestClient(app):
+    with TestClient(app) as client:
+        until_ready(client)
         yield app
 
 

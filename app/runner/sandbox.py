@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from app.runner import jail
-from app.runner.keeper import keep_run
+from app.runner import jail, keeper
+from app.runner.keeper import keep_slot
 from app.runner.syscalls import CLONE_NEWNS, CLONE_NEWPID, unshare
 
 Choice = Literal["auto", "privileged", "rootless"]
@@ -65,18 +66,21 @@ def probe(mode: jail.Mode) -> str | None:
 
 
 def _run_space_works() -> bool:
-    """What the zygote does for every run: a keeper in new mount and PID namespaces."""
-    ready_r, ready_w = os.pipe()
+    """What the zygote does for every slot: a keeper in new mount and PID namespaces, which
+    mounts the run's space, and cleans up after a run."""
+    ours, theirs = socket.socketpair()
     unshare(CLONE_NEWNS | CLONE_NEWPID)
     pid = os.fork()
     if pid == 0:
-        os.dup2(ready_w, 0)
-        keep_run(1, jail.hidden_python_dirs())
-    os.close(ready_w)
-    ready = os.read(ready_r, 1)
+        os.dup2(theirs.fileno(), 0)
+        keep_slot(1, jail.hidden_python_dirs())
+    theirs.close()
+    with ours:
+        ready = ours.recv(1) == keeper.CLEANED
+        cleaned = ready and ours.send(keeper.CLEAN) and ours.recv(1) == keeper.CLEANED
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
-    return ready == b"!"
+    return bool(cleaned)
 
 
 def explain(error: str) -> str:

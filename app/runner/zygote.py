@@ -20,6 +20,7 @@ import math
 import os
 import selectors
 import signal
+import socket
 import sys
 import time
 from collections import deque
@@ -28,10 +29,10 @@ from typing import Any
 
 import torch
 
-from app.runner import jail
+from app.runner import jail, keeper
 from app.runner.cgroups import SlotGroups, create_slots
 from app.runner.child import HARNESS_FAILED, SpareSpec, learner
-from app.runner.keeper import keep_run
+from app.runner.keeper import keep_slot
 from app.runner.limits import Limits
 from app.runner.syscalls import CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, setns, unshare
 
@@ -50,11 +51,22 @@ DENIED_SYSCALLS = (
 
 
 @dataclass
+class Keeper:
+    """PID 1 of a slot's namespaces (app.runner.keeper); ending it ends everything in them."""
+
+    pid: int
+    control: int  # our end of its socket: "c" asks it to clean up, it answers "!" or "x"
+    namespaces: tuple[int, int]  # its mount and PID namespaces, to fork runs into
+
+
+@dataclass
 class Slot:
     index: int
     groups: SlotGroups | None
-    state: str = "free"  # free -> spare -> running -> draining (answered) -> ending -> free
-    keeper: int = 0  # PID 1 of the run's namespaces; killing it ends everything in them
+    keeper: Keeper | None = None  # kept from run to run while it cleans up after each
+    # free -> spare -> running -> draining (answered) -> cleaning -> free; "ending": the
+    # keeper is being killed (something survived its clean-up), the slot gets a new one.
+    state: str = "free"
     pid: int = 0  # the run's process (seen from the zygote)
     request_w: int = -1
     fds: dict[str, int] = field(default_factory=dict)  # open read ends, by stream
@@ -73,7 +85,7 @@ class Slot:
 
     def reset(self) -> None:
         """Forget the last run (a slot object lives as long as the zygote)."""
-        fresh = Slot(self.index, self.groups)
+        fresh = Slot(self.index, self.groups, self.keeper)
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(fresh, name))
 
@@ -144,7 +156,7 @@ class Zygote:
         gc.freeze()  # pages stay shared with every run instead of being touched by refcounts
         self.waiting: deque[dict[str, Any]] = deque()
         self.by_pid: dict[int, Slot] = {}  # runs' processes
-        self.keepers: dict[int, Slot] = {}
+        self.keepers: dict[int, Slot] = {}  # by the keeper's pid
         self.selector = selectors.DefaultSelector()
         self.inbox = bytearray()
 
@@ -173,6 +185,8 @@ class Zygote:
                     os.read(wake_r, 4096)
                 elif key.data == "inbox":
                     self._read_inbox()
+                elif key.data[1] == "keeper":
+                    self._cleaned(self.slots[key.data[0]])
                 else:
                     self._read_stream(*key.data)
             self._reap()
@@ -224,16 +238,21 @@ class Zygote:
                 try:
                     self._make_spare(slot)
                 except OSError as exc:
-                    self._end_namespace(slot)
+                    self._end_keeper(slot)
                     slot.state = "broken"  # never retried in a loop; the pool restarts us
                     self._send({"event": "slot_broken", "slot": slot.index, "error": str(exc)})
                     continue
                 spares += 1
 
     def _make_spare(self, slot: Slot) -> None:
-        """A keeper in new mount and PID namespaces, and the run's process beside it, waiting."""
+        """The run's process, forked into the slot's namespaces (and a keeper for them, if
+        the slot has none), waiting for its request."""
         if threads_in_this_process() != 1:
             raise OSError(errno.EAGAIN, "the warm worker has started threads; refusing to fork")
+        slot.reset()
+        if slot.keeper is None:
+            self._start_keeper(slot)
+        assert slot.keeper is not None
         request_r, request_w = os.pipe()
         pipes = {name: os.pipe() for name in OUTPUTS}
         spec = SpareSpec(
@@ -251,16 +270,17 @@ class Zygote:
             slot.groups.configure(
                 memory_bytes=self.ceiling.memory_mb << 20, processes=self.ceiling.processes
             )
-        slot.reset()
-        unshare(CLONE_NEWNS | CLONE_NEWPID)  # our next child is PID 1 of a new namespace
         try:
-            slot.keeper = self._start_keeper()
-            self.keepers[slot.keeper] = slot
-            pid = os.fork()  # into the keeper's namespaces, as its PID 2
+            self._enter(*slot.keeper.namespaces)
+            pid = os.fork()  # into the slot's namespaces, below its keeper
             if pid == 0:
                 learner(spec)
+        except OSError:
+            for fd in (request_w, *(read_end for read_end, _ in pipes.values())):
+                os.close(fd)
+            raise
         finally:
-            self._return_home()
+            self._enter(*self.home)
             os.close(request_r)
             for _, write_end in pipes.values():
                 os.close(write_end)
@@ -272,26 +292,39 @@ class Zygote:
             self.selector.register(read_end, selectors.EVENT_READ, (slot.index, name))
         self.by_pid[pid] = slot
 
-    def _start_keeper(self) -> int:
-        ready_r, ready_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.dup2(ready_w, 0)  # keep_run closes everything else; it signals on fd 0
-            keep_run(self.ceiling.tmp_size_mb, self.hidden)
-        os.close(ready_w)
+    def _start_keeper(self, slot: Slot) -> None:
+        """A keeper as PID 1 of new mount and PID namespaces, ready once it says so."""
+        ours, theirs = socket.socketpair()
         try:
-            ready = os.read(ready_r, 1)  # the keeper has mounted the run's /proc and scratch
+            unshare(CLONE_NEWNS | CLONE_NEWPID)  # our next child is PID 1 of a new namespace
+            pid = os.fork()
+            if pid == 0:
+                os.dup2(theirs.fileno(), 0)  # keep_slot closes everything else
+                keep_slot(self.ceiling.tmp_size_mb, self.hidden)
+            # Ours for now (the new PID namespace's link resolves once it has a process), so
+            # we can come back; the keeper's own /proc files are closed to us (not dumpable).
+            namespaces = (
+                os.open("/proc/self/ns/mnt", os.O_RDONLY),
+                os.open("/proc/self/ns/pid_for_children", os.O_RDONLY),
+            )
+        except OSError:
+            ours.close()
+            raise
         finally:
-            os.close(ready_r)
-        if not ready:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            raise OSError(errno.EIO, "the run's keeper could not mount its /proc and /tmp")
-        return pid
+            self._enter(*self.home)
+            theirs.close()
+        self.keepers[pid] = slot
+        slot.keeper = Keeper(pid, ours.detach(), namespaces)
+        if os.read(slot.keeper.control, 1) != keeper.CLEANED:  # it mounted /proc and /tmp
+            self._end_keeper(slot)
+            raise OSError(errno.EIO, "the slot's keeper could not mount its /proc and /tmp")
+        self.selector.register(slot.keeper.control, selectors.EVENT_READ, (slot.index, "keeper"))
 
-    def _return_home(self) -> None:
-        setns(self.home[0], CLONE_NEWNS)
-        setns(self.home[1], CLONE_NEWPID)
+    @staticmethod
+    def _enter(mount_ns: int, pid_ns: int) -> None:
+        """Step into a mount namespace; children forked from now on start in `pid_ns`."""
+        setns(mount_ns, CLONE_NEWNS)
+        setns(pid_ns, CLONE_NEWPID)
 
     # --- runs ---
 
@@ -360,7 +393,7 @@ class Zygote:
             if pid == 0:
                 return
             if slot := self.keepers.pop(pid, None):
-                self._release(slot)
+                self._keeper_gone(slot)
                 continue
             slot = self.by_pid.pop(pid, None)
             if slot is None:
@@ -390,15 +423,11 @@ class Zygote:
                 self._kill(slot, "wall")
 
     def _kill(self, slot: Slot, reason: str) -> None:
+        """Stop the run's process; its keeper ends whatever else it started."""
         slot.killed = slot.killed or reason
-        self._end_namespace(slot)
-
-    @staticmethod
-    def _end_namespace(slot: Slot) -> None:
-        """Stop the run and everything it started: the keeper's end ends its namespace."""
-        if slot.keeper:
+        if slot.pid:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(slot.keeper, signal.SIGKILL)
+                os.kill(slot.pid, signal.SIGKILL)
 
     def _answer_if_ready(self, slot: Slot) -> None:
         """Answer as soon as the outputs are complete: a clean run's result says all there is
@@ -414,7 +443,8 @@ class Zygote:
         slot.state = "draining"
 
     def _end(self, slot: Slot) -> None:
-        """The run's process is gone: close its pipes and end whatever it left behind."""
+        """The run's process is gone: close its pipes, and have its keeper end whatever it
+        left behind."""
         if slot.state == "spare":
             self._send({"event": "spare_failed", "error": f"exit code {slot.exit_code}"})
         for fd in list(slot.fds.values()):
@@ -424,25 +454,47 @@ class Zygote:
         if slot.request_w >= 0:
             os.close(slot.request_w)
             slot.request_w = -1
-        slot.state, slot.pid = "ending", 0
-        self._end_namespace(slot)
-        self._free_if_done(slot)
-
-    def _release(self, slot: Slot) -> None:
-        """The keeper is reaped: the kernel has ended every process of its namespace."""
-        slot.keeper = 0
-        self._free_if_done(slot)
-
-    def _free_if_done(self, slot: Slot) -> None:
-        """Reuse the slot once its run and keeper are both gone, and only if its cgroups agree
-        that nothing survived."""
-        if slot.state != "ending" or slot.keeper or slot.pid:
+        slot.state, slot.pid = "cleaning", 0
+        if slot.keeper is None:
+            slot.state = "free"  # its keeper died first, taking everything with it
             return
-        if slot.groups is not None and slot.groups.members():
-            slot.state = "broken"
-            self._send({"event": "slot_broken", "slot": slot.index})
+        try:
+            os.write(slot.keeper.control, keeper.CLEAN)
+        except OSError:
+            self._end_keeper(slot)
+
+    def _cleaned(self, slot: Slot) -> None:
+        """The keeper's answer: reuse the slot only if nothing of the run survived (and its
+        cgroups agree); else end the keeper, and with it its namespace."""
+        assert slot.keeper is not None
+        answer = os.read(slot.keeper.control, 1)
+        survivors = bool(slot.groups and slot.groups.members())
+        if answer == keeper.CLEANED and not survivors and slot.state == "cleaning":
+            slot.state = "free"
             return
-        slot.state = "free"
+        self._send({"event": "slot_survivors", "slot": slot.index})
+        self._end_keeper(slot)
+
+    def _end_keeper(self, slot: Slot) -> None:
+        """Kill the keeper: the kernel ends every process of its namespace before it can be
+        reaped (_keeper_gone)."""
+        if slot.keeper is None:
+            return
+        with contextlib.suppress(KeyError):  # not watched yet if it failed to start
+            self.selector.unregister(slot.keeper.control)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(slot.keeper.pid, signal.SIGKILL)
+        if slot.state in ("cleaning", "free"):
+            slot.state = "ending"
+
+    def _keeper_gone(self, slot: Slot) -> None:
+        assert slot.keeper is not None
+        for fd in (slot.keeper.control, *slot.keeper.namespaces):
+            if fd >= 0:
+                os.close(fd)
+        slot.keeper = None
+        if slot.state == "ending":
+            slot.state = "free"  # the next spare gets a new keeper
 
 
 def _parse_report(slot: Slot) -> dict[str, Any] | None:

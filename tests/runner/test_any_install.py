@@ -5,12 +5,14 @@ a run's result says in words what happened."""
 from __future__ import annotations
 
 import glob
+import os
 import subprocess
 import time
 
 import pytest
 
 from app.core.config import PROJECT_DIR
+from tests.conftest import STARTED
 from tests.runner.conftest import Runner
 from tests.unprivileged import interpreter_for, unprivileged_user
 
@@ -64,9 +66,14 @@ def test_runners_leave_no_jail_folder_in_the_hosts_tmp(embedded: Runner, service
     for runner in (embedded, service):
         assert runner.run("print(1)").ok
     deadline = time.monotonic() + 2  # a worker being replaced holds one for a moment
-    while glob.glob("/tmp/torchquiz-jail-*") and time.monotonic() < deadline:
+    while jail_folders_since(STARTED) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not glob.glob("/tmp/torchquiz-jail-*")
+    assert not jail_folders_since(STARTED)
+
+
+def jail_folders_since(moment: float) -> list[str]:
+    """Jail folders in the host's /tmp made since `moment` (older ones are not this run's)."""
+    return [p for p in glob.glob("/tmp/torchquiz-jail-*") if os.stat(p).st_mtime >= moment]
 
 
 def test_an_unprivileged_user_is_told_why_the_privileged_sandbox_is_off() -> None:
