@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import gc
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -11,7 +13,8 @@ import click
 
 from app.bank.loader import BankInvalidError, Problem, format_report, load_bank
 from app.bank.report import SCHEMA_DIR, check_problems, editor_schemas
-from app.core.config import get_settings
+from app.core.config import Settings, get_settings
+from app.runner.client import URL_OFF, embedded_socket
 from app.runner.embedded import embedded_runner
 
 
@@ -25,7 +28,10 @@ def main() -> None:
 @click.option("--port", default=None, type=int, help="Port (default from settings).")
 @click.option("--workers", default=1, show_default=True, type=int)
 def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Migrate the database, sync the question bank and serve the app (and its code runner)."""
+    """Migrate the database, sync the question bank and serve the app (and its code runner).
+
+    Pages are served at once; the code runner (started here unless TORCHQUIZ_RUNNER_URL names
+    one, or is `off`) warms up in the background, and /readyz says when it is ready."""
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
@@ -34,12 +40,30 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     except BankInvalidError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+    try:
+        _start(settings, host, port, workers)
+    finally:
+        gc.enable()  # off while the app started in this process
+
+
+def _start(settings: Settings, host: str, port: int, workers: int) -> None:
+    """The runner (unless there is one elsewhere, or none on purpose), then the app."""
+    if workers == 1:  # the app starts in this process (else in uvicorn's workers)
+        # Start-up builds some 200,000 objects that live as long as the process; the cyclic
+        # collector would scan them again and again while they load (a fifth of the import
+        # time, measured). Off until the app has started and frozen them (app.main).
+        gc.disable()
+        # The app's modules before the runner: its warm-up (four processes importing torch)
+        # would share the cores with this import and delay the first page by up to a second
+        # (bench/startup.py).
+        importlib.import_module("app.main")
     with contextlib.ExitStack() as stack:
-        if not settings.runner_url and os.geteuid() != 0:
-            click.echo("Not root: no code runner, so running code is off.", err=True)
+        if settings.runner_url == URL_OFF:
+            click.echo("Running code is off (TORCHQUIZ_RUNNER_URL=off).")
         elif not settings.runner_url:
-            click.echo("Starting the code runner (warming up torch)...")
-            url = stack.enter_context(embedded_runner(settings.instance_dir / "runner.sock"))
+            click.echo("Starting the code runner; it warms up in the background.")
+            socket = embedded_socket(settings.instance_dir)
+            url = stack.enter_context(embedded_runner(socket, wait=False))
             os.environ["TORCHQUIZ_RUNNER_URL"] = url  # for the app, in this and worker processes
             get_settings.cache_clear()
         click.echo(

@@ -1,7 +1,15 @@
-"""The app factory: settings -> engine -> migrations -> bank sync -> routes."""
+"""The app factory: settings -> engine -> migrations -> bank sync -> routes, then it serves.
+
+Start-up does only what every page needs (migrations and the bank sync) and serves at once.
+Whatever waits on the code runner happens afterwards in the background (`warm_up`): the runner
+warms its workers meanwhile, runs are refused with 503 and Retry-After until it is ready, and
+parameterised questions join the catalog once their variants are known. /readyz says when all
+of that is done.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -21,13 +29,20 @@ from app.core.db import (
     session_factory,
     transaction,
 )
-from app.lab.running import start_lab
+from app.lab.running import Lab, start_lab
 from app.learners.identity import LearnerCookieMiddleware, LearnerTokens
 from app.questions.catalog import Catalog
 from app.questions.sync import sync_bank
-from app.questions.variants import materialize
+from app.questions.variants import materialize, without_templates
 from app.routes import include_all
-from app.runner.client import RunnerClient, torch_version_of
+from app.runner.client import (
+    OFF_HERE,
+    URL_OFF,
+    RunnerClient,
+    RunnerState,
+    embedded_socket,
+    installed_torch,
+)
 
 log = logging.getLogger("torchquiz")
 
@@ -47,12 +62,45 @@ def prepare(settings: Settings) -> Catalog:
     return catalog
 
 
+def runner_of(settings: Settings) -> RunnerClient | None:
+    """The client of the configured runner; None when running code is off (empty URL: no
+    runner was started for this app; "off": the operator said so)."""
+    if settings.runner_url in ("", URL_OFF):
+        return None
+    # The runner `torchquiz serve` started for this instance runs this install: it is still
+    # starting until its socket answers, and its torch version is known without asking it.
+    embedded = settings.runner_url == f"unix://{embedded_socket(settings.instance_dir)}"
+    return RunnerClient(settings.runner_url, token=settings.runner_token, embedded=embedded)
+
+
+async def warm_up(app: FastAPI, catalog: Catalog) -> None:
+    """After start-up, while the app serves: the lab's own start; the parameterised questions'
+    stored variants as soon as the runner's torch version is known (at once for the embedded
+    runner, which runs this install; a separate one says in its /healthz, warm or not); then,
+    once the runner is ready, the missing variants computed in its sandbox."""
+    factory, lab = app.state.session_factory, app.state.lab
+    runner: RunnerClient | None = app.state.runner
+    await start_lab(lab)
+    if runner is not None:
+        torch = installed_torch() if runner.embedded else (await runner.heard()).torch
+        if torch:
+            lab.torch_version = torch
+            app.state.catalog = await materialize(catalog, factory, None, torch, final=False)
+    state: RunnerState = await runner.settled() if runner else app.state.runner_state
+    lab.torch_version = state.torch or ""
+    if runner is not None and state.ready:
+        app.state.catalog = await materialize(catalog, factory, runner, state.torch)
+    else:  # running code is off: whatever was stored, by any torch
+        app.state.catalog = await materialize(catalog, factory, None, None)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.catalog = prepare(settings)
+        catalog = prepare(settings)
+        app.state.catalog = without_templates(catalog)  # until their variants are known
         checkpointer = None
         if path := settings.sqlite_file():
             checkpointer = WalCheckpointer(path)
@@ -62,19 +110,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.session_factory = session_factory(engine, run_in_threads=in_threads)
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.route_threads()
+        runner = app.state.runner = runner_of(settings)
+        app.state.runner_state = runner.state if runner else RunnerState("off", reason=OFF_HERE)
+        app.state.lab = Lab(app.state.session_factory, runner)
+        background = [asyncio.create_task(runner.monitor())] if runner else []
+        app.state.warm_up = asyncio.create_task(warm_up(app, catalog))
+        app.state.warm_up.add_done_callback(_log_failure)
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
-        # collector's full scans, which paused requests for 80-90 ms under load.
-        runner = settings.runner_url and RunnerClient(
-            settings.runner_url, token=settings.runner_token
-        )
-        app.state.runner = runner or None
-        factory = app.state.session_factory
-        torch = await torch_version_of(app.state.runner)
-        app.state.catalog = await materialize(app.state.catalog, factory, app.state.runner, torch)
-        app.state.lab = await start_lab(factory, app.state.runner if torch else None, torch)
-        gc.collect()
+        # collector's full scans, which paused requests for 80-90 ms under load. Not collected
+        # first: that cost 0.14 s before the first page to free a few thousand objects (of
+        # 210,000), which are kept instead. `serve` turns the collector off while it starts.
         gc.freeze()
+        gc.enable()
         yield
+        for task in [*background, app.state.warm_up]:
+            task.cancel()
         await app.state.lab.close()
         if runner:
             await runner.aclose()
@@ -99,3 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     include_all(app)
     app.mount("/static", StaticFiles(directory=PROJECT_DIR / "static"), name="static")
     return app
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()):
+        log.error("the start-up's background work failed: %r", exc, exc_info=exc)

@@ -4,14 +4,18 @@
 walking nested routers, and one level fewer measurably shortened every request.
 """
 
+import asyncio
 from functools import cache
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import Response
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.attempts import api as attempts_api
 from app.attempts import pages as attempts_pages
 from app.bank import api as bank_api
+from app.core.deps import SessionDep
 from app.core.markdown import pygments_css
 from app.core.routing import UnitOfWorkRoute
 from app.lab import api as lab_api
@@ -23,6 +27,7 @@ from app.progress import api as progress_api
 from app.progress import pages as progress_pages
 from app.questions import api as questions_api
 from app.questions import pages as questions_pages
+from app.runner.client import WARMING_RETRY_SECONDS, RunnerState
 from app.runs import api as runs_api
 
 API_PREFIX = "/api/v1"
@@ -49,8 +54,37 @@ site_router = APIRouter(route_class=UnitOfWorkRoute)
 
 @site_router.get("/healthz", tags=["health"])
 async def healthz() -> dict[str, str]:
-    """Static liveness answer; also the baseline of the load benchmark."""
+    """Static liveness answer (the process is alive); also the baseline of the load benchmark."""
     return {"status": "ok"}
+
+
+@site_router.get("/readyz", tags=["health"], responses={503: {"description": "Not ready"}})
+def readyz(request: Request, db: SessionDep) -> JSONResponse:
+    """Ready for traffic: the database answers, and the code runner is warm (or running code
+    is off on purpose) with the questions it computes in place. 503 with the same detail
+    otherwise, and Retry-After while warming up."""
+    try:
+        db.execute(text("SELECT 1"))
+        database = "ok"
+    except SQLAlchemyError as exc:
+        db.rollback()
+        database = f"unreachable ({type(exc).__name__})"
+    runner: RunnerState = request.app.state.runner_state
+    warm_up: asyncio.Task[None] = request.app.state.warm_up
+    questions = "ready" if warm_up.done() else "waiting for the code runner"
+    if warm_up.done() and (warm_up.cancelled() or warm_up.exception()):
+        questions = "failed; see the server's log"
+    warming = runner.state == "warming" or (runner.settled and not warm_up.done())
+    ready = database == "ok" and runner.settled and questions == "ready"
+    status = "ready" if ready else "warming" if warming else "unavailable"
+    body = {
+        "status": status,
+        "database": database,
+        "runner": runner.as_dict(),
+        "questions": questions,
+    }
+    headers = {"Retry-After": str(WARMING_RETRY_SECONDS)} if warming else {}
+    return JSONResponse(body, status_code=200 if ready else 503, headers=headers)
 
 
 @cache

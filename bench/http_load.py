@@ -91,14 +91,15 @@ def server(workers: int) -> Iterator[str]:
             proc.wait(timeout=30)
 
 
-def wait_until_up(url: str, timeout: float = 60) -> None:
+def wait_until_up(url: str, timeout: float = 180) -> None:
+    """Until /readyz: pages answer at once, but the runner warms up in the background."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/healthz").status_code == 200:
+            if httpx.get(f"{url}/readyz").status_code == 200:
                 return
         time.sleep(0.2)
-    raise SystemExit(f"server at {url} did not answer /healthz within {timeout} s")
+    raise SystemExit(f"server at {url} was not ready (/readyz) within {timeout} s")
 
 
 def practice_setup(url: str) -> tuple[str, str, int]:

@@ -1,17 +1,23 @@
-"""The `torchquiz` command: `questions check`, `questions schema` and `serve` on a bad bank."""
+"""The `torchquiz` command: `questions check`, `questions schema`, and `serve` on a bad bank
+and as a normal user."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -20,6 +26,7 @@ import app.cli
 from app.bank.report import editor_schemas
 from app.cli import main
 from app.core.config import get_settings
+from tests.unprivileged import unprivileged_user, venv_under_tmp
 
 PROJECT = Path(__file__).resolve().parents[1]
 REAL_BANK = PROJECT / "questions"
@@ -244,3 +251,61 @@ def test_serve_command_exits_1_without_listening(tmp_path: Path) -> None:
     assert not instance.exists()
     with socket.socket() as s, pytest.raises(ConnectionRefusedError):
         s.connect(("127.0.0.1", port))
+
+
+def test_serve_as_a_normal_user_serves_pages_at_once_and_runs_code_once_warm(
+    tmp_path: Path,
+) -> None:
+    """No root needed: `serve` starts its runner (rootless here) without waiting for it, and
+    the first page answers while the runner still warms up."""
+    user = unprivileged_user()
+    instance = Path(tempfile.mkdtemp(prefix="torchquiz-serve-", dir="/tmp"))
+    os.chown(instance, user.uid, user.gid)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {"PATH": os.environ["PATH"], "TORCHQUIZ_INSTANCE_DIR": str(instance)}
+    try:
+        with venv_under_tmp(user) as python, (tmp_path / "serve.log").open("w+") as log:
+            started = time.monotonic()
+            process = subprocess.Popen(
+                [str(python), "-m", "app.cli", "serve", "--port", str(port)],
+                env=env,
+                cwd=PROJECT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                **user.popen_options(),  # type: ignore[arg-type]
+            )
+            try:
+                first = first_answer(f"{url}/", process, timeout=30)
+                page_seconds = time.monotonic() - started
+                warming = httpx.post(f"{url}/api/v1/runs", json={"code": "x = 1"})
+                ready = first_answer(f"{url}/readyz", process, timeout=180)
+                ran = httpx.post(
+                    f"{url}/api/v1/runs", json={"code": "import os\nuid = os.getuid()"}, timeout=60
+                )
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+            log.seek(0)
+            output = log.read()
+    finally:
+        shutil.rmtree(instance, ignore_errors=True)
+    assert "Not root" not in output
+    assert first.status_code == 200 and "Bidirectional RNNs in PyTorch" in first.text
+    assert page_seconds < 15, output
+    assert warming.status_code == 503 and warming.json()["code"] == "runner_warming", output
+    assert ready.json()["runner"]["mode"] == "rootless", ready.text
+    assert ran.status_code == 200 and ran.json()["values"]["uid"] == user.uid, ran.text
+
+
+def first_answer(url: str, process: subprocess.Popen[str], *, timeout: float) -> httpx.Response:
+    """The first 200 from `url` (polled), while the server lives."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited"
+        with contextlib.suppress(httpx.HTTPError):
+            response = httpx.get(url, timeout=5)
+            if response.status_code == 200:
+                return response
+        time.sleep(0.05)
+    raise AssertionError(f"no 200 from {url} within {timeout:g} s")

@@ -11,7 +11,7 @@ from app.attempts.schemas import AnswerIn, PracticeFeedback, TestAck
 from app.core.routing import UnitOfWork
 from app.questions.catalog import Catalog
 from app.questions.grading import grade_code
-from app.runner.client import RunnerClient, RunnerUnavailableError
+from app.runner.client import OFF_HERE, RunnerClient, RunnerOffError
 from app.runner.protocol import RunRequest, TestSpec
 
 
@@ -27,7 +27,7 @@ async def answer(
     if not isinstance(outcome, service.CodeToRun):
         return outcome
     if runner is None:
-        raise RunnerUnavailableError("code answers need the code runner, which is not available")
+        raise RunnerOffError(f"{OFF_HERE} Code answers need it.")
     tests = [TestSpec(name=t.name, code=t.code) for t in outcome.question.tests]
     request = RunRequest(code=outcome.code, kind="code_test", tests=tests, learner=learner)
     graded = grade_code(outcome.question, outcome.code, await runner.run(request))

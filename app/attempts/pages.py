@@ -23,15 +23,17 @@ from app.core.deps import (
     MaybeRunnerDep,
     RngDep,
     RunnerDep,
+    RunnerStateDep,
     SessionDep,
     UnitOfWorkDep,
 )
-from app.core.errors import AnswerFormatError
+from app.core.errors import AnswerFormatError, AppError
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
 from app.questions.catalog import Catalog
 from app.questions.grading import format_answer
 from app.questions.service import topic_summary
+from app.runner.client import REFUSALS, RunnerClient, RunnerState, refusal_note
 from app.runner.protocol import MAX_CODE_BYTES, RunRequest
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
@@ -157,17 +159,42 @@ async def practice_page(
     catalog: CatalogDep,
     learner: LearnerDep,
     runner: MaybeRunnerDep,
+    runner_state: RunnerStateDep,
     answer: int | None = None,
 ) -> Response:
     context = await uow(
         _practice_context_of, catalog, learner.public_id, session_id, position, answer
     )
+    context["runner_note"] = runner_state.note()
     item, feedback = context["item"], context["feedback"]
-    if feedback and item.question.predict_then_run and item.question.snippet and runner:
-        # Bank content, so a trusted run: cached by the runner, the same for every learner.
-        trusted = RunRequest(code=item.question.snippet, kind="check")
-        context["real_run"] = await runner.run(trusted)
+    if feedback and item.question.predict_then_run and item.question.snippet:
+        context.update(await _real_run(runner, runner_state, item.question.snippet))
     return render_page(request, "attempts/practice.html", context)
+
+
+async def _real_run(
+    runner: RunnerClient | None, state: RunnerState, snippet: str
+) -> dict[str, Any]:
+    """The prompt's code as the sandbox runs it (`real_run`), or why it cannot run now
+    (`real_run_note`): the page never waits for a runner that is warming up."""
+    if runner is None or not state.ready:
+        return {"real_run_note": state.note()}
+    try:
+        # Bank content, so a trusted run: cached by the runner, the same for every learner.
+        return {"real_run": await runner.run(RunRequest(code=snippet, kind="check"))}
+    except REFUSALS as exc:
+        return {"real_run_note": refusal_note(exc)}
+
+
+def _refused(
+    request: Request, name: str, context: dict[str, Any], exc: AppError, key: str
+) -> Response:
+    """The page again, saying in `key` why the code did not run (503 with Retry-After while
+    the runner warms up, 429 when the learner runs too often)."""
+    context[key] = refusal_note(exc)
+    response = render_page(request, name, context, status_code=exc.status)
+    response.headers.update(exc.headers)
+    return response
 
 
 @router.post("/practice/{session_id}/{position:int}/run", dependencies=[CsrfProtected])
@@ -186,8 +213,12 @@ async def practice_run(
     context = await uow(
         _practice_context_of, catalog, learner.public_id, session_id, position, answer
     )
+    context["run_code"] = code
     run = RunRequest(code=code, kind="snippet", learner=learner.public_id)
-    context.update(run_code=code, run_result=await runner.run(run))
+    try:
+        context["run_result"] = await runner.run(run)
+    except REFUSALS as exc:
+        return _refused(request, "attempts/practice.html", context, exc, "run_refused")
     return render_page(request, "attempts/practice.html", context)
 
 
@@ -210,6 +241,10 @@ async def practice_answer(
         context = await uow(_practice_context_of, catalog, learner.public_id, session_id, position)
         context.update(error=exc.message, prefill=form.answer)
         return render_page(request, "attempts/practice.html", context, status_code=422)
+    except REFUSALS as exc:  # a code answer the runner cannot run now: not an attempt either
+        context = await uow(_practice_context_of, catalog, learner.public_id, session_id, position)
+        context["prefill"] = form.answer
+        return _refused(request, "attempts/practice.html", context, exc, "answer_refused")
     assert isinstance(feedback, PracticeFeedback)
     url = request.url_for("practice_page", session_id=session_id, position=position)
     return RedirectResponse(f"{url}?answer={feedback.answer_id}#feedback", status_code=303)
@@ -271,13 +306,14 @@ def test_page(
     db: SessionDep,
     catalog: CatalogDep,
     learner: LearnerDep,
+    runner_state: RunnerStateDep,
     saved: int | None = None,
 ) -> Response:
     session = get_session(db, learner.public_id, session_id)
     if session.finished_at is not None:
         return _redirect(request, "test_result_page", session_id=session_id)
     context = _test_context(db, catalog, session, position)
-    context["saved_position"] = saved
+    context.update(saved_position=saved, runner_note=runner_state.note())
     return render_page(request, "attempts/test.html", context)
 
 
@@ -306,6 +342,10 @@ async def test_answer(
             context = await uow(_test_context_of, catalog, learner.public_id, session_id, position)
             context.update(error=exc.message, prefill=form.answer)
             return render_page(request, "attempts/test.html", context, status_code=422)
+        except REFUSALS as exc:  # not saved: the page keeps the code and says why
+            context = await uow(_test_context_of, catalog, learner.public_id, session_id, position)
+            context["prefill"] = form.answer
+            return _refused(request, "attempts/test.html", context, exc, "answer_refused")
     if form.go == "finish":
         await uow(_finish, catalog, learner.public_id, session_id)
         return _redirect(request, "test_result_page", session_id=session_id)

@@ -24,6 +24,9 @@ from app.bank.schema import (
 )
 
 TOPIC_FILE = "topic.yaml"
+# libyaml's parser where PyYAML has it (its wheels do): the same safe loader, parsing the bank
+# in 20 ms instead of 170 ms, which `torchquiz serve` pays twice on every start.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -144,7 +147,7 @@ def _load_topic(folder: Path, root: Path, problems: list[Problem]) -> LoadedTopi
 def _parse(path: Path, root: Path, schema: Any, problems: list[Problem]) -> Any:
     rel = str(path.relative_to(root))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - safe
     except UnicodeDecodeError:
         problems.append(Problem(rel, "", "file is not UTF-8 text"))
         return None

@@ -14,7 +14,7 @@ from app.learners.identity import Identity, LearnerTokens
 from app.learners.models import Learner
 from app.learners.service import find_learner, get_or_create_learner
 from app.questions.catalog import Catalog
-from app.runner.client import RunnerClient, RunnerUnavailableError
+from app.runner.client import OFF_HERE, RunnerClient, RunnerOffError, RunnerState
 
 
 async def get_db(request: Request) -> Session:
@@ -91,9 +91,11 @@ LearnerDep = Annotated[CurrentLearner, Depends(current_learner)]
 
 
 async def get_runner(request: Request) -> RunnerClient:
+    """The runner, whatever its state: a call while it warms up is answered 503 with
+    Retry-After by the runner itself (app.runner.client)."""
     runner: RunnerClient | None = request.app.state.runner
     if runner is None:
-        raise RunnerUnavailableError("running code is not available on this server")
+        raise RunnerOffError(request.app.state.runner_state.reason or OFF_HERE)
     return runner
 
 
@@ -105,6 +107,14 @@ async def get_runner_if_any(request: Request) -> RunnerClient | None:
 
 
 MaybeRunnerDep = Annotated[RunnerClient | None, Depends(get_runner_if_any)]
+
+
+async def get_runner_state(request: Request) -> RunnerState:
+    """Where the runner stands (warming, ready, off...): what pages show by a Run button."""
+    return request.app.state.runner_state  # type: ignore[no-any-return]
+
+
+RunnerStateDep = Annotated[RunnerState, Depends(get_runner_state)]
 
 
 async def get_rng() -> random.Random:

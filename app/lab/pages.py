@@ -39,16 +39,17 @@ async def start_from_form(
 ) -> Response:
     fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     start, values, problems = form.parse(fields)
+    refused: AppError | None = None
     if start is not None:
         try:
             run = await lab.start(learner_public_id(request), start)
         except AppError as exc:
-            problems = {exc.field or "form": exc.message}
-            status = exc.status
+            problems, refused = {exc.field or "form": exc.message}, exc
         else:
             return RedirectResponse(request.url_for("lab_run_page", run_id=run.id), 303)
+    status = refused.status if refused else 422
     return await _lab_page(
-        request, slug, catalog, lab, values, problems, status=status if start else 422, start=start
+        request, slug, catalog, lab, values, problems, status=status, start=start, refused=refused
     )
 
 
@@ -58,7 +59,7 @@ async def start_code_from_form(
 ) -> Response:
     """Advanced mode: the learner's own model, trained with the baseline's procedure."""
     fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    code, problems = fields.get("code", ""), {}
+    code, problems, refused = fields.get("code", ""), {}, None
     try:
         config = BASELINE.model_copy(update={"seed": int(fields.get("code_seed") or 0)})
         start = StartLabRun(config=config, code=code, task=bool(fields.get("code_task")))
@@ -66,12 +67,14 @@ async def start_code_from_form(
     except ValueError as exc:  # a bad seed, or empty or oversized code
         problems, status = {"code": str(exc).splitlines()[-1]}, 422
     except AppError as exc:
-        problems, status = {"code": exc.message}, exc.status
+        problems, status, refused = {"code": exc.message}, exc.status, exc
     else:
         return RedirectResponse(request.url_for("lab_run_page", run_id=run.id), 303)
     _, values, _ = form.parse({})
     values |= {"code": code, "code_seed": fields.get("code_seed", "0")}
-    return await _lab_page(request, slug, catalog, lab, values, problems, status=status)
+    return await _lab_page(
+        request, slug, catalog, lab, values, problems, status=status, refused=refused
+    )
 
 
 async def _lab_page(
@@ -84,7 +87,9 @@ async def _lab_page(
     *,
     status: int | None = None,
     start: StartLabRun | None = None,
+    refused: AppError | None = None,
 ) -> Response:
+    """`refused`: why a run was not started (its headers, such as Retry-After, are kept)."""
     topic = catalog.topic(slug)
     if LearningMode.lab not in topic.topic.modes:
         raise NotFoundError(f"topic '{slug}' has no experiment lab", field="topic")
@@ -104,9 +109,12 @@ async def _lab_page(
         "solution_code": SOLUTION_CODE,
         "starter_code": values.get("code") or STARTER,
         "size": preset("yours", start.config) if start else None,
+        "runner": request.app.state.runner_state,
     }
     code = status or (422 if problems else 200)
-    return render_page(request, "lab/lab.html", context, status_code=code)
+    response = render_page(request, "lab/lab.html", context, status_code=code)
+    response.headers.update(refused.headers if refused else {})
+    return response
 
 
 async def _seed_zero(lab: Lab, facts: LabOverview, preset_name: str) -> LabRunOut | None:

@@ -17,7 +17,7 @@ from app.lab import custom, service
 from app.lab.models import LabRun
 from app.lab.schemas import LabRunOut, StartLabRun
 from app.learners.service import find_learner, get_or_create_learner
-from app.runner.client import RunnerClient, RunnerUnavailableError
+from app.runner.client import OFF_HERE, RunnerClient, RunnerOffError, RunnerWarmingError
 from app.runner.protocol import RunRequest
 
 log = logging.getLogger("torchquiz")
@@ -26,8 +26,11 @@ POLL_SECONDS = 0.5  # how often a reader checks the database when no event wakes
 
 
 class Lab:
+    """`torch_version` is the runner's, "" until known (app.main sets it once it is): runs are
+    cached and reference figures kept per torch version."""
+
     def __init__(
-        self, factory: sessionmaker[Session], runner: RunnerClient | None, torch_version: str
+        self, factory: sessionmaker[Session], runner: RunnerClient | None, torch_version: str = ""
     ) -> None:
         self.factory, self.runner, self.torch_version = factory, runner, torch_version
         self._changed: dict[int, asyncio.Event] = {}
@@ -39,16 +42,28 @@ class Lab:
         return await UnitOfWork(self.factory())(work, *args)
 
     def available(self) -> bool:
-        return self.runner is not None
+        """Whether runs can start now: the runner is ready (not warming up, and not off)."""
+        return self.runner is not None and self.runner.state.ready and bool(self.torch_version)
 
     def _runner(self) -> RunnerClient:
+        """The runner, ready; else the error saying why not (warming up: 503 and Retry-After)."""
         if self.runner is None:
-            raise RunnerUnavailableError("the lab needs the code runner, which is not available")
+            raise RunnerOffError(OFF_HERE)
+        if error := self.runner.state.error():
+            raise error
+        if not self.torch_version:  # ready a moment before app.main has heard its version
+            raise RunnerWarmingError()
+        return self.runner
+
+    def _client(self) -> RunnerClient:
+        """The runner for a run already started (whatever its state now: the call says)."""
+        if self.runner is None:
+            raise RunnerOffError(OFF_HERE)
         return self.runner
 
     async def start(self, learner: str | None, request: StartLabRun) -> LabRunOut:
         service.refuse_if_invalid(request.config, request.task, request.code)
-        self._runner()  # no runner, no run: refused before anything is stored
+        self._runner()  # no ready runner, no run: refused before anything is stored
         run, job_needed = await self.db(self._new_run, learner, request)
         if not job_needed:
             return service.view(run)
@@ -56,7 +71,7 @@ class Lab:
             self._in_background(self._run_code(run.id, learner, request, run.public_id))
             return service.view(run)
         try:
-            job = await self._runner().lab_submit(request.config, learner)
+            job = await self._client().lab_submit(request.config, learner)
         except Exception:  # the queue is full, or the runner is gone: as if never asked
             await self.db(service.discard, run.id)
             raise
@@ -109,7 +124,7 @@ class Lab:
         code = custom.program(request.code, request.config)
         run = RunRequest(code=code, kind="lab_code", learner=learner, handle=handle)
         try:
-            final = custom.final_event(await self._runner().run_streamed(run, printed))
+            final = custom.final_event(await self._client().run_streamed(run, printed))
         except Exception as exc:  # the runner is busy or gone: the run must still end
             final = {"type": "failed", "message": str(exc)}
         await self.db(service.apply_event, run_id, final)
@@ -118,7 +133,7 @@ class Lab:
     async def _record(self, run_id: int, job: int) -> None:
         """The runner's events, each committed, then readers woken."""
         try:
-            async for event in self._runner().lab_events(job):
+            async for event in self._client().lab_events(job):
                 if event["type"] == "queued":
                     continue
                 await self.db(service.apply_event, run_id, event)
@@ -161,15 +176,15 @@ class Lab:
     async def cancel(self, learner: str | None, public_id: str) -> LabRunOut:
         run = await self.db(_own_row, learner, public_id)
         if run.status in ("queued", "running") and run.code is not None:
-            await self._runner().cancel_run(run.public_id)
+            await self._client().cancel_run(run.public_id)
         elif run.status in ("queued", "running") and run.job_id is not None:
-            await self._runner().lab_cancel(run.job_id)
+            await self._client().lab_cancel(run.job_id)
         return await self.run_view(learner, public_id)
 
     def measure_references(self) -> None:
         """Measure the page's reference runs in the background, once, when first asked for
         (not at start-up: most processes, and most tests, never show the lab)."""
-        if self.runner is not None and (self._measuring is None or self._measuring.done()):
+        if self.available() and (self._measuring is None or self._measuring.done()):
             self._measuring = self._in_background(self._measure_references())
 
     async def _measure_references(self) -> None:
@@ -194,12 +209,10 @@ def _own_row(db: Session, learner: str | None, public_id: str) -> LabRun:
     return service.get_run(db, found.id if found else None, public_id)
 
 
-async def start_lab(
-    factory: sessionmaker[Session], runner: RunnerClient | None, torch_version: str | None
-) -> Lab:
-    """The lab of this process; runs an earlier process left unfinished are marked failed."""
-    lab = Lab(factory, runner, torch_version or "")
+async def start_lab(lab: Lab) -> None:
+    """The lab's own start, in the background while the app already serves: runs an earlier
+    process left unfinished are marked failed. Before the runner is ready no run can start, so
+    none of this process's can be among them."""
     failed = await lab.db(service.fail_unfinished)
     if failed:
         log.warning("lab: %d runs left unfinished by an earlier start marked failed", failed)
-    return lab

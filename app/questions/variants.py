@@ -1,9 +1,10 @@
 """Variants of parameterised questions as version rows, each answer computed by real torch.
 
-Runs at start-up, after the bank sync. A variant stored for the runner's torch version is
-reused; the others are computed by running the template's check in the sandbox. A template left
-with no variants (no runner and nothing stored, or every run failed) is taken out of the
-catalog with a warning: no learner sees an answer that torch did not compute.
+Runs in the background after start-up (app.main): until then the catalog is served without
+the templates (`without_templates`). A variant stored for the runner's torch version is reused;
+the others are computed by running the template's check in the sandbox once the runner is
+ready. A template left with no variants (no runner and nothing stored, or every run failed) is
+taken out of the catalog with a warning: no learner sees an answer that torch did not compute.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from app.bank.checks import from_run
 from app.bank.loader import data_hash
 from app.bank.schema import AnyQuestion, QuestionAdapter
 from app.bank.variants import VariantError, answer_of, check_code, describe, fill, seeds
-from app.core.db import transaction
 from app.core.errors import AppError
+from app.core.routing import UnitOfWork
 from app.questions.catalog import Catalog, CatalogQuestion
 from app.questions.models import QuestionVersion
 from app.runner.client import RunnerClient
@@ -32,14 +33,23 @@ log = logging.getLogger("torchquiz")
 PARALLEL = 4  # runs in flight at once, below the runner's queue depth
 
 
+def without_templates(catalog: Catalog) -> Catalog:
+    """The catalog to serve until the variants are known: parameterised questions left out."""
+    return _with_variants(catalog, {}, quiet=True)
+
+
 async def materialize(
     catalog: Catalog,
     factory: sessionmaker[Session],
     runner: RunnerClient | None,
     torch: str | None,
+    *,
+    final: bool = True,
 ) -> Catalog:
     """The catalog with every template replaced by its variants (or left out). `torch` is the
-    runner's torch version (None without a runner: stored variants only)."""
+    runner's torch version (None without a runner: stored variants of any version); without
+    `runner`, stored variants only. Not `final`: a first look, before the runner can compute
+    the missing ones (templates left out quietly)."""
     templates = [q for t in catalog.topics.values() for q in t.questions if q.model.variants]
     if not templates:
         return catalog
@@ -47,7 +57,7 @@ async def materialize(
         found = await _variants(templates, factory, runner if torch else None, torch)
     except IntegrityError:  # another process stored the same variants first: read theirs
         found = await _variants(templates, factory, None, torch)
-    return _with_variants(catalog, found)
+    return _with_variants(catalog, found, quiet=not final)
 
 
 async def _variants(
@@ -56,9 +66,10 @@ async def _variants(
     runner: RunnerClient | None,
     torch: str | None,
 ) -> dict[str, list[tuple[int, AnyQuestion]]]:
-    """Slug -> [(version id, question)] in seed order, stored ones first looked up."""
-    for db in transaction(factory):
-        stored = {q.slug: _stored(db, q.version_id, torch) for q in templates}
+    """Slug -> [(version id, question)] in seed order, stored ones first looked up. Database
+    work runs where this database's routes run (a thread for a server database): the app is
+    serving meanwhile."""
+    stored = await UnitOfWork(factory())(_all_stored, templates, torch)
     wanted = {q.slug: [seed for seed, _ in seeds(q.model)] for q in templates}
     computed = {}
     if runner is not None:
@@ -70,14 +81,30 @@ async def _variants(
             if seed not in stored[q.slug]
         ]
         computed = {key: model for key, model in await asyncio.gather(*jobs) if model}
+    return await UnitOfWork(factory())(_store_all, templates, stored, wanted, computed, torch)
+
+
+def _all_stored(
+    db: Session, templates: list[CatalogQuestion], torch: str | None
+) -> dict[str, dict[int, tuple[int, AnyQuestion]]]:
+    return {q.slug: _stored(db, q.version_id, torch) for q in templates}
+
+
+def _store_all(
+    db: Session,
+    templates: list[CatalogQuestion],
+    stored: dict[str, dict[int, tuple[int, AnyQuestion]]],
+    wanted: dict[str, list[int]],
+    computed: dict[tuple[str, int], AnyQuestion],
+    torch: str | None,
+) -> dict[str, list[tuple[int, AnyQuestion]]]:
     found: dict[str, list[tuple[int, AnyQuestion]]] = {}
-    for db in transaction(factory):
-        for q in templates:
-            rows = stored[q.slug]
-            for seed in wanted[q.slug]:
-                if (q.slug, seed) in computed:
-                    rows[seed] = _store(db, q, seed, computed[q.slug, seed], torch)
-            found[q.slug] = [rows[seed] for seed in wanted[q.slug] if seed in rows]
+    for q in templates:
+        rows = stored[q.slug]
+        for seed in wanted[q.slug]:
+            if (q.slug, seed) in computed:
+                rows[seed] = _store(db, q, seed, computed[q.slug, seed], torch)
+        found[q.slug] = [rows[seed] for seed in wanted[q.slug] if seed in rows]
     return found
 
 
@@ -143,7 +170,9 @@ def _store(
     return row.id, model
 
 
-def _with_variants(catalog: Catalog, found: dict[str, list[tuple[int, AnyQuestion]]]) -> Catalog:
+def _with_variants(
+    catalog: Catalog, found: dict[str, list[tuple[int, AnyQuestion]]], *, quiet: bool = False
+) -> Catalog:
     topics, known = [], dict[int, AnyQuestion]()
     for topic in catalog.topics.values():
         questions = []
@@ -159,7 +188,7 @@ def _with_variants(catalog: Catalog, found: dict[str, list[tuple[int, AnyQuestio
                         q, version_id=first_id, model=first, variant_ids=ids, template=q.model
                     )
                 )
-            else:
+            elif not quiet:
                 log.warning(
                     "question %s left out: none of its variants has a computed answer", q.slug
                 )

@@ -1,11 +1,23 @@
-"""How the web app reaches the runner: HTTP over a Unix socket (embedded) or TCP (a service)."""
+"""How the web app reaches the runner: HTTP over a Unix socket (embedded) or TCP (a service).
+
+The runner listens at once and warms its workers in the background. Until they are up it
+answers 503 runner_warming, and where the kernel allows no sandbox 503 runner_off with the
+reason; this client turns those into the app's errors of the same codes (503, with
+Retry-After while warming) and keeps `state`, where the runner stands, for pages and /readyz.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib.metadata
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, NoReturn
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, NoReturn
 
 import httpx
 
@@ -16,10 +28,37 @@ from app.runner.protocol import RunRequest, RunResult
 
 log = logging.getLogger("torchquiz")
 
+# TORCHQUIZ_RUNNER_URL=off: the operator turned running code off (`serve` starts no runner).
+URL_OFF = "off"
+WARMING = "the code runner is warming up"
+WARMING_RETRY_SECONDS = 5
+OFF_HERE = "Running code is off on this server."
+# How often the monitor asks the runner's /healthz: until it has settled, and afterwards.
+SETTLING_POLL_SECONDS = 0.25
+SETTLED_POLL_SECONDS = 5.0
+
 
 class RunnerUnavailableError(AppError):
     status = 503
     code = "runner_unavailable"
+
+
+class RunnerWarmingError(AppError):
+    """The runner is starting its workers: try again in a few seconds."""
+
+    status = 503
+    code = "runner_warming"
+
+    def __init__(self, retry_after: int = WARMING_RETRY_SECONDS) -> None:
+        super().__init__(WARMING)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class RunnerOffError(AppError):
+    """Running code is off for good: the kernel allows no sandbox, or the operator said so."""
+
+    status = 503
+    code = "runner_off"
 
 
 class TooManyRunsError(AppError):
@@ -27,15 +66,99 @@ class TooManyRunsError(AppError):
     code = "rate_limited"
 
 
+# What a run may meet instead of a result; a page shows it in place of the output.
+REFUSALS = (RunnerWarmingError, RunnerOffError, RunnerUnavailableError, TooManyRunsError)
+
+
+def refusal_note(exc: AppError) -> str:
+    """A refused run, in a sentence for a page: "Your code was not run. The code runner..."."""
+    message = exc.message.rstrip(".")
+    return f"Your code was not run. {message[:1].upper()}{message[1:]}."
+
+
+State = Literal["warming", "ready", "off", "unreachable"]
+KNOWN_STATES: dict[str, State] = {"warming": "warming", "ready": "ready", "off": "off"}
+
+
+@dataclass
+class RunnerState:
+    """Where the runner stands, as its /healthz last said: "warming", "ready" or "off" (with
+    the reason); "unreachable" when it stopped answering."""
+
+    state: State = "warming"
+    mode: str | None = None
+    reason: str | None = None
+    torch: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+    @property
+    def settled(self) -> bool:
+        """Ready, or off for good: nothing to wait for."""
+        return self.state in ("ready", "off")
+
+    def note(self) -> str | None:
+        """What a page says where a Run button would be; None when code can run."""
+        if self.state == "warming":
+            return f"Not yet: {WARMING}. Try again in a few seconds."
+        if self.state == "off":
+            return self.reason or OFF_HERE
+        if self.state == "unreachable":
+            return "Running code is unavailable: the code runner cannot be reached."
+        return None
+
+    def error(self) -> AppError | None:
+        """The error a run gets in this state (None when ready)."""
+        if self.state == "warming":
+            return RunnerWarmingError()
+        if self.state == "off":
+            return RunnerOffError(self.reason or OFF_HERE)
+        if self.state == "unreachable":
+            return RunnerUnavailableError(self.reason or "the code runner cannot be reached")
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "mode": self.mode, "reason": self.reason, "torch": self.torch}
+
+
+def embedded_socket(instance_dir: Path) -> Path:
+    """Where `torchquiz serve` starts its own runner."""
+    return instance_dir / "runner.sock"
+
+
+def installed_torch() -> str | None:
+    """This install's torch version, from the package metadata (torch is never imported here).
+    The embedded runner runs this very install, so this is its version too."""
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 class RunnerClient:
-    def __init__(self, url: str, *, token: str = "", timeout: float = 120.0) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        if url.startswith("unix://"):
-            transport = httpx.AsyncHTTPTransport(uds=url.removeprefix("unix://"))
+    """`embedded`: a runner this server started a moment ago, on a socket that appears once it
+    listens: until it first answers, a refused connection means "warming", not "gone"."""
+
+    def __init__(
+        self, url: str, *, token: str = "", timeout: float = 120.0, embedded: bool = False
+    ) -> None:
+        self.url, self._token = url, token
+        self.embedded = embedded
+        self.state = RunnerState()
+        self._answered = False  # has the runner ever answered?
+        self._heard, self._settled = asyncio.Event(), asyncio.Event()
+        self._client = self._new_client(timeout)
+
+    def _new_client(self, timeout: float) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        if self.url.startswith("unix://"):
+            transport = httpx.AsyncHTTPTransport(uds=self.url.removeprefix("unix://"))
             base = "http://runner"
         else:
-            transport, base = httpx.AsyncHTTPTransport(), url.rstrip("/")
-        self._client = httpx.AsyncClient(
+            transport, base = httpx.AsyncHTTPTransport(), self.url.rstrip("/")
+        return httpx.AsyncClient(
             base_url=base, transport=transport, headers=headers, timeout=timeout
         )
 
@@ -71,7 +194,7 @@ class RunnerClient:
                     elif "error" in message:
                         raise RunnerUnavailableError(message["error"]["message"])
         except httpx.HTTPError as exc:
-            raise RunnerUnavailableError(f"the code runner cannot be reached ({exc})") from None
+            raise self._unreachable(exc) from None
         raise RunnerUnavailableError("the runner ended the run's stream without a result")
 
     async def cancel_run(self, handle: str) -> bool:
@@ -93,12 +216,12 @@ class RunnerClient:
             async with self._client.stream("GET", url, params={"after": after}, timeout=None) as r:
                 if r.status_code != 200:
                     await r.aread()
-                    raise RunnerUnavailableError(_message(r))
+                    self._raise_for(r)
                 async for line in r.aiter_lines():
                     if line:
                         yield json.loads(line)
         except httpx.HTTPError as exc:
-            raise RunnerUnavailableError(f"the code runner cannot be reached ({exc})") from None
+            raise self._unreachable(exc) from None
 
     async def lab_cancel(self, job_id: int) -> None:
         await self._post(f"/v1/lab/jobs/{job_id}/cancel", "{}")
@@ -109,46 +232,91 @@ class RunnerClient:
                 path, content=body, headers={"content-type": "application/json"}
             )
         except httpx.HTTPError as exc:
-            raise RunnerUnavailableError(f"the code runner cannot be reached ({exc})") from None
+            raise self._unreachable(exc) from None
+        self._answered = True
         if response.status_code != ok:
             self._raise_for(response)
+        if self.state.state == "unreachable":  # it answers again
+            self.state.state = "ready"
         return response
 
-    @staticmethod
-    def _raise_for(response: httpx.Response) -> NoReturn:
+    def _unreachable(self, exc: httpx.HTTPError) -> AppError:
+        """A failed connection: an embedded runner that never answered is still starting."""
+        if self.embedded and not self._answered and isinstance(exc, httpx.ConnectError):
+            return RunnerWarmingError()
+        self.state.state = "unreachable"
+        self.state.reason = f"the code runner cannot be reached ({exc})"
+        return RunnerUnavailableError(self.state.reason)
+
+    def _raise_for(self, response: httpx.Response) -> NoReturn:
+        body = _json(response)
+        message = str(body.get("message") or f"the code runner answered {response.status_code}")
         if response.status_code == 429:
-            error = TooManyRunsError(response.json().get("message", "too many runs"))
+            error: AppError = TooManyRunsError(body.get("message", "too many runs"))
             error.headers = {"Retry-After": response.headers.get("retry-after", "1")}
             raise error
-        raise RunnerUnavailableError(_message(response))
+        code = body.get("code")
+        if response.status_code == 503 and code == "runner_warming":
+            self.state.state = "warming"
+            retry = response.headers.get("retry-after", "")
+            raise RunnerWarmingError(int(retry) if retry.isdigit() else WARMING_RETRY_SECONDS)
+        if response.status_code == 503 and code == "runner_off":
+            self.state.state, self.state.reason = "off", message
+            raise RunnerOffError(message)
+        raise RunnerUnavailableError(message)
 
-    async def health(self) -> dict[str, object]:
+    async def monitor(self) -> None:
+        """Keep `state` current for the life of the app: ask the runner's /healthz often until
+        it is ready or off, then every few seconds (a restarted runner warms up again; one that
+        stops answering is unreachable). With a connection of its own, so that this loop never
+        shares one with a request."""
+        async with self._new_client(timeout=5.0) as client:
+            quiet_until = time.monotonic() + 30
+            while True:
+                await self._refresh(client)
+                if self.state.settled:
+                    self._settled.set()
+                elif time.monotonic() > quiet_until:  # say so now and then, not every poll
+                    level = logging.INFO if self.state.state == "warming" else logging.WARNING
+                    log.log(level, "the code runner at %s is %s", self.url, self.state.state)
+                    quiet_until = time.monotonic() + 60
+                settled = self.state.settled
+                await asyncio.sleep(SETTLED_POLL_SECONDS if settled else SETTLING_POLL_SECONDS)
+
+    async def _refresh(self, client: httpx.AsyncClient) -> None:
         try:
-            response = await self._client.get("/healthz")
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise RunnerUnavailableError(f"the code runner cannot be reached ({exc})") from None
-        return response.json()  # type: ignore[no-any-return]
+            response = await client.get("/healthz")
+            health = response.raise_for_status().json()
+            said = health.get("state") or ("ready" if health.get("ready") else "warming")
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:  # AttributeError: not {}
+            if not (self.embedded and not self._answered):
+                self.state.state = "unreachable"
+                self.state.reason = f"the code runner cannot be reached ({exc})"
+            return
+        self._answered = True
+        self._heard.set()
+        self.state.state = KNOWN_STATES.get(said, "unreachable")
+        self.state.mode, self.state.reason = health.get("mode"), health.get("reason")
+        self.state.torch = str(health["torch"]) if health.get("torch") else None
+
+    async def heard(self) -> RunnerState:
+        """Once the runner has answered at all, warming up or not: its torch version is known
+        (`monitor` must be running)."""
+        await self._heard.wait()
+        return self.state
+
+    async def settled(self) -> RunnerState:
+        """Once the runner is ready or off (`monitor` must be running)."""
+        await self._settled.wait()
+        return self.state
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
 
-def _message(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("message"))
-    except ValueError:
-        return f"the code runner answered {response.status_code}"
-
-
-async def torch_version_of(runner: RunnerClient | None) -> str | None:
-    """The torch version the runner computes with, or None without a runner that answers."""
-    if runner is None:
-        return None
-    try:
-        health = await runner.health()
-    except AppError as exc:
-        log.warning("the runner did not answer (%s)", exc)
-        return None
-    torch = health.get("torch")
-    return str(torch) if torch else None
+def _json(response: httpx.Response) -> dict[str, Any]:
+    with contextlib.suppress(ValueError):
+        body = response.json()
+        if isinstance(body, dict):
+            return body
+    return {}

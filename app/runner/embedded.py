@@ -22,8 +22,10 @@ RUNNER_ENV_PREFIX = "TORCHQUIZ_RUNNER_"
 
 
 @contextlib.contextmanager
-def embedded_runner(socket: Path, *, timeout: float = 180.0) -> Iterator[str]:
-    """Start `torchquiz runner` on `socket`; yield its URL once its workers are warm."""
+def embedded_runner(socket: Path, *, wait: bool = True, timeout: float = 180.0) -> Iterator[str]:
+    """Start `torchquiz runner` on `socket`; yield its URL once its workers are warm, or at
+    once with `wait=False` (`torchquiz serve`: the app learns from the runner's /healthz when
+    it is ready, and the socket appears a moment after the process starts)."""
     socket.parent.mkdir(parents=True, exist_ok=True)
     socket.unlink(missing_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -35,7 +37,8 @@ def embedded_runner(socket: Path, *, timeout: float = 180.0) -> Iterator[str]:
         preexec_fn=_die_with_parent,
     )
     try:
-        wait_until_ready(f"unix://{socket}", process, timeout)
+        if wait:
+            wait_until_ready(f"unix://{socket}", process, timeout)
         yield f"unix://{socket}"
     finally:
         process.terminate()

@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,19 +71,24 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, runner_url: str) -> It
 
 
 def _wait_until_healthy(url: str, thread: threading.Thread) -> None:
+    """Until /readyz: pages answer at once, but the tests also run code and answer
+    parameterised questions, which wait for the runner."""
     deadline = time.monotonic() + 60  # start-up migrates the database and syncs the bank
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if not thread.is_alive():
             pytest.fail("the live server stopped during start-up; see the log above")
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if json.load(response) == {"status": "ok"}:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if json.load(response)["status"] == "ready":
                     return
-        except OSError as exc:
+        except urllib.error.HTTPError as exc:  # 503 while warming up
+            exc.close()  # it holds the response open
+            last_error = exc
+        except OSError as exc:  # no answer yet
             last_error = exc
         time.sleep(0.1)
-    pytest.fail(f"the live server at {url} did not answer /healthz in 60 s: {last_error}")
+    pytest.fail(f"the live server at {url} was not ready (/readyz) in 60 s: {last_error}")
 
 
 # --- the browser ---

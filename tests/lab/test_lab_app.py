@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from app.lab.config import SOLUTION
 from app.main import create_app
-from tests.conftest import _scratch_postgres, make_settings
+from tests.conftest import _scratch_postgres, make_settings, until_ready
 
 BIG = {"bidirectional": True, "hidden_size": 128}  # 47,365 parameters: over the task's limit
 
@@ -29,6 +29,7 @@ def lab_app(
     url = next(source)
     app = create_app(make_settings(url, folder, runner_url=runner_url))
     with TestClient(app) as client:  # one client, one event loop: the lab's tasks live in it
+        until_ready(client)
         yield client
     if not urls:
         next(source, None)  # drops the scratch database

@@ -140,7 +140,7 @@ def test_api_without_a_runner_is_503(tmp_path: Path) -> None:
     with TestClient(create_app(settings)) as client:
         response = client.post("/api/v1/runs", json={"code": "x = 1"})
     assert response.status_code == 503
-    assert response.json()["code"] == "runner_unavailable"
+    assert response.json()["code"] == "runner_off"  # no runner: running code is off
 
 
 def test_api_rejects_an_empty_or_huge_snippet(app_client: TestClient) -> None:

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from app.core.config import PROJECT_DIR
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_settings, until_ready
 from tests.runner.conftest import Runner
 
 SOURCE = PROJECT_DIR / "questions" / "birnn"
@@ -89,6 +89,7 @@ def test_instructor_verify_needs_the_admin_token(embedded: Runner, tmp_path: Pat
 
 def test_instructor_verify_checks_the_whole_bank(embedded: Runner, tmp_path: Path) -> None:
     with admin_app(embedded, tmp_path, "s3cret") as client:
+        until_ready(client)  # parameterised questions join the catalog once computed
         response = client.post("/api/v1/admin/verify", headers={"Authorization": "Bearer s3cret"})
     assert response.status_code == 200, response.text
     assert response.json() == {"checked": 73, "agree": True, "mismatches": []}
