@@ -26,6 +26,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy app
 
 bench: $(VENV)/.installed-dev bench-deps
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/runner_load.py
 	$(BIN)/python bench/lab_runs.py

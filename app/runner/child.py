@@ -1,12 +1,12 @@
 """A sandboxed run's process, forked from a warm zygote (torch already imported).
 
 It is forked straight into the namespaces of its slot's keeper (app.runner.keeper: PID 1, with
-the slot's own /proc, and /tmp, /dev/shm and /code fresh for each run). It joins the slot's cgroups, takes new network,
-IPC and UTS namespaces of its own (rootless: a user namespace of its own too, so its process
-count is its own), gives up its privileges under rlimits and seccomp, then waits for its request
-(made ahead, as a "spare", so a run only pays for running its code). Learner code is never
-PID 1, which ignores signals it has no handler for. Everything here is imported before the
-zygote enters its jail.
+the slot's own /proc, and /tmp, /dev/shm and /code fresh for each run). It joins the slot's
+cgroups, takes new network, IPC and UTS namespaces of its own (rootless: a user namespace of its
+own too, so its process count is its own), gives up its privileges under rlimits and seccomp,
+then waits for its request (made ahead, as a "spare", so a run only pays for running its code).
+Learner code is never PID 1, which ignores signals it has no handler for. Everything here is
+imported before the zygote enters its jail.
 """
 
 from __future__ import annotations
