@@ -23,7 +23,7 @@ from app.main import create_app
 from app.runner.embedded import wait_until_ready
 from app.runner.protocol import RunResult
 from app.runner.sandbox import detect
-from tests.conftest import make_settings
+from tests.conftest import make_settings, until_ready
 from tests.unprivileged import unprivileged_user, venv_under_tmp
 
 # Tight limits keep the hostile suite fast; every snippet must still be contained by them.
@@ -107,6 +107,7 @@ def app_client(embedded: Runner, tmp_path: Path) -> Iterator[TestClient]:
         f"sqlite:///{tmp_path / 'runs.sqlite3'}", tmp_path, runner_url=embedded.url
     )
     with TestClient(create_app(settings)) as client:
+        until_ready(client)  # a new app learns that the (already warm) runner is ready
         yield client
 
 
