@@ -121,6 +121,7 @@ class LabPool:
         self._jobs: OrderedDict[int, LabJob] = OrderedDict()
         self._ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
+        self._trained: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
     async def start(self) -> None:
         async with asyncio.timeout(self.start_timeout):
@@ -128,17 +129,31 @@ class LabPool:
         self._tasks = [asyncio.create_task(self._serve(w)) for w in self._workers]
 
     def submit(self, config: dict[str, Any], learner: str | None) -> LabJob:
+        """Queue a job; or, if a job of the same config (seed included) has already trained
+        here, replay its events at once: training is deterministic on one torch."""
         if learner and any(j.learner == learner and not j.finished for j in self._jobs.values()):
             raise LearnerBusyError("you already have a run in progress; wait for it or cancel it")
-        if self._queue.qsize() >= self.queue_depth:
+        trained = self._trained.get(_key(config))
+        if trained is None and self._queue.qsize() >= self.queue_depth:
             raise QueueFullError(retry_after=5.0)
         job = LabJob(next(self._ids), config, learner)
-        job.add({"type": "queued", "position": self._queue.qsize() + 1})
+        job.add({"type": "queued", "position": 0 if trained else self._queue.qsize() + 1})
         self._jobs[job.id] = job
         while len(self._jobs) > KEPT_JOBS:
             self._jobs.popitem(last=False)
-        self._queue.put_nowait(job)
+        if trained is not None:
+            for event in trained:
+                job.add(event)
+        else:
+            self._queue.put_nowait(job)
         return job
+
+    def _remember(self, job: LabJob) -> None:
+        """A job that trained to the end: its events, for the next job of the same config."""
+        if job.events[-1]["type"] == "done":
+            self._trained[_key(job.config)] = job.events[1:]  # all but "queued"
+            while len(self._trained) > KEPT_JOBS:
+                self._trained.popitem(last=False)
 
     def job(self, job_id: int) -> LabJob | None:
         return self._jobs.get(job_id)
@@ -173,6 +188,7 @@ class LabPool:
                 if not worker.alive():
                     await self._restart(worker)
                 await worker.run(job, self.wall_seconds)
+                self._remember(job)
             except (RunnerUnavailableError, OSError, ValueError) as exc:
                 log.error("lab worker failed: %s", exc)
                 worker.stop()
@@ -200,3 +216,7 @@ class LabPool:
         for worker in self._workers:
             worker.stop()
             await worker.wait()
+
+
+def _key(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True)

@@ -87,3 +87,21 @@ def test_a_bad_config_fails_the_job_not_the_worker() -> None:
     bad, good = in_own_loop(scenario)
     assert bad["type"] == "failed" and "cell" in bad["message"]
     assert good["type"] == "done" and good["outcome"]["parameters"] == parameter_count(BASELINE)
+
+
+def test_a_config_trained_once_is_replayed_without_training_again() -> None:
+    short = BASELINE.model_copy(update={"epochs": 2}).model_dump(mode="json")
+
+    async def scenario(pool: LabPool) -> tuple[Any, Any, Any]:
+        first = pool.submit(short, "a")
+        await final_event(pool, first)
+        again = pool.submit(short, "b")  # same config and seed: nothing to train
+        other = pool.submit({**short, "seed": 1}, "c")
+        await final_event(pool, other)
+        return first, again, other
+
+    first, again, other = in_own_loop(scenario)
+    assert first.events[-1]["type"] == "done" and first.worker is not None
+    assert again.finished and again.worker is None, "replayed, never queued for a worker"
+    assert again.events[1:] == first.events[1:]
+    assert other.worker is not None and other.events[-1] != first.events[-1]
