@@ -363,9 +363,10 @@ def _untouched_starter(
     must not save (and run) the code the page started with."""
     session = get_session(db, learner, session_id)
     _, question = service.question_to_answer(db, catalog, session, position)
-    return isinstance(question, CodeQuestion) and [a.strip() for a in answer] == [
-        question.starter.strip()
-    ]
+    # A browser sends a textarea's line breaks as CRLF.
+    return isinstance(question, CodeQuestion) and [
+        a.replace("\r\n", "\n").strip() for a in answer
+    ] == [question.starter.strip()]
 
 
 def _test_context_of(
