@@ -59,13 +59,13 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None, timeout:
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"the runner exited with code {process.returncode}")
-        if _listening(url) and _ready(url):
+        if listening(url) and _ready(url):
             return
         time.sleep(0.2)
     raise RuntimeError(f"the runner at {url} was not ready within {timeout:g} s")
 
 
-def _listening(url: str) -> bool:
+def listening(url: str) -> bool:
     """A plain connect first: a failed httpx connect leaves its socket for the collector."""
     if url.startswith("unix://"):
         family, address = socket.AF_UNIX, url.removeprefix("unix://")

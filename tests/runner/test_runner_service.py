@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,7 @@ from starlette.testclient import TestClient
 
 from app.core.config import PROJECT_DIR, Settings
 from app.main import create_app
-from app.runner.embedded import embedded_runner
+from app.runner.embedded import embedded_runner, listening
 from app.runner.limits import DEFAULT_LIMITS, Limits
 from app.runner.pool import PoolConfig, QueueFullError, ZygotePool
 from app.runner.ratelimit import RateLimiter
@@ -163,21 +164,25 @@ def test_unreachable_runner_is_a_clear_503(tmp_path: Path) -> None:
     assert "cannot be reached" in response.json()["message"]
 
 
-def test_an_embedded_runner_dies_with_the_app_even_on_sigkill(tmp_path: Path) -> None:
+def test_an_embedded_runner_and_its_workers_die_with_the_app_even_on_sigkill(
+    tmp_path: Path,
+) -> None:
     with subprocess.Popen(  # stands in for `torchquiz serve`, killed without any clean-up
         [sys.executable, "-c", HOLDS_A_RUNNER, str(tmp_path / "r.sock")],
         stdout=subprocess.PIPE,
         text=True,
         cwd=PROJECT_DIR,
     ) as app:
-        assert app.stdout is not None and app.stdout.readline().startswith("unix://")
-        children = Path(f"/proc/{app.pid}/task/{app.pid}/children").read_text().split()
-        assert len(children) == 1
-        runner = int(children[0])
+        assert app.stdout is not None
+        url = app.stdout.readline().strip()
+        (runner,) = _children(app.pid)
+        with Runner(url, "").client() as client:  # its workers are starting: wait for them
+            _poll(lambda: _answers(client, url) and len(_descendants(runner)) >= 4)
+        tree = [runner, *_descendants(runner)]
         app.kill()
     deadline = time.monotonic() + 20
-    while _state(runner) not in ("gone", "Z"):
-        assert time.monotonic() < deadline, "the runner outlived the app"
+    while survivors := [pid for pid in tree if _state(pid) not in ("gone", "Z")]:
+        assert time.monotonic() < deadline, f"outlived the app: {survivors}"
         time.sleep(0.1)
 
 
@@ -185,10 +190,33 @@ HOLDS_A_RUNNER = """
 import sys, time
 from pathlib import Path
 from app.runner.embedded import embedded_runner
-with embedded_runner(Path(sys.argv[1])) as url:
+with embedded_runner(Path(sys.argv[1]), wait=False) as url:
     print(url, flush=True)
     time.sleep(600)
 """
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _descendants(pid: int) -> list[int]:
+    found = _children(pid)
+    return found + [d for child in found for d in _descendants(child)]
+
+
+def _answers(client: httpx.Client, url: str) -> bool:
+    return listening(url) and client.get("/healthz").status_code == 200
+
+
+def _poll(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout:g} s"
+        time.sleep(0.05)
 
 
 def _state(pid: int) -> str:
@@ -221,8 +249,13 @@ def test_the_embedded_runner_takes_its_lab_settings_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TORCHQUIZ_RUNNER_LAB_WORKERS", "2")
-    with embedded_runner(tmp_path / "r.sock") as url, Runner(url, "").client() as client:
-        assert client.get("/healthz").json()["lab"]["workers"] == 2
+    with (
+        embedded_runner(tmp_path / "r.sock", wait=False) as url,
+        Runner(url, "").client() as client,
+    ):  # workers count once started, warm or not
+        _poll(
+            lambda: _answers(client, url) and client.get("/healthz").json()["lab"]["workers"] == 2
+        )
 
 
 def test_a_streamed_run_sends_its_output_as_it_prints(runner: Runner) -> None:
