@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -75,30 +76,47 @@ def embedded(runner_url: str) -> Runner:
 
 
 @pytest.fixture(scope="session")
-def service() -> Iterator[Runner]:
-    """`torchquiz runner` over TCP with a token, started by an unprivileged user from a venv
-    under /tmp: the rootless sandbox, with its interpreter where a private /tmp would hide it."""
-    user = unprivileged_user()
+def users_python() -> Iterator[Path]:
+    """The python of a venv under /tmp that the suite's unprivileged user can run."""
+    with venv_under_tmp(unprivileged_user()) as python:
+        yield python
+
+
+@contextlib.contextmanager
+def runner_as_user(
+    python: Path, *options: str, log: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`torchquiz runner` over TCP with a token, started by the unprivileged user; its stderr
+    goes to `log` (subprocess.PIPE: for the caller to read once it has ended it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {"PATH": os.environ["PATH"], "TORCHQUIZ_RUNNER_TOKEN": TOKEN}
-    with venv_under_tmp(user) as python:
-        process = subprocess.Popen(
-            [str(python), "-m", "app.cli", "runner", "--port", str(port), "--uid-base", "61000"],
-            env=env,
-            cwd=PROJECT_DIR,
-            **user.popen_options(),  # type: ignore[arg-type]
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_ready(url, process, 180)
-            with httpx.Client() as client:
-                mode = client.get(f"{url}/healthz").json()["mode"]
-            yield Runner(url, TOKEN, mode)
-        finally:
+    process = subprocess.Popen(
+        [str(python), "-m", "app.cli", "runner", "--port", str(port), *options],
+        env=env,
+        cwd=PROJECT_DIR,
+        stderr=log,
+        **unprivileged_user().popen_options(),  # type: ignore[arg-type]
+    )
+    try:
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        if process.poll() is None:
             process.terminate()
-            process.wait(timeout=20)
+            process.communicate(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def service(users_python: Path) -> Iterator[Runner]:
+    """The runner as a service, run the way a normal user runs it: as an unprivileged uid,
+    from a venv under /tmp (the rootless sandbox, with its interpreter where a private /tmp
+    would hide it)."""
+    with runner_as_user(users_python, "--uid-base", "61000") as (url, process):
+        wait_until_ready(url, process, 180)
+        with httpx.Client() as client:
+            mode = client.get(f"{url}/healthz").json()["mode"]
+        yield Runner(url, TOKEN, mode)
 
 
 @pytest.fixture

@@ -8,13 +8,17 @@ import glob
 import os
 import subprocess
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 
-from app.core.config import PROJECT_DIR
+from app.runner.embedded import listening
 from tests.conftest import STARTED
-from tests.runner.conftest import Runner
-from tests.unprivileged import interpreter_for, unprivileged_user
+from tests.runner.conftest import TOKEN, Runner, runner_as_user
+from tests.unprivileged import unprivileged_user
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 LAZY_IMPORTS = """
 import torch
@@ -76,22 +80,34 @@ def jail_folders_since(moment: float) -> list[str]:
     return [p for p in glob.glob("/tmp/torchquiz-jail-*") if os.stat(p).st_mtime >= moment]
 
 
-def test_an_unprivileged_user_is_told_why_the_privileged_sandbox_is_off() -> None:
-    user = unprivileged_user()
-    probe = subprocess.run(
-        [
-            interpreter_for(user),
-            "-c",
-            "from app.runner.sandbox import detect; print(detect('privileged').reason)",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_DIR,
-        **user.popen_options(),  # type: ignore[arg-type]
-    )
-    assert probe.stdout.startswith("Running code is off:"), probe
-    assert "Operation not permitted" in probe.stdout
-    assert "To turn it on:" in probe.stdout
+def test_a_runner_that_cannot_build_its_sandbox_says_why_and_how_to_fix_it(
+    users_python: Path,
+) -> None:
+    # An unprivileged user asking for the privileged sandbox: the kernel refuses it.
+    with runner_as_user(users_python, "--sandbox", "privileged", log=subprocess.PIPE) as (
+        url,
+        process,
+    ):
+        wait_until_answering(url, process)
+        health = httpx.get(f"{url}/healthz").json()
+        refused = httpx.post(f"{url}/v1/runs", json={"code": "x = 1"}, headers=AUTH)
+        process.terminate()
+        log = process.communicate(timeout=20)[1].decode()
+    assert (health["state"], health["mode"]) == ("off", None)
+    reason = health["reason"]
+    assert reason.startswith("Running code is off:") and "To turn it on:" in reason
+    assert "Operation not permitted" in reason, "the kernel's own words"
+    assert refused.status_code == 503 and refused.json() == {
+        "status": 503, "code": "runner_off", "message": reason, "field": None
+    }  # fmt: skip
+    assert reason in log, "said in the log too"
+
+
+def wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while not listening(url):
+        assert process.poll() is None and time.monotonic() < deadline, "the runner did not start"
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize(
