@@ -26,6 +26,7 @@ from starlette.testclient import TestClient
 
 from app.lab.config import BASELINE
 from app.main import create_app
+from app.runner import client as client_module
 from app.runner.client import embedded_socket
 from app.runner.embedded import embedded_runner
 from app.runner.lab_pool import LabPool
@@ -337,3 +338,21 @@ def test_the_lab_trains_once_the_runner_is_ready(fresh: TestClient) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert status["status"] == "done" and len(status["epochs"]) == 2
+
+
+def test_an_embedded_runner_that_never_answers_is_reported_as_not_started(
+    fresh_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The instance's own socket, as `serve` would start a runner on, but no runner comes.
+    monkeypatch.setattr(client_module, "EMBEDDED_START_SECONDS", 0.5)
+    with started(fresh_url, tmp_path, f"unix://{embedded_socket(tmp_path)}") as client:
+        assert_warming(client.post("/api/v1/runs", json={"code": "x = 1"}))
+        deadline = time.monotonic() + 10
+        while client.get("/readyz").json()["runner"]["state"] != "unreachable":
+            assert time.monotonic() < deadline, "still warming, for ever"
+            time.sleep(0.05)
+        refused = client.post("/api/v1/runs", json={"code": "x = 1"})
+        page = client.get("/playground")
+    assert refused.status_code == 503 and refused.json()["code"] == "runner_unavailable"
+    assert "did not start within 0.5 s" in refused.json()["message"]
+    assert "did not start within 0.5 s" in page.text

@@ -35,6 +35,9 @@ WARMING_RETRY_SECONDS = 5
 OFF_HERE = "Running code is off on this server."
 # How often the monitor asks the runner's /healthz: until it has settled, and afterwards.
 SETTLING_POLL_SECONDS = 0.25
+# An embedded runner's socket appears within a second or two: one that has not answered in
+# this long did not start (its own error is in the server's log).
+EMBEDDED_START_SECONDS = 60
 SETTLED_POLL_SECONDS = 5.0
 
 
@@ -106,7 +109,8 @@ class RunnerState:
         if self.state == "off":
             return self.reason or OFF_HERE
         if self.state == "unreachable":
-            return "Running code is unavailable: the code runner cannot be reached."
+            why = self.reason or "the code runner cannot be reached"
+            return f"Running code is unavailable: {why}."
         return None
 
     def error(self) -> AppError | None:
@@ -139,7 +143,8 @@ def installed_torch() -> str | None:
 
 class RunnerClient:
     """`embedded`: a runner this server started a moment ago, on a socket that appears once it
-    listens: until it first answers, a refused connection means "warming", not "gone"."""
+    listens: until it first answers, a refused connection means "warming", not "gone" (for
+    EMBEDDED_START_SECONDS at most: a runner that never answers did not start)."""
 
     def __init__(
         self, url: str, *, token: str = "", timeout: float = 120.0, embedded: bool = False
@@ -148,6 +153,7 @@ class RunnerClient:
         self.embedded = embedded
         self.state = RunnerState()
         self._answered = False  # has the runner ever answered?
+        self._created = time.monotonic()
         self._heard, self._settled = asyncio.Event(), asyncio.Event()
         self._client = self._new_client(timeout)
 
@@ -242,11 +248,27 @@ class RunnerClient:
 
     def _unreachable(self, exc: httpx.HTTPError) -> AppError:
         """A failed connection: an embedded runner that never answered is still starting."""
-        if self.embedded and not self._answered and isinstance(exc, httpx.ConnectError):
+        if self._still_starting() and isinstance(exc, httpx.ConnectError):
             return RunnerWarmingError()
+        self._mark_unreachable(exc)
+        return RunnerUnavailableError(str(self.state.reason))
+
+    def _still_starting(self) -> bool:
+        return (
+            self.embedded
+            and not self._answered
+            and time.monotonic() - self._created < EMBEDDED_START_SECONDS
+        )
+
+    def _mark_unreachable(self, exc: Exception) -> None:
         self.state.state = "unreachable"
-        self.state.reason = f"the code runner cannot be reached ({exc})"
-        return RunnerUnavailableError(self.state.reason)
+        if self.embedded and not self._answered:
+            self.state.reason = (
+                f"the code runner did not start within {EMBEDDED_START_SECONDS} s ({exc}); "
+                "the server's log says why"
+            )
+        else:
+            self.state.reason = f"the code runner cannot be reached ({exc})"
 
     def _raise_for(self, response: httpx.Response) -> NoReturn:
         body = _json(response)
@@ -289,9 +311,8 @@ class RunnerClient:
             health = response.raise_for_status().json()
             said = health.get("state") or ("ready" if health.get("ready") else "warming")
         except (httpx.HTTPError, ValueError, AttributeError) as exc:  # AttributeError: not {}
-            if not (self.embedded and not self._answered):
-                self.state.state = "unreachable"
-                self.state.reason = f"the code runner cannot be reached ({exc})"
+            if not self._still_starting():
+                self._mark_unreachable(exc)
             return
         self._answered = True
         self._heard.set()
