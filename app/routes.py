@@ -27,7 +27,8 @@ from app.progress import api as progress_api
 from app.progress import pages as progress_pages
 from app.questions import api as questions_api
 from app.questions import pages as questions_pages
-from app.runner.client import WARMING_RETRY_SECONDS, RunnerState
+from app.runner.client import RunnerState
+from app.runner.protocol import WARMING_RETRY_SECONDS
 from app.runs import api as runs_api
 
 API_PREFIX = "/api/v1"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,13 +73,6 @@ class SlotGroups:
             finally:
                 os.close(fd)
         return sorted(pids)
-
-    def kill_members(self) -> list[int]:
-        survivors = self.members()
-        for pid in survivors:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        return survivors
 
 
 def create_slots(name: str, count: int) -> list[SlotGroups] | None:

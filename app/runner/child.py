@@ -83,10 +83,10 @@ def learner(spec: SpareSpec) -> NoReturn:
 
 def _learn(spec: SpareSpec) -> NoReturn:
     try:
-        _confine(spec)
+        address_base = _confine(spec)
         request = json.loads(_read_request())
         limits = Limits.model_validate(request["limits"]).within(spec.ceiling)
-        _tighten(limits)
+        _tighten(limits, address_base)
         _reseed()
         me = os.getpid()
         started = resource.getrusage(resource.RUSAGE_SELF)
@@ -110,7 +110,9 @@ def _learn(spec: SpareSpec) -> NoReturn:
     os._exit(0)
 
 
-def _confine(spec: SpareSpec) -> None:
+def _confine(spec: SpareSpec) -> int:
+    """The run's descriptors, limits and privileges; the address space its limit counts from
+    (0: the memory cgroup limits it instead)."""
     for source, target in (
         (spec.request_r, 0),
         (spec.stdout_w, 1),
@@ -119,13 +121,14 @@ def _confine(spec: SpareSpec) -> None:
     ):
         os.dup2(source, target)
     os.closerange(RESULT_FD + 1, 1 << 16)
-    _set_rlimits(spec.ceiling, cgroups=spec.groups is not None)
+    address_base = _set_rlimits(spec.ceiling, cgroups=spec.groups is not None)
     jail.drop_privileges(spec.mode, spec.uid)
     if spec.seccomp is not None:
         spec.seccomp.load()
     os.environ.clear()
     os.environ.update(HOME="/tmp", PATH="/usr/bin:/bin", LANG="C.UTF-8")  # noqa: S108
     os.chdir("/tmp")  # noqa: S108 - the run's own tmpfs
+    return address_base
 
 
 def _read_request() -> bytes:
@@ -141,23 +144,19 @@ def _read_request() -> bytes:
     return b"".join(chunks)
 
 
-def _set_rlimits(limits: Limits, *, cgroups: bool) -> None:
-    global _address_base
-    if not cgroups:
-        # Without a memory cgroup: cap the address space at what the zygote already maps plus
-        # the allowance (rougher: virtual, not resident, memory).
-        _address_base = _vm_size()
-    _tighten(limits)
+def _set_rlimits(limits: Limits, *, cgroups: bool) -> int:
+    # Without a memory cgroup: cap the address space at what the zygote already maps plus the
+    # allowance (rougher: virtual, not resident, memory).
+    address_base = 0 if cgroups else _vm_size()
+    _tighten(limits, address_base)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return address_base
 
 
-_address_base = 0  # with no memory cgroup: the address space a run starts with
-
-
-def _tighten(limits: Limits) -> None:
+def _tighten(limits: Limits, address_base: int) -> None:
     """Limits for this run; an unprivileged process may lower its limits but never raise them."""
-    if _address_base:
-        allowance = _address_base + (limits.memory_mb << 20)
+    if address_base:
+        allowance = address_base + (limits.memory_mb << 20)
         resource.setrlimit(resource.RLIMIT_AS, (allowance, allowance))
     cpu = math.ceil(limits.cpu_seconds)
     # The soft limit sends SIGXCPU; the hard one, a second later, SIGKILL.

@@ -24,14 +24,12 @@ import httpx
 from app.core.errors import AppError
 from app.lab.config import LabConfig
 from app.runner.playground import PlaygroundParams, PlaygroundResult
-from app.runner.protocol import RunRequest, RunResult
+from app.runner.protocol import WARMING, WARMING_RETRY_SECONDS, RunRequest, RunResult
 
 log = logging.getLogger("torchquiz")
 
 # TORCHQUIZ_RUNNER_URL=off: the operator turned running code off (`serve` starts no runner).
 URL_OFF = "off"
-WARMING = "the code runner is warming up"
-WARMING_RETRY_SECONDS = 5
 OFF_HERE = "Running code is off on this server."
 # How often the monitor asks the runner's /healthz: until it has settled, and afterwards.
 SETTLING_POLL_SECONDS = 0.25

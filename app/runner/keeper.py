@@ -16,11 +16,14 @@ import contextlib
 import os
 import select
 import signal
+import socket
 import time
 from typing import NoReturn
 
 from app.runner import jail
 from app.runner.syscalls import (
+    CLONE_NEWNS,
+    CLONE_NEWPID,
     MNT_DETACH,
     MS_NODEV,
     MS_NOEXEC,
@@ -30,12 +33,32 @@ from app.runner.syscalls import (
     mount,
     prctl,
     umount,
+    unshare,
 )
 
 CODE_SIZE_MB = 1  # the learner's code is at most 64 KiB
 CLEAN, CLEANED, SURVIVORS = b"c", b"!", b"x"
 CLEAN_TRIES = 50  # 10 ms apart: a process the kernel is still tearing down gets half a second
 REAP_EVERY = 0.2  # seconds: orphans' zombies still count against a run's processes
+
+
+def spawn(tmp_size_mb: int, hidden: list[tuple[str, str]]) -> tuple[int, socket.socket]:
+    """Fork a keeper as PID 1 of new mount and PID namespaces; its pid and our end of its
+    socket. The caller is left in the new mount namespace, its next children going into the
+    new PID one: it steps back into its own when it is done there."""
+    ours, theirs = socket.socketpair()
+    try:
+        unshare(CLONE_NEWNS | CLONE_NEWPID)  # our next child is PID 1 of a new namespace
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(theirs.fileno(), 0)  # keep_slot closes everything else
+            keep_slot(tmp_size_mb, hidden)
+    except OSError:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    return pid, ours
 
 
 def keep_slot(tmp_size_mb: int, hidden: list[tuple[str, str]]) -> NoReturn:

@@ -7,6 +7,10 @@ from pydantic import BaseModel, Field
 from app.runner.limits import Limits, RunKind
 
 MAX_CODE_BYTES = 64 * 1024
+# What the runner answers (503 runner_warming, with Retry-After) until its workers are up, and
+# what the app passes on.
+WARMING = "the code runner is warming up"
+WARMING_RETRY_SECONDS = 5
 
 
 class TestSpec(BaseModel):

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from app.runner import jail, keeper
-from app.runner.keeper import keep_slot
-from app.runner.syscalls import CLONE_NEWNS, CLONE_NEWPID, unshare
 
 Choice = Literal["auto", "privileged", "rootless"]
 PROBE_UID = 65534  # privileged mode must be able to drop to some unprivileged uid
@@ -68,13 +65,7 @@ def probe(mode: jail.Mode) -> str | None:
 def _run_space_works() -> bool:
     """What the zygote does for every slot: a keeper in new mount and PID namespaces, which
     mounts the run's space, and cleans up after a run."""
-    ours, theirs = socket.socketpair()
-    unshare(CLONE_NEWNS | CLONE_NEWPID)
-    pid = os.fork()
-    if pid == 0:
-        os.dup2(theirs.fileno(), 0)
-        keep_slot(1, jail.hidden_python_dirs())
-    theirs.close()
+    pid, ours = keeper.spawn(1, jail.hidden_python_dirs())
     with ours:
         ready = ours.recv(1) == keeper.CLEANED
         cleaned = ready and ours.send(keeper.CLEAN) and ours.recv(1) == keeper.CLEANED

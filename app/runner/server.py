@@ -32,7 +32,7 @@ from app.runner.limits import DEFAULT_LIMITS, Limits
 from app.runner.playground import PlaygroundParams, PlaygroundResult
 from app.runner.playground_pool import PlaygroundPool
 from app.runner.pool import PoolConfig, QueueFullError, RunnerUnavailableError, ZygotePool
-from app.runner.protocol import RunRequest, RunResult
+from app.runner.protocol import WARMING, WARMING_RETRY_SECONDS, RunRequest, RunResult
 from app.runner.ratelimit import RateLimiter
 from app.runner.sandbox import Sandbox
 
@@ -69,10 +69,6 @@ class ResultCache:
 def torch_version() -> str:
     """Read from the installed package's metadata: this process never imports torch."""
     return importlib.metadata.version("torch")
-
-
-WARMING = "the code runner is warming up"
-WARMING_RETRY_SECONDS = 5
 
 
 @dataclass

@@ -20,7 +20,6 @@ import math
 import os
 import selectors
 import signal
-import socket
 import sys
 import time
 from collections import deque
@@ -32,9 +31,8 @@ import torch
 from app.runner import jail, keeper
 from app.runner.cgroups import SlotGroups, create_slots
 from app.runner.child import HARNESS_FAILED, SpareSpec, learner
-from app.runner.keeper import keep_slot
 from app.runner.limits import Limits
-from app.runner.syscalls import CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, setns, unshare
+from app.runner.syscalls import CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, setns
 
 MAX_RESULT_BYTES = 1 << 20
 OUTPUTS = ("stdout", "stderr", "result")
@@ -294,25 +292,16 @@ class Zygote:
 
     def _start_keeper(self, slot: Slot) -> None:
         """A keeper as PID 1 of new mount and PID namespaces, ready once it says so."""
-        ours, theirs = socket.socketpair()
         try:
-            unshare(CLONE_NEWNS | CLONE_NEWPID)  # our next child is PID 1 of a new namespace
-            pid = os.fork()
-            if pid == 0:
-                os.dup2(theirs.fileno(), 0)  # keep_slot closes everything else
-                keep_slot(self.ceiling.tmp_size_mb, self.hidden)
+            pid, ours = keeper.spawn(self.ceiling.tmp_size_mb, self.hidden)
             # Ours for now (the new PID namespace's link resolves once it has a process), so
             # we can come back; the keeper's own /proc files are closed to us (not dumpable).
             namespaces = (
                 os.open("/proc/self/ns/mnt", os.O_RDONLY),
                 os.open("/proc/self/ns/pid_for_children", os.O_RDONLY),
             )
-        except OSError:
-            ours.close()
-            raise
         finally:
             self._enter(*self.home)
-            theirs.close()
         self.keepers[pid] = slot
         slot.keeper = Keeper(pid, ours.detach(), namespaces)
         if os.read(slot.keeper.control, 1) != keeper.CLEANED:  # it mounted /proc and /tmp
@@ -490,8 +479,7 @@ class Zygote:
     def _keeper_gone(self, slot: Slot) -> None:
         assert slot.keeper is not None
         for fd in (slot.keeper.control, *slot.keeper.namespaces):
-            if fd >= 0:
-                os.close(fd)
+            os.close(fd)
         slot.keeper = None
         if slot.state == "ending":
             slot.state = "free"  # the next spare gets a new keeper
