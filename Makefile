@@ -30,6 +30,7 @@ bench: $(VENV)/.installed-dev bench-deps
 	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/runner_load.py
 	$(BIN)/python bench/lab_runs.py
+	$(BIN)/python bench/fairness.py
 
 # wrk, a real HTTP load generator, from Debian.
 bench-deps:

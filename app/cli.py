@@ -8,19 +8,54 @@ import importlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from app.bank.loader import BankInvalidError, Problem, format_report, load_bank
 from app.bank.report import SCHEMA_DIR, check_problems, editor_schemas
 from app.core.config import Settings, get_settings
 from app.runner.client import URL_OFF, embedded_socket
 from app.runner.embedded import embedded_runner
+from app.runner.ratelimit import ADDRESS_BURST, ADDRESS_PER_MINUTE
+
+# How `serve` runs uvicorn (the tests run their servers the same way).
+SERVER_OPTIONS: dict[str, Any] = {
+    "log_level": "info",
+    "access_log": False,
+    # uvloop starved some connections for over a second when routes run on the loop under
+    # load (bench/http_load.py, p99); the standard loop stays fair.
+    "loop": "asyncio",
+    # The app finds the client's address itself (app.core.clients), believing forwarded
+    # headers only from TORCHQUIZ_TRUSTED_PROXIES. uvicorn's own handling would believe them
+    # from 127.0.0.1 (or FORWARDED_ALLOW_IPS) and rewrite the address before the app sees it.
+    "proxy_headers": False,
+}
 
 
 @click.group()
 def main() -> None:
     """torchquiz: learn PyTorch by doing."""
+
+
+def load_settings() -> Settings:
+    """The settings, or exit saying what is wrong with them: each setting's name and message,
+    never its value (the values hold the secret key, the admin token, the database password)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        click.echo(settings_problems(exc), err=True)
+        sys.exit(1)
+
+
+def settings_problems(exc: ValidationError) -> str:
+    lines = ["The settings are not valid:"]
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        message = error["msg"].removeprefix("Value error, ")
+        name = "_".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"  TORCHQUIZ_{name}: {message}" if name else f"  {message}")
+    return "\n".join(lines)
 
 
 @main.command()
@@ -32,7 +67,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
     Pages are served at once; the code runner (started here unless TORCHQUIZ_RUNNER_URL names
     one, or is `off`) warms up in the background, and /readyz says when it is ready."""
-    settings = get_settings()
+    settings = load_settings()
     host = host or settings.host
     port = port or settings.port
     try:
@@ -81,11 +116,7 @@ def _serve_app(host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
-        access_log=False,
-        # uvloop starved some connections for over a second when routes run on the loop under
-        # load (bench/http_load.py, p99); the standard loop stays fair.
-        loop="asyncio",
+        **SERVER_OPTIONS,
     )
 
 
@@ -94,10 +125,40 @@ def _serve_app(host: str, port: int, workers: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8100, show_default=True, type=int)
 @click.option("--zygotes", default=1, show_default=True, type=int, help="Warm workers.")
-@click.option("--slots", default=4, show_default=True, type=int, help="Runs per worker.")
+@click.option("--slots", default=0, type=int, help="Runs per worker [default: enough for all].")
 @click.option("--spares", default=2, show_default=True, type=int, help="Runs made ahead.")
-@click.option("--parallel", default=os.cpu_count() or 1, show_default=True, type=int)
-@click.option("--queue-depth", default=32, show_default=True, type=int)
+@click.option(
+    "--parallel",
+    default=os.cpu_count() or 1,
+    show_default=True,
+    type=int,
+    envvar="TORCHQUIZ_RUNNER_PARALLEL",
+    help="Snippets, checks and code tests run at once (lab code never takes these).",
+)
+@click.option(
+    "--queue-depth",
+    default=32,
+    show_default=True,
+    type=int,
+    envvar="TORCHQUIZ_RUNNER_QUEUE_DEPTH",
+    help="Snippets, checks and code tests waiting at most; beyond, 429.",
+)
+@click.option(
+    "--lab-code-parallel",
+    default=1,
+    show_default=True,
+    type=int,
+    envvar="TORCHQUIZ_RUNNER_LAB_CODE_PARALLEL",
+    help="Learners' own lab models trained at once, besides --parallel.",
+)
+@click.option(
+    "--lab-code-queue-depth",
+    default=4,
+    show_default=True,
+    type=int,
+    envvar="TORCHQUIZ_RUNNER_LAB_CODE_QUEUE_DEPTH",
+    help="Learners' own lab models waiting at most; beyond, 429.",
+)
 @click.option(
     "--uid-base", default=60000, show_default=True, type=int, help="First of the runs' user ids."
 )
@@ -142,6 +203,31 @@ def _serve_app(host: str, port: int, workers: int) -> None:
     envvar="TORCHQUIZ_RUNNER_PER_MINUTE",
     help="Runs per learner per minute after the burst (the playground allows 4x).",
 )
+@click.option(
+    "--address-burst",
+    default=ADDRESS_BURST,
+    show_default=True,
+    type=int,
+    envvar="TORCHQUIZ_RUNNER_ADDRESS_BURST",
+    help="Runs one client address may start at once, whatever its learners (the playground "
+    "allows 4x); sized for a classroom behind one NAT.",
+)
+@click.option(
+    "--address-per-minute",
+    default=ADDRESS_PER_MINUTE,
+    show_default=True,
+    type=int,
+    envvar="TORCHQUIZ_RUNNER_ADDRESS_PER_MINUTE",
+    help="Runs per client address per minute after the burst (the playground allows 4x).",
+)
+@click.option(
+    "--lab-queue-per-address",
+    default=4,
+    show_default=True,
+    type=int,
+    envvar="TORCHQUIZ_RUNNER_LAB_QUEUE_PER_ADDRESS",
+    help="Waiting lab jobs one client address may hold (its share of --lab-queue-depth).",
+)
 def runner(
     uds: Path | None,
     host: str,
@@ -151,6 +237,8 @@ def runner(
     spares: int,
     parallel: int,
     queue_depth: int,
+    lab_code_parallel: int,
+    lab_code_queue_depth: int,
     uid_base: int,
     playground_workers: int,
     lab_workers: int,
@@ -158,6 +246,9 @@ def runner(
     burst: int,
     sandbox: str,
     per_minute: int,
+    address_burst: int,
+    address_per_minute: int,
+    lab_queue_per_address: int,
 ) -> None:
     """Run learner code in a sandbox, as a service (as root, or rootless in user namespaces)."""
     import uvicorn
@@ -169,23 +260,32 @@ def runner(
 
     found = detect(sandbox)  # type: ignore[arg-type]
     click.echo(f"code runner: {found.mode} sandbox" if found.mode else found.reason, err=True)
-    config = PoolConfig(
-        zygotes=zygotes,
-        slots=slots,
-        spares=spares,
-        parallel=parallel,
-        queue_depth=queue_depth,
-        uid_base=uid_base,
-        playground_workers=playground_workers,
-        lab_workers=lab_workers,
-        lab_queue_depth=lab_queue_depth,
-    )
+    try:
+        config = PoolConfig(
+            zygotes=zygotes,
+            slots=slots,
+            spares=spares,
+            parallel=parallel,
+            queue_depth=queue_depth,
+            lab_code_parallel=lab_code_parallel,
+            lab_code_queue_depth=lab_code_queue_depth,
+            uid_base=uid_base,
+            playground_workers=playground_workers,
+            lab_workers=lab_workers,
+            lab_queue_depth=lab_queue_depth,
+            lab_queue_per_address=lab_queue_per_address,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     limiter = RateLimiter(burst=burst, per_minute=per_minute)
+    by_address = RateLimiter(burst=address_burst, per_minute=address_per_minute)
     token = os.environ.get("TORCHQUIZ_RUNNER_TOKEN", "")
-    app = create_runner_app(config, sandbox=found, token=token, limiter=limiter)
+    app = create_runner_app(
+        config, sandbox=found, token=token, limiter=limiter, address_limiter=by_address
+    )
     os.umask(0o077)  # the socket: this user only
     location = {"uds": str(uds)} if uds else {"host": host, "port": port}
-    uvicorn.run(app, **location, log_level="warning", loop="asyncio")  # type: ignore[arg-type]
+    uvicorn.run(app, **location, log_level="warning", loop="asyncio")
 
 
 @main.group()
@@ -198,7 +298,7 @@ def questions() -> None:
 @click.option("--run-checks", is_flag=True, help="Also run every `check` against real torch.")
 def questions_check(root: Path | None, run_checks: bool) -> None:
     """Validate every question file; report every problem at once."""
-    root = root or get_settings().questions_dir
+    root = root or load_settings().questions_dir
     try:
         bank = load_bank(root)
     except BankInvalidError as exc:
@@ -224,7 +324,7 @@ def questions_verify(root: Path | None, runner_url: str | None) -> None:
     from app.bank.verify import verify_questions
     from app.runner.client import RunnerClient
 
-    settings = get_settings()
+    settings = load_settings()
     root = root or settings.questions_dir
     try:
         bank = load_bank(root)
@@ -271,7 +371,7 @@ def migrate() -> None:
     """Bring the database schema up to date (the server also does this on start)."""
     from app.core.db import migrate_database
 
-    migrate_database(get_settings().database_url)
+    migrate_database(load_settings().database_url)
     click.echo("database is up to date")
 
 

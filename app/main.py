@@ -20,7 +20,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.bank.loader import load_bank
-from app.core import handlers
+from app.core import handlers, security
+from app.core.clients import ClientAddressMiddleware
 from app.core.config import PROJECT_DIR, Settings, get_settings
 from app.core.db import (
     WalCheckpointer,
@@ -31,6 +32,7 @@ from app.core.db import (
 )
 from app.lab.running import Lab, start_lab
 from app.learners.identity import LearnerCookieMiddleware, LearnerTokens
+from app.learners.service import NewLearnerLimit
 from app.questions.catalog import Catalog
 from app.questions.sync import sync_bank
 from app.questions.variants import materialize, without_templates
@@ -112,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter.total_tokens = settings.route_threads()
         runner = app.state.runner = runner_of(settings)
         app.state.runner_state = runner.state if runner else RunnerState("off", reason=OFF_HERE)
-        app.state.lab = Lab(app.state.session_factory, runner)
+        app.state.lab = Lab(app.state.session_factory, runner, new_learners=app.state.new_learners)
         background = [asyncio.create_task(runner.monitor())] if runner else []
         app.state.warm_up = asyncio.create_task(warm_up(app, catalog))
         app.state.warm_up.add_done_callback(_log_failure)
@@ -137,14 +139,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         summary="Practice questions, scored tests and progress for learning PyTorch.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package instead of a CDN: app.core.docs
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.tokens = LearnerTokens(settings.signing_key())
+    app.state.new_learners = NewLearnerLimit(
+        burst=settings.new_learners_burst, per_minute=settings.new_learners_per_minute
+    )
     app.add_middleware(
         LearnerCookieMiddleware,
         tokens=app.state.tokens,
         secure=settings.environment == "production",
     )
+    app.add_middleware(
+        ClientAddressMiddleware, trusted=settings.trusted_proxies, header=settings.proxy_header
+    )
+    security.install(app, settings)
     handlers.register(app)
     include_all(app)
     app.mount("/static", StaticFiles(directory=PROJECT_DIR / "static"), name="static")

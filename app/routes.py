@@ -5,6 +5,7 @@ walking nested routers, and one level fewer measurably shortened every request.
 """
 
 import asyncio
+import sqlite3
 from functools import cache
 
 from fastapi import APIRouter, FastAPI, Request
@@ -15,8 +16,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.attempts import api as attempts_api
 from app.attempts import pages as attempts_pages
 from app.bank import api as bank_api
+from app.core import docs, openapi
 from app.core.deps import SessionDep
+from app.core.handlers import database_problem
 from app.core.markdown import pygments_css
+from app.core.openapi import Access, error_responses
 from app.core.routing import UnitOfWorkRoute
 from app.lab import api as lab_api
 from app.lab import pages as lab_pages
@@ -33,18 +37,17 @@ from app.runs import api as runs_api
 
 API_PREFIX = "/api/v1"
 # Requests are matched router by router, in this order: the busiest (answers) go first.
-API_ROUTERS = [
-    m.router
-    for m in (
-        attempts_api,
-        questions_api,
-        progress_api,
-        learners_api,
-        runs_api,
-        playground_api,
-        lab_api,
-        bank_api,
-    )
+# Beside each, for the OpenAPI document: who may call it (app.core.openapi.Access) and the
+# error statuses its operations answer besides 422, 404 and those of the access.
+API_ROUTERS: list[tuple[APIRouter, Access, tuple[int, ...]]] = [
+    (attempts_api.router, "learner", (409, 429, 503)),  # code answers run in the sandbox
+    (questions_api.router, "public", ()),
+    (progress_api.router, "learner", (503,)),
+    (learners_api.router, "learner", ()),
+    (runs_api.router, "learner", (429, 503)),
+    (playground_api.router, "learner", (429, 503)),
+    (lab_api.router, "learner", (429, 503)),
+    (bank_api.router, "admin", (503,)),
 ]
 PAGE_ROUTERS = [
     m.router for m in (questions_pages, attempts_pages, progress_pages, playground_pages, lab_pages)
@@ -67,9 +70,9 @@ def readyz(request: Request, db: SessionDep) -> JSONResponse:
     try:
         db.execute(text("SELECT 1"))
         database = "ok"
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, sqlite3.Error) as exc:  # sqlite3's: see handlers.DATABASE_DOWN
         db.rollback()
-        database = f"unreachable ({type(exc).__name__})"
+        database = f"unreachable: {database_problem(exc)}"
     runner: RunnerState = request.app.state.runner_state
     warm_up: asyncio.Task[None] = request.app.state.warm_up
     questions = "ready" if warm_up.done() else "waiting for the code runner"
@@ -101,7 +104,12 @@ def code_css() -> Response:
 
 
 def include_all(app: FastAPI) -> None:
-    for router in API_ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
-    for router in [*PAGE_ROUTERS, site_router]:
+    access: dict[tuple[str, str], Access] = {}
+    for router, kind, statuses in API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX, responses=error_responses(*statuses))
+        for route in router.routes:
+            for method in getattr(route, "methods", None) or ():
+                access[method, API_PREFIX + getattr(route, "path", "")] = kind
+    for router in [*PAGE_ROUTERS, site_router, docs.router]:
         app.include_router(router)
+    openapi.install(app, prefix=API_PREFIX, access=access)

@@ -10,7 +10,7 @@ from app.attempts.records import get_session
 from app.attempts.schemas import AnswerIn, PracticeFeedback, TestAck
 from app.core.routing import UnitOfWork
 from app.questions.catalog import Catalog
-from app.questions.grading import grade_code
+from app.questions.grading import Grade, grade_code
 from app.runner.client import OFF_HERE, RunnerClient, RunnerOffError
 from app.runner.protocol import RunRequest, TestSpec
 
@@ -22,14 +22,19 @@ async def answer(
     learner: str,
     session_id: str,
     body: AnswerIn,
+    *,
+    address: str | None = None,
 ) -> PracticeFeedback | TestAck:
+    """`address`: the client's, for the runner's limit per address on a code answer's run."""
     outcome = await uow(_submit, catalog, learner, session_id, body)
     if not isinstance(outcome, service.CodeToRun):
         return outcome
     if runner is None:
         raise RunnerOffError(f"{OFF_HERE} Code answers need it.")
     tests = [TestSpec(name=t.name, code=t.code) for t in outcome.question.tests]
-    request = RunRequest(code=outcome.code, kind="code_test", tests=tests, learner=learner)
+    request = RunRequest(
+        code=outcome.code, kind="code_test", tests=tests, learner=learner, address=address
+    )
     graded = grade_code(outcome.question, outcome.code, await runner.run(request))
     return await uow(_record, catalog, learner, session_id, body, outcome.version_id, graded)
 
@@ -47,7 +52,7 @@ def _record(
     session_id: str,
     body: AnswerIn,
     version_id: int,
-    graded: service.Grade,
+    graded: Grade,
 ) -> PracticeFeedback | TestAck:
     session = get_session(db, learner, session_id)  # afresh: a test may have ended meanwhile
     service.question_to_answer(db, catalog, session, body.position)

@@ -14,6 +14,7 @@ from app.attempts.schemas import (
     TestAck,
     TestResult,
 )
+from app.core.bounds import Position, PublicId, RowId
 from app.core.deps import (
     CatalogDep,
     LearnerDep,
@@ -38,7 +39,7 @@ def start_session(
 
 @router.get("/{session_id}")
 def get_session(
-    session_id: str, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
+    session_id: PublicId, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> SessionView:
     """A session's state: which positions are answered, elapsed time, whether it is finished."""
     return service.session_view(db, catalog, records.get_session(db, learner.public_id, session_id))
@@ -46,7 +47,11 @@ def get_session(
 
 @router.get("/{session_id}/questions/{position}")
 def get_session_question(
-    session_id: str, position: int, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
+    session_id: PublicId,
+    position: Position,
+    db: SessionDep,
+    catalog: CatalogDep,
+    learner: LearnerDep,
 ) -> SessionQuestion:
     """The question at a 1-based position; practice includes hints, a test its saved answer."""
     session = records.get_session(db, learner.public_id, session_id)
@@ -55,7 +60,7 @@ def get_session_question(
 
 @router.post("/{session_id}/answers")
 async def submit_answer(
-    session_id: str,
+    session_id: PublicId,
     body: AnswerIn,
     uow: UnitOfWorkDep,
     catalog: CatalogDep,
@@ -64,12 +69,14 @@ async def submit_answer(
 ) -> PracticeFeedback | TestAck:
     """Practice: graded at once, with the explanation. Test: saved (latest save wins).
     A code answer runs the question's hidden tests in the sandbox first."""
-    return await answering.answer(uow, catalog, runner, learner.public_id, session_id, body)
+    return await answering.answer(
+        uow, catalog, runner, learner.public_id, session_id, body, address=learner.address
+    )
 
 
 @router.get("/{session_id}/answers/{answer_id}")
 def get_feedback(
-    session_id: str, answer_id: int, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
+    session_id: PublicId, answer_id: RowId, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> PracticeFeedback:
     """The grading and explanation of an earlier practice answer."""
     session = records.get_session(db, learner.public_id, session_id)
@@ -77,12 +84,16 @@ def get_feedback(
 
 
 @router.post("/{session_id}/finish")
-def finish(session_id: str, db: SessionDep, catalog: CatalogDep, learner: LearnerDep) -> TestResult:
+def finish(
+    session_id: PublicId, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
+) -> TestResult:
     """End a test; get its score, breakdown and review. Finishing twice gives the same result."""
     return service.finish_test(db, catalog, records.get_session(db, learner.public_id, session_id))
 
 
 @router.get("/{session_id}/result")
-def result(session_id: str, db: SessionDep, catalog: CatalogDep, learner: LearnerDep) -> TestResult:
+def result(
+    session_id: PublicId, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
+) -> TestResult:
     """A finished test's result; 409 while the test is running."""
     return service.test_result(db, catalog, records.get_session(db, learner.public_id, session_id))

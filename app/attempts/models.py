@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.bounds import PUBLIC_ID_LENGTH
 from app.core.db import Base, utcnow
 
 
@@ -28,7 +29,7 @@ class QuizSession(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(
-        String(36), unique=True, default=lambda: str(uuid.uuid4())
+        String(PUBLIC_ID_LENGTH), unique=True, default=lambda: str(uuid.uuid4())
     )
     learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), index=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"))

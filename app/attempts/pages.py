@@ -15,6 +15,7 @@ from app.attempts import answering, service
 from app.attempts.records import SessionRecord, get_session
 from app.attempts.schemas import AnswerIn, PracticeFeedback, StartSession
 from app.bank.schema import CodeQuestion, Difficulty
+from app.core.bounds import Position, PublicId, RowId, Slug, Tag, Text
 from app.core.deps import (
     CatalogDep,
     CsrfProtected,
@@ -41,7 +42,7 @@ router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 class StartForm(BaseModel):
     difficulty: Difficulty | None = None
-    tag: str | None = None
+    tag: Tag | None = None
 
     @field_validator("difficulty", "tag", mode="before")
     @classmethod
@@ -50,7 +51,7 @@ class StartForm(BaseModel):
 
 
 class AnswerForm(BaseModel):
-    answer: list[str] = []
+    answer: list[Text] = []
     # When the page was shown (ms since the epoch), to measure time taken without JavaScript.
     shown_at: int | None = None
     go: Literal["check", "next", "previous", "finish", "stay"] = "check"
@@ -97,14 +98,14 @@ def _start(
 
 
 @router.get("/topics/{slug}/practice")
-def practice_start_page(slug: str, request: Request, catalog: CatalogDep) -> Response:
+def practice_start_page(slug: Slug, request: Request, catalog: CatalogDep) -> Response:
     topic = catalog.topic(slug)
     return render_page(request, "attempts/practice_start.html", {"topic": topic_summary(topic)})
 
 
 @router.post("/topics/{slug}/practice", dependencies=[CsrfProtected])
 def start_practice(
-    slug: str,
+    slug: Slug,
     form: Annotated[StartForm, Form()],
     request: Request,
     db: SessionDep,
@@ -118,7 +119,7 @@ def start_practice(
 
 @router.post("/topics/{slug}/mistakes", dependencies=[CsrfProtected])
 def practise_mistakes(
-    slug: str,
+    slug: Slug,
     request: Request,
     db: SessionDep,
     catalog: CatalogDep,
@@ -152,15 +153,15 @@ def _practice_context(
 
 @router.get("/practice/{session_id}/{position:int}")
 async def practice_page(
-    session_id: str,
-    position: int,
+    session_id: PublicId,
+    position: Position,
     request: Request,
     uow: UnitOfWorkDep,
     catalog: CatalogDep,
     learner: LearnerDep,
     runner: MaybeRunnerDep,
     runner_state: RunnerStateDep,
-    answer: int | None = None,
+    answer: RowId | None = None,
 ) -> Response:
     context = await uow(
         _practice_context_of, catalog, learner.public_id, session_id, position, answer
@@ -199,22 +200,22 @@ def _refused(
 
 @router.post("/practice/{session_id}/{position:int}/run", dependencies=[CsrfProtected])
 async def practice_run(
-    session_id: str,
-    position: int,
-    code: Annotated[str, Form(max_length=MAX_CODE_BYTES)],
+    session_id: PublicId,
+    position: Position,
+    code: Annotated[Text, Form(max_length=MAX_CODE_BYTES)],
     request: Request,
     uow: UnitOfWorkDep,
     catalog: CatalogDep,
     learner: LearnerDep,
     runner: RunnerDep,
-    answer: Annotated[int | None, Form()] = None,
+    answer: Annotated[RowId | None, Form()] = None,
 ) -> Response:
     """Without JavaScript: run the (edited) code and show the page again with its result."""
     context = await uow(
         _practice_context_of, catalog, learner.public_id, session_id, position, answer
     )
     context["run_code"] = code
-    run = RunRequest(code=code, kind="snippet", learner=learner.public_id)
+    run = RunRequest(code=code, kind="snippet", learner=learner.public_id, address=learner.address)
     try:
         context["run_result"] = await runner.run(run)
     except REFUSALS as exc:
@@ -224,8 +225,8 @@ async def practice_run(
 
 @router.post("/practice/{session_id}/{position:int}", dependencies=[CsrfProtected])
 async def practice_answer(
-    session_id: str,
-    position: int,
+    session_id: PublicId,
+    position: Position,
     form: Annotated[AnswerForm, Form()],
     request: Request,
     uow: UnitOfWorkDep,
@@ -235,7 +236,9 @@ async def practice_answer(
 ) -> Response:
     body = form.to_answer(position)
     try:
-        feedback = await answering.answer(uow, catalog, runner, learner.public_id, session_id, body)
+        feedback = await answering.answer(
+            uow, catalog, runner, learner.public_id, session_id, body, address=learner.address
+        )
     except AnswerFormatError as exc:
         # Not an attempt: show the question again with the message and what was typed.
         context = await uow(_practice_context_of, catalog, learner.public_id, session_id, position)
@@ -266,7 +269,7 @@ def _practice_context_of(
 
 
 @router.get("/topics/{slug}/test")
-def test_start_page(slug: str, request: Request, catalog: CatalogDep) -> Response:
+def test_start_page(slug: Slug, request: Request, catalog: CatalogDep) -> Response:
     topic = catalog.topic(slug)
     context = {"topic": topic_summary(topic), "mix": service.TEST_MIX}
     return render_page(request, "attempts/test_start.html", context)
@@ -274,7 +277,7 @@ def test_start_page(slug: str, request: Request, catalog: CatalogDep) -> Respons
 
 @router.post("/topics/{slug}/test", dependencies=[CsrfProtected])
 def start_test(
-    slug: str,
+    slug: Slug,
     request: Request,
     db: SessionDep,
     catalog: CatalogDep,
@@ -300,14 +303,14 @@ def _test_context(
 
 @router.get("/tests/{session_id}/{position:int}")
 def test_page(
-    session_id: str,
-    position: int,
+    session_id: PublicId,
+    position: Position,
     request: Request,
     db: SessionDep,
     catalog: CatalogDep,
     learner: LearnerDep,
     runner_state: RunnerStateDep,
-    saved: int | None = None,
+    saved: Position | None = None,
 ) -> Response:
     session = get_session(db, learner.public_id, session_id)
     if session.finished_at is not None:
@@ -319,8 +322,8 @@ def test_page(
 
 @router.post("/tests/{session_id}/{position:int}", dependencies=[CsrfProtected])
 async def test_answer(
-    session_id: str,
-    position: int,
+    session_id: PublicId,
+    position: Position,
     form: Annotated[AnswerForm, Form()],
     request: Request,
     uow: UnitOfWorkDep,
@@ -337,7 +340,9 @@ async def test_answer(
     if not blank:  # moving on without an answer is allowed in a test
         body = form.to_answer(position)
         try:
-            await answering.answer(uow, catalog, runner, learner.public_id, session_id, body)
+            await answering.answer(
+                uow, catalog, runner, learner.public_id, session_id, body, address=learner.address
+            )
         except AnswerFormatError as exc:
             context = await uow(_test_context_of, catalog, learner.public_id, session_id, position)
             context.update(error=exc.message, prefill=form.answer)
@@ -381,7 +386,7 @@ def _finish(db: Session, catalog: Catalog, learner: str, session_id: str) -> Non
 
 @router.get("/tests/{session_id}/result", name="test_result_page")
 def test_result_page(
-    session_id: str, request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
+    session_id: PublicId, request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> Response:
     session = get_session(db, learner.public_id, session_id)
     if session.finished_at is None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat
 
 from app.bank.schema import Difficulty
+from app.core.bounds import Position, Slug, Tag, storable
 from app.questions.schemas import QuestionForPractice, QuestionPublic, Solution
 
 Mode = Literal["practice", "test"]
-RawAnswer = str | int | float | list[str] | list[int]
+# Text a database stores and a response encodes; a number JSON can write back (no NaN).
+RawAnswer = Annotated[str | int | FiniteFloat | list[str] | list[int], AfterValidator(storable)]
 # What is stored and shown back: a raw answer, or for code, {"code", "tests": [...]}.
 GivenAnswer = RawAnswer | dict[str, Any]
 
@@ -19,17 +21,17 @@ GivenAnswer = RawAnswer | dict[str, Any]
 class StartSession(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    topic: str = Field(min_length=1, max_length=80)
+    topic: Slug
     mode: Mode
     difficulty: Difficulty | None = Field(default=None, description="Practice only.")
-    tag: str | None = Field(default=None, max_length=80, description="Practice only.")
+    tag: Tag | None = Field(default=None, description="Practice only.")
     mistakes_only: bool = Field(default=False, description="Practice only: my wrong answers.")
 
 
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    position: int = Field(ge=1, description="1-based position of the question in the session.")
+    position: Position = Field(description="1-based position of the question in the session.")
     answer: RawAnswer = Field(
         description=(
             "Choice: option letter(s) such as 'B' or ['A', 'C']; numeric: a number; "

@@ -124,7 +124,7 @@ def session_view(db: Session, catalog: Catalog, session: SessionRecord) -> Sessi
     end = as_utc(session.finished_at) if session.finished_at else utcnow()
     return SessionView(
         id=session.public_id,
-        mode=session.mode,  # type: ignore[arg-type]
+        mode=session.mode,
         topic=catalog.topic_by_id(session.topic_id).slug,
         total=len(session.version_ids),
         filters=session.filters,

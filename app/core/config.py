@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TORCHQUIZ_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a validation error must not print the settings' values (the admin
+    # token, the database password) into a log; app.cli prints field names and messages only.
+    model_config = SettingsConfigDict(
+        env_prefix="TORCHQUIZ_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "production", "test"] = "development"
     # Where the default SQLite file and the generated secret key live.
@@ -35,6 +43,48 @@ class Settings(BaseSettings):
     runner_token: str = ""
     # Instructor endpoints (until accounts arrive): `Authorization: Bearer <admin_token>`.
     admin_token: str = ""
+    # Host names the app answers to (the Host header), besides the loopback names and `host`
+    # (see trusted_hosts): the public name behind a proxy. "*.example.org" allows subdomains.
+    # In the environment: comma- or space-separated, or a JSON list.
+    allowed_hosts: Annotated[list[str], NoDecode] = []
+    # Who may show the pages in a frame (CSP frame-ancestors sources); an LMS adds its origin.
+    frame_ancestors: Annotated[list[str], NoDecode] = ["'self'"]
+    # The largest request body accepted, in bytes; beyond it, 413. The largest legitimate body,
+    # the longest code accepted (64 Ki characters) in a form post, is at most 768 KiB even if
+    # every character takes 4 UTF-8 bytes, each percent-encoded.
+    max_body_bytes: int = 1024 * 1024
+    # Proxies whose word on the client's address is believed (IPs or CIDRs, as allowed_hosts):
+    # only when a request comes from one of them is `proxy_header` read, right to left,
+    # skipping these proxies' own hops (app.core.clients). Empty: the socket's peer is the
+    # client, whatever the headers say.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    # The header those proxies write: the one that they append to, not pass through.
+    proxy_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+    # Anonymous learners one client address may create (the first write of a new cookie or
+    # token stores a learner): 60 at once, for a classroom of about 30 behind one NAT with a
+    # spare browser each, then 30 a minute. Counted in each server process.
+    new_learners_burst: int = 60
+    new_learners_per_minute: int = 30
+
+    @field_validator("allowed_hosts", "frame_ancestors", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [item for item in re.split(r"[\s,]+", value) if item]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -42,7 +92,12 @@ class Settings(BaseSettings):
             raise ValueError("TORCHQUIZ_SECRET_KEY must be set in production")
         if not self.database_url:
             self.database_url = f"sqlite:///{self.instance_dir / 'torchquiz.sqlite3'}"
-        self.database_url = normalise_db_url(self.database_url)
+        try:
+            self.database_url = normalise_db_url(self.database_url)
+        except (ArgumentError, ValueError):  # a bad port's message quotes part of the URL
+            raise ValueError(
+                "TORCHQUIZ_DATABASE_URL is not a database URL (not shown: it may hold a password)"
+            ) from None
         return self
 
     @property
@@ -70,6 +125,13 @@ class Settings(BaseSettings):
     def routes_on_event_loop(self) -> bool:
         """SQLite calls are local and sub-millisecond: cheaper on the loop than a thread hop."""
         return self.is_sqlite() if self.routes_on_loop is None else self.routes_on_loop
+
+    def trusted_hosts(self) -> list[str]:
+        """Loopback names always (health checks and local use; no other site can make a
+        browser send them), "testserver" (Starlette's test client), `host` and allowed_hosts."""
+        local = ["localhost", "127.0.0.1", "::1", "testserver"]
+        bound = [] if self.host in ("", "0.0.0.0", "::") else [self.host]  # noqa: S104 - a name
+        return [*local, *bound, *(h.lower() for h in self.allowed_hosts if h)]
 
     def signing_key(self) -> str:
         """The configured secret, or one generated once and kept in the instance folder."""

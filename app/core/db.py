@@ -19,6 +19,7 @@ from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger("torchquiz")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+CONNECT_TIMEOUT_SECONDS = 5
 
 # Stable constraint names, so migrations can refer to them on every backend.
 NAMING = {
@@ -48,7 +49,12 @@ def create_db_engine(url: str, *, background_checkpoints: bool = False) -> Engin
     """With `background_checkpoints`, SQLite's own checkpoints are off: run a WalCheckpointer."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # A database host that drops packets would otherwise hold each request for minutes
+        # (TCP's own retries) instead of answering 503 (app.core.handlers).
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+        )
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
     if parsed.database in (None, "", ":memory:"):
         kwargs["poolclass"] = StaticPool

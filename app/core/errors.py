@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, Field
+
 
 class AppError(Exception):
     status = 400
@@ -42,3 +44,23 @@ class UnauthorizedError(AppError):
 class ForbiddenError(AppError):
     status = 403
     code = "forbidden"
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="The field at fault, dotted (`answer.code`); may be empty.")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every API error, 4xx and 5xx alike (app.core.handlers.error_response)."""
+
+    status: int = Field(description="The HTTP status, repeated.")
+    code: str = Field(
+        description="Stable and machine-readable: not_found, validation_error, "
+        "content_too_large, rate_limited, database_unavailable, runner_warming..."
+    )
+    message: str = Field(description="For people: what went wrong, naming the field or limit.")
+    field: str | None = Field(description="The field at fault, dotted, if one is.")
+    errors: list[FieldProblem] = Field(
+        default=[], description="Every problem found, one per field (validation errors)."
+    )

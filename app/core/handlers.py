@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.errors import AppError
 from app.core.templating import render_page
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+log = logging.getLogger("torchquiz")
+
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    401: "unauthorized",
+    413: "content_too_large",
+}
+# A database that does not answer (down, restarting, refusing connections, its pool exhausted,
+# SQLite's file locked past the busy timeout) is a 503 the client may retry, not a 500.
+# sqlite3's own error: SQLite's BEGIN IMMEDIATE is sent from an engine event (app.core.db),
+# where SQLAlchemy does not wrap what the driver raises.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    sqlite3.OperationalError,
+)
+DATABASE_RETRY_SECONDS = 5
 
 
 def wants_json(request: Request) -> bool:
@@ -77,7 +99,46 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+def database_problem(exc: BaseException) -> str:
+    """What the driver said, first line only (psycopg adds hints below): for /readyz and logs.
+    Never the URL: drivers name the host and port, not the password."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable on %s: %s", request.url.path, database_problem(exc))
+    response = error_response(
+        request,
+        status=503,
+        code="database_unavailable",
+        message="the database is not answering; try again in a few seconds",
+    )
+    response.headers["Retry-After"] = str(DATABASE_RETRY_SECONDS)
+    return response
+
+
+# A value the database refuses (an integer past its column, NUL in text): the request's fault,
+# that a bound at the edge (app.core.bounds) missed. SQLite's driver raises a plain
+# OverflowError for an integer past 64 bits, which SQLAlchemy does not wrap.
+BAD_VALUES = (sa_exc.DataError, psycopg.DataError, OverflowError)
+
+
+async def bad_value(request: Request, exc: Exception) -> Response:
+    """A 422 naming what the database said; the route's transaction is already rolled back
+    (app.core.routing.in_transaction), so nothing of the request is written."""
+    problem = database_problem(exc)
+    log.warning("a value the database refused on %s: %s", request.url.path, problem)
+    message = f"a value in this request cannot be stored ({problem})"
+    return error_response(request, status=422, code="invalid_value", message=message)
+
+
 def register(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    for error in DATABASE_DOWN:
+        app.add_exception_handler(error, database_unavailable)
+    for error in BAD_VALUES:
+        app.add_exception_handler(error, bad_value)

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
+from app.core.bounds import Count
+
 T = TypeVar("T")
 
 
@@ -18,7 +20,7 @@ class Page(BaseModel, Generic[T]):
 
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+Offset = Annotated[Count, Query(description="Items to skip.")]
 
 
 def page_of(items: list[Any], *, limit: int, offset: int) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
+from app.core.bounds import PublicId
+from app.core.clients import client_address
 from app.core.deps import learner_public_id
 from app.core.pagination import Limit, Offset, Page
 from app.core.routing import UnitOfWorkRoute
@@ -36,9 +38,10 @@ async def lab_overview(lab: LabDep) -> LabOverview:
 @router.post("/runs", status_code=202)
 async def start_run(body: StartLabRun, request: Request, lab: LabDep) -> LabRunOut:
     """Queue a training run in the runner. 422 naming the constraint a task run breaks; 429
-    with Retry-After while you have a run going or the queue is full. An identical earlier run
+    with Retry-After while you have a run going, the queue is full or your network address
+    holds its share of it. An identical earlier run
     (same config, seed and torch) answers at once, already done."""
-    return await lab.start(learner_public_id(request), body)
+    return await lab.start(learner_public_id(request), body, address=client_address(request))
 
 
 @router.get("/runs")
@@ -51,7 +54,7 @@ async def my_runs(
 
 
 @router.get("/runs/{run_id}")
-async def get_run(run_id: str, request: Request, lab: LabDep) -> LabRunOut:
+async def get_run(run_id: PublicId, request: Request, lab: LabDep) -> LabRunOut:
     """One of your runs (or a reference run): config, per-epoch metrics, result and verdict."""
     return await lab.run_view(learner_public_id(request), run_id)
 
@@ -61,7 +64,7 @@ async def get_run(run_id: str, request: Request, lab: LabDep) -> LabRunOut:
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def run_events(run_id: str, request: Request, lab: LabDep) -> Any:
+async def run_events(run_id: PublicId, request: Request, lab: LabDep) -> Any:
     """Server-sent events: `run` with the whole run (as GET /runs/{id}) each time it changes
     (started, each epoch, the end), then `end`. A finished run sends one `run` and `end`."""
     learner = learner_public_id(request)
@@ -76,7 +79,7 @@ async def run_events(run_id: str, request: Request, lab: LabDep) -> Any:
 
 
 @router.post("/runs/{run_id}/cancel")
-async def cancel_run(run_id: str, request: Request, lab: LabDep) -> LabRunOut:
+async def cancel_run(run_id: PublicId, request: Request, lab: LabDep) -> LabRunOut:
     """Stop a queued or running run; a finished run is returned unchanged."""
     return await lab.cancel(learner_public_id(request), run_id)
 

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from app.core.bounds import Seed
+
 # The toy data set (app.lab.dataset): what every model reads and predicts.
 INPUT_SIZE = 50  # word-vector size
 NUM_CLASSES = 5
@@ -47,7 +49,7 @@ class LabConfig(BaseModel):
     patience: int = Field(
         default=0, ge=0, le=40, description="Early stopping on validation accuracy; 0 is off."
     )
-    seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Initial weights and dropout.")
+    seed: Seed = Field(default=0, description="Initial weights and dropout.")
 
     @field_validator("layer_dropout")
     @classmethod

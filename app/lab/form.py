@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.core.forms import field_problems
-from app.lab.config import PRESETS, LabConfig
+from app.lab.config import BASELINE, PRESETS, LabConfig
 from app.lab.schemas import StartLabRun
 
 LABELS = {
@@ -64,3 +64,21 @@ def parse(fields: Mapping[str, str]) -> Parsed:
     except ValidationError as exc:
         return None, values, field_problems(exc)
     return start, values_of(start), {}
+
+
+def parse_code(fields: Mapping[str, str]) -> tuple[StartLabRun | None, dict[str, str]]:
+    """Advanced mode: (request or None, its problem under "code"). The learner's code trains
+    with the baseline's procedure and the form's seed, checked as the API checks them."""
+    data = {
+        "config": BASELINE.model_dump() | {"seed": fields.get("code_seed", "").strip() or 0},
+        "code": fields.get("code", ""),
+        "task": bool(fields.get("code_task")),
+    }
+    try:
+        return StartLabRun.model_validate(data), {}
+    except ValidationError as exc:
+        names = {"seed": "code_seed"}  # the config's seed is the form's code_seed
+        said = [
+            f"{LABELS.get(names.get(f, f), f)}: {why}" for f, why in field_problems(exc).items()
+        ]
+        return None, {"code": "; ".join(said)}

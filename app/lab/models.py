@@ -6,18 +6,34 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.bounds import PUBLIC_ID_LENGTH
 from app.core.db import Base, utcnow
+
+# A run in these states holds the learner's one place (app.lab.service.ensure_idle).
+ACTIVE = ("queued", "running")
+ACTIVE_SQL = "status IN ('queued', 'running')"
 
 
 class LabRun(Base):
     __tablename__ = "lab_runs"
+    __table_args__ = (
+        # One active run per learner, held by the database itself: two requests at once would
+        # both pass the service's check (migration 0006). Reference runs have no learner.
+        Index(
+            "uq_lab_runs_one_active_per_learner",
+            "learner_id",
+            unique=True,
+            sqlite_where=text(ACTIVE_SQL),
+            postgresql_where=text(ACTIVE_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(
-        String(36), unique=True, default=lambda: str(uuid.uuid4())
+        String(PUBLIC_ID_LENGTH), unique=True, default=lambda: str(uuid.uuid4())
     )
     # None for the reference runs behind the page's own figures (baseline, solution, bonus).
     learner_id: Mapped[int | None] = mapped_column(ForeignKey("learners.id"), index=True)

@@ -11,6 +11,8 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.responses import Response
 
 from app.bank.schema import LearningMode
+from app.core.bounds import PublicId, Slug, shown
+from app.core.clients import client_address
 from app.core.deps import CatalogDep, CsrfProtected, learner_public_id
 from app.core.errors import AppError, NotFoundError
 from app.core.routing import UnitOfWorkRoute
@@ -28,21 +30,23 @@ router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 
 @router.get("/topics/{slug}/lab")
-async def lab_page(slug: str, request: Request, catalog: CatalogDep, lab: LabDep) -> Response:
+async def lab_page(slug: Slug, request: Request, catalog: CatalogDep, lab: LabDep) -> Response:
     start, values, problems = form.parse(request.query_params)
     return await _lab_page(request, slug, catalog, lab, values, problems, start=start)
 
 
 @router.post("/topics/{slug}/lab", dependencies=[CsrfProtected])
 async def start_from_form(
-    slug: str, request: Request, catalog: CatalogDep, lab: LabDep
+    slug: Slug, request: Request, catalog: CatalogDep, lab: LabDep
 ) -> Response:
     fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     start, values, problems = form.parse(fields)
     refused: AppError | None = None
     if start is not None:
         try:
-            run = await lab.start(learner_public_id(request), start)
+            run = await lab.start(
+                learner_public_id(request), start, address=client_address(request)
+            )
         except AppError as exc:
             problems, refused = {exc.field or "form": exc.message}, exc
         else:
@@ -55,23 +59,24 @@ async def start_from_form(
 
 @router.post("/topics/{slug}/lab/code", dependencies=[CsrfProtected])
 async def start_code_from_form(
-    slug: str, request: Request, catalog: CatalogDep, lab: LabDep
+    slug: Slug, request: Request, catalog: CatalogDep, lab: LabDep
 ) -> Response:
     """Advanced mode: the learner's own model, trained with the baseline's procedure."""
     fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    code, problems, refused = fields.get("code", ""), {}, None
-    try:
-        config = BASELINE.model_copy(update={"seed": int(fields.get("code_seed") or 0)})
-        start = StartLabRun(config=config, code=code, task=bool(fields.get("code_task")))
-        run = await lab.start(learner_public_id(request), start)
-    except ValueError as exc:  # a bad seed, or empty or oversized code
-        problems, status = {"code": str(exc).splitlines()[-1]}, 422
-    except AppError as exc:
-        problems, status, refused = {"code": exc.message}, exc.status, exc
-    else:
-        return RedirectResponse(request.url_for("lab_run_page", run_id=run.id), 303)
+    start, problems = form.parse_code(fields)
+    refused: AppError | None = None
+    if start is not None:
+        try:
+            run = await lab.start(
+                learner_public_id(request), start, address=client_address(request)
+            )
+        except AppError as exc:
+            problems, refused = {"code": exc.message}, exc
+        else:
+            return RedirectResponse(request.url_for("lab_run_page", run_id=run.id), 303)
     _, values, _ = form.parse({})
-    values |= {"code": code, "code_seed": fields.get("code_seed", "0")}
+    values |= {"code": fields.get("code", ""), "code_seed": fields.get("code_seed", "0")}
+    status = refused.status if refused else 422
     return await _lab_page(
         request, slug, catalog, lab, values, problems, status=status, refused=refused
     )
@@ -90,6 +95,7 @@ async def _lab_page(
     refused: AppError | None = None,
 ) -> Response:
     """`refused`: why a run was not started (its headers, such as Retry-After, are kept)."""
+    values = {name: shown(value) for name, value in values.items()}  # shown back as typed
     topic = catalog.topic(slug)
     if LearningMode.lab not in topic.topic.modes:
         raise NotFoundError(f"topic '{slug}' has no experiment lab", field="topic")
@@ -158,13 +164,13 @@ def _compare_chart(runs: list[LabRunOut], baseline: LabRunOut | None) -> Any:
 
 
 @router.get("/lab/runs/{run_id}")
-async def lab_run_page(run_id: str, request: Request, lab: LabDep) -> Response:
+async def lab_run_page(run_id: PublicId, request: Request, lab: LabDep) -> Response:
     run = await lab.run_view(learner_public_id(request), run_id)
     return render_page(request, "lab/run.html", {"run": run, "chart": run_chart(run)})
 
 
 @router.get("/lab/runs/{run_id}/live")
-async def lab_run_live(run_id: str, request: Request, lab: LabDep) -> StreamingResponse:
+async def lab_run_live(run_id: PublicId, request: Request, lab: LabDep) -> StreamingResponse:
     """Server-sent events carrying the run's live section, rendered here as on the page."""
     learner = learner_public_id(request)
     await lab.run_view(learner, run_id)  # 404 before the stream starts
@@ -180,7 +186,7 @@ async def lab_run_live(run_id: str, request: Request, lab: LabDep) -> StreamingR
 
 
 @router.post("/lab/runs/{run_id}/cancel", dependencies=[CsrfProtected])
-async def cancel_from_form(run_id: str, request: Request, lab: LabDep) -> Response:
+async def cancel_from_form(run_id: PublicId, request: Request, lab: LabDep) -> Response:
     await lab.cancel(learner_public_id(request), run_id)
     return RedirectResponse(request.url_for("lab_run_page", run_id=run_id), 303)
 

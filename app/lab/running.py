@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
@@ -16,7 +17,7 @@ from app.core.routing import UnitOfWork
 from app.lab import custom, service
 from app.lab.models import LabRun
 from app.lab.schemas import LabRunOut, StartLabRun
-from app.learners.service import find_learner, get_or_create_learner
+from app.learners.service import NewLearnerLimit, find_learner, get_or_create_learner
 from app.runner.client import OFF_HERE, RunnerClient, RunnerOffError, RunnerWarmingError
 from app.runner.protocol import RunRequest
 
@@ -30,9 +31,15 @@ class Lab:
     cached and reference figures kept per torch version."""
 
     def __init__(
-        self, factory: sessionmaker[Session], runner: RunnerClient | None, torch_version: str = ""
+        self,
+        factory: sessionmaker[Session],
+        runner: RunnerClient | None,
+        torch_version: str = "",
+        *,
+        new_learners: NewLearnerLimit | None = None,
     ) -> None:
         self.factory, self.runner, self.torch_version = factory, runner, torch_version
+        self.new_learners = new_learners
         self._changed: dict[int, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._measuring: asyncio.Task[None] | None = None
@@ -61,17 +68,22 @@ class Lab:
             raise RunnerOffError(OFF_HERE)
         return self.runner
 
-    async def start(self, learner: str | None, request: StartLabRun) -> LabRunOut:
+    async def start(
+        self, learner: str | None, request: StartLabRun, *, address: str | None = None
+    ) -> LabRunOut:
+        """`address`: the client's (app.core.clients), for the runner's and the new
+        learners' limits per address; None for the page's own reference runs."""
         service.refuse_if_invalid(request.config, request.task, request.code)
         self._runner()  # no ready runner, no run: refused before anything is stored
-        run, job_needed = await self.db(self._new_run, learner, request)
+        run, job_needed = await self.db(self._new_run, learner, request, address)
         if not job_needed:
             return service.view(run)
         if request.code is not None:
-            self._in_background(self._run_code(run.id, learner, request, run.public_id))
+            work = self._run_code(run.id, learner, request, run.public_id, address=address)
+            self._in_background(work)
             return service.view(run)
         try:
-            job = await self._client().lab_submit(request.config, learner)
+            job = await self._client().lab_submit(request.config, learner, address=address)
         except Exception:  # the queue is full, or the runner is gone: as if never asked
             await self.db(service.discard, run.id)
             raise
@@ -80,9 +92,11 @@ class Lab:
         return service.view(run)
 
     def _new_run(
-        self, db: Session, learner: str | None, request: StartLabRun
+        self, db: Session, learner: str | None, request: StartLabRun, address: str | None
     ) -> tuple[LabRun, bool]:
-        learner_id = get_or_create_learner(db, learner).id if learner else None
+        limit = self.new_learners
+        admit = functools.partial(limit.admit, address) if limit else None
+        learner_id = get_or_create_learner(db, learner, admit=admit).id if learner else None
         cached = service.cached_run(db, request.config.key(self.torch_version, request.code))
         if cached is None and learner_id is not None:
             service.ensure_idle(db, learner_id)
@@ -107,7 +121,13 @@ class Lab:
         return task
 
     async def _run_code(
-        self, run_id: int, learner: str | None, request: StartLabRun, handle: str
+        self,
+        run_id: int,
+        learner: str | None,
+        request: StartLabRun,
+        handle: str,
+        *,
+        address: str | None,
     ) -> None:
         """A learner's own model: one sandboxed run (cancellable by its handle, the run's
         public id), each epoch recorded as its report arrives."""
@@ -122,7 +142,9 @@ class Lab:
                 self._wake(run_id)
 
         code = custom.program(request.code, request.config)
-        run = RunRequest(code=code, kind="lab_code", learner=learner, handle=handle)
+        run = RunRequest(
+            code=code, kind="lab_code", learner=learner, address=address, handle=handle
+        )
         try:
             final = custom.final_event(await self._client().run_streamed(run, printed))
         except Exception as exc:  # the runner is busy or gone: the run must still end

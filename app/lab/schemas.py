@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.core.bounds import Text
 from app.lab.config import LabConfig
 
 RunStatus = Literal["queued", "running", "done", "failed", "stopped", "cancelled"]
@@ -15,7 +16,7 @@ FINISHED: frozenset[str] = frozenset({"done", "failed", "stopped", "cancelled"})
 
 class StartLabRun(BaseModel):
     config: LabConfig = Field(default_factory=LabConfig)
-    code: str | None = Field(
+    code: Text | None = Field(
         default=None,
         min_length=1,
         max_length=20_000,

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.errors import AppError, NotFoundError
 from app.lab.config import BASELINE, REFERENCE_SEEDS, REFERENCES, TASK, LabConfig, parameter_count
-from app.lab.models import LabRun
+from app.lab.models import ACTIVE, LabRun
 from app.lab.schemas import FINISHED, Criterion, EpochOut, LabRunOut, ReferenceFigures
 
 
@@ -42,9 +43,7 @@ def cached_run(db: Session, key: str) -> LabRun | None:
 
 
 def active_run(db: Session, learner_id: int) -> LabRun | None:
-    query = select(LabRun).where(
-        LabRun.learner_id == learner_id, LabRun.status.in_(("queued", "running"))
-    )
+    query = select(LabRun).where(LabRun.learner_id == learner_id, LabRun.status.in_(ACTIVE))
     return db.scalars(query.limit(1)).first()
 
 
@@ -79,8 +78,16 @@ def new_run(
     if cached is not None:  # an identical run already trained: same numbers, served at once
         run.status, run.epochs, run.outcome = "done", list(cached.epochs), cached.outcome
         run.cached_from_id, run.duration_s, run.finished_at = cached.id, 0.0, utcnow()
-    db.add(run)
-    db.flush()
+    try:
+        with db.begin_nested():
+            db.add(run)
+    except IntegrityError:
+        # Two starts at once both found the learner idle (ensure_idle): the database's index
+        # of active runs (app.lab.models) lets one in. The other is refused as ensure_idle
+        # would have, now that it sees the run that won.
+        if learner_id is not None:
+            ensure_idle(db, learner_id)
+        raise
     return run
 
 
@@ -99,7 +106,7 @@ def set_job(db: Session, run_id: int, job: int) -> None:
 
 def fail_unfinished(db: Session) -> int:
     """Runs left queued or running by an earlier process: their jobs died with its runner."""
-    query = select(LabRun).where(LabRun.status.in_(("queued", "running")))
+    query = select(LabRun).where(LabRun.status.in_(ACTIVE))
     runs = list(db.scalars(query))
     for run in runs:
         apply_event(db, run.id, {"type": "failed", "message": "the server restarted; run it again"})
@@ -152,7 +159,7 @@ def view(run: LabRun) -> LabRunOut:
     verdict = judge(outcome) if run.task and run.status == "done" else []
     return LabRunOut(
         id=run.public_id,
-        status=run.status,  # type: ignore[arg-type]
+        status=run.status,
         config=config,
         task=run.task,
         code=run.code,

@@ -65,7 +65,8 @@ class LabModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, state = self.rnn(self.input_dropout(x))
-        return self.head(self.readout_dropout(self._read(out, state)))
+        logits: torch.Tensor = self.head(self.readout_dropout(self._read(out, state)))
+        return logits
 
     def _read(
         self, out: torch.Tensor, state: torch.Tensor | tuple[torch.Tensor, ...]
@@ -156,12 +157,12 @@ def _train_epoch(
     model.train()
     order = torch.randperm(len(data.train_y), generator=shuffle)
     losses, accuracies = [], []
-    for batch in order.split(batch_size):
+    for batch in order.split(batch_size):  # type: ignore[no-untyped-call]  # torch leaves it untyped
         x, y = data.train_x[batch], data.train_y[batch]
         logits = model(x)
         loss = nn.functional.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it untyped
         optimizer.step()
         # Kept as tensors: one stack at the end instead of a .item() per batch.
         losses.append(loss.detach())

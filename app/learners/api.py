@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from app.core.deps import IdentityDep, TokensDep
@@ -16,7 +16,10 @@ class Me(BaseModel):
     token: str
 
 
-@router.get("/me")
-def me(identity: IdentityDep, tokens: TokensDep) -> Me:
+@router.get("/me", response_model=Me)
+def me(identity: IdentityDep, tokens: TokensDep) -> Response:
     """Send `token` as `Authorization: Bearer <token>` to act as this learner without cookies."""
-    return Me(learner_id=identity.public_id, token=tokens.issue(identity.public_id))
+    body = Me(learner_id=identity.public_id, token=tokens.issue(identity.public_id))
+    # The token is a credential: no cache, shared or the browser's, may keep it.
+    headers = {"Cache-Control": "no-store"}
+    return Response(body.model_dump_json(), media_type="application/json", headers=headers)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.bounds import PUBLIC_ID_LENGTH
 from app.core.db import Base, utcnow
 
 
@@ -28,7 +29,7 @@ class Learner(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # The id carried in the signed cookie; never the row id, which would be guessable.
     public_id: Mapped[str] = mapped_column(
-        String(36), unique=True, default=lambda: str(uuid.uuid4())
+        String(PUBLIC_ID_LENGTH), unique=True, default=lambda: str(uuid.uuid4())
     )
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

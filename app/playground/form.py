@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.core.forms import field_problems
-from app.runner.playground import PlaygroundParams
+from app.runner.playground import PlaygroundParams, too_costly
 
 LABELS = {
     "cell": "Cell type",
@@ -55,4 +55,6 @@ def parse(query: Mapping[str, str]) -> Parsed:
         params = PlaygroundParams.model_validate(data)
     except ValidationError as exc:
         return None, values, field_problems(exc)
+    if costly := too_costly(params):  # valid, but more work than one request may be
+        return None, values, {costly.field: costly.message}
     return params, values_of(params), {}  # blanks show the defaults that ran

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from app.core.clients import client_address
 from app.core.deps import MaybeRunnerDep, RunnerStateDep, learner_public_id
 from app.core.errors import AppError
 from app.core.routing import UnitOfWorkRoute
@@ -27,7 +28,8 @@ async def playground_page(
     refused: AppError | None = None
     if params is not None and runner is not None and note is None:
         try:
-            result = await runner.playground(params, learner_public_id(request))
+            learner, address = learner_public_id(request), client_address(request)
+            result = await runner.playground(params, learner, address=address)
         except REFUSALS as exc:
             refused, note = exc, refusal_note(exc)
     elif params is not None and "cell" in request.query_params:  # asked, not just visited

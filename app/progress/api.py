@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.core.bounds import Slug
 from app.core.deps import CatalogDep, LearnerDep, SessionDep
 from app.core.pagination import Limit, Offset, Page, page_of
 from app.core.routing import UnitOfWorkRoute
@@ -24,7 +25,7 @@ def progress(
 
 @router.get("/topics/{slug}/mistakes")
 def mistakes(
-    slug: str,
+    slug: Slug,
     db: SessionDep,
     catalog: CatalogDep,
     learner: LearnerDep,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from app.core.bounds import Slug
 from app.core.deps import (
     CatalogDep,
     LearnerDep,
@@ -28,7 +29,7 @@ def progress_page(
 
 @router.get("/topics/{slug}/mistakes")
 def mistakes_page(
-    slug: str, request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
+    slug: Slug, request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> Response:
     topic = catalog.topic(slug)
     mistakes = service.mistakes(db, catalog, learner.known_id(), topic)

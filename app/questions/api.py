@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.bank.schema import Difficulty
+from app.core.bounds import Slug, Tag
 from app.core.deps import CatalogDep
 from app.core.pagination import Limit, Offset, Page, page_of
 from app.core.routing import UnitOfWorkRoute
@@ -21,17 +22,17 @@ def list_topics(catalog: CatalogDep, limit: Limit = 50, offset: Offset = 0) -> P
 
 
 @router.get("/topics/{slug}")
-def get_topic(slug: str, catalog: CatalogDep) -> TopicDetail:
+def get_topic(slug: Slug, catalog: CatalogDep) -> TopicDetail:
     """One topic with its concept notes."""
     return service.topic_detail(catalog, slug)
 
 
 @router.get("/topics/{slug}/questions")
 def list_questions(
-    slug: str,
+    slug: Slug,
     catalog: CatalogDep,
     difficulty: Difficulty | None = None,
-    tag: str | None = None,
+    tag: Tag | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[QuestionPublic]:
@@ -42,6 +43,6 @@ def list_questions(
 
 
 @router.get("/questions/{question_id}")
-def get_question(question_id: str, catalog: CatalogDep) -> QuestionPublic:
+def get_question(question_id: Slug, catalog: CatalogDep) -> QuestionPublic:
     """One question, without its answer."""
     return service.public_question(catalog.question(question_id).model)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.bounds import SLUG_LENGTH
 from app.core.db import Base, utcnow
 
 
@@ -15,7 +16,7 @@ class TopicRow(Base):
     __tablename__ = "topics"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    slug: Mapped[str] = mapped_column(String(SLUG_LENGTH), unique=True)
     title: Mapped[str] = mapped_column(String(120))
     category: Mapped[str] = mapped_column(String(60))
     estimated_minutes: Mapped[int] = mapped_column(Integer)
@@ -29,7 +30,7 @@ class QuestionRow(Base):
     __tablename__ = "questions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    slug: Mapped[str] = mapped_column(String(SLUG_LENGTH), unique=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     current_version_id: Mapped[int | None] = mapped_column(

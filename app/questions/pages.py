@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from app.core.bounds import Slug
 from app.core.deps import CatalogDep, LearnerDep, SessionDep
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
@@ -40,7 +41,7 @@ def home(request: Request, db: SessionDep, catalog: CatalogDep, learner: Learner
 
 @router.get("/topics/{slug}")
 def topic_page(
-    slug: str, request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
+    slug: Slug, request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> Response:
     topic = service.topic_detail(catalog, slug)
     modes = [(m, *MODES[m]) for m in topic.modes if m in MODES]
@@ -51,5 +52,5 @@ def topic_page(
 
 
 @router.get("/topics/{slug}/learn")
-def learn_page(slug: str, request: Request, catalog: CatalogDep) -> Response:
+def learn_page(slug: Slug, request: Request, catalog: CatalogDep) -> Response:
     return render_page(request, "learn.html", {"topic": service.topic_detail(catalog, slug)})

@@ -42,6 +42,7 @@ from app.runner.syscalls import (
 CODE_FILE = f"{jail.CODE_DIR}/main.py"
 RESULT_FD = 3
 HARNESS_FAILED = 71
+RUN_NICENESS = 5  # below the server's processes (see _yield_to_the_server)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ def learner(spec: SpareSpec) -> NoReturn:
         signal.set_wakeup_fd(-1)  # the zygote's wake-up pipe and SIGCHLD handler are not ours
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()  # a kill(0, ...) from the run must not reach the zygote's group
+        _yield_to_the_server()
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         # Keep only this run's descriptors: the zygote's control pipes and other runs' pipes
         # must not stay open here (another run would never see end-of-file).
@@ -79,6 +81,16 @@ def learner(spec: SpareSpec) -> NoReturn:
     except BaseException:
         os._exit(70)
     _learn(spec)
+
+
+def _yield_to_the_server() -> None:
+    """Run below the app, the runner and the zygote, which hand runs out and answer for them:
+    a flood of runs must not slow the next learner's request on its way in and out. With the
+    kernel's autogroups (one per session, and each run has its own) that is the session's
+    nice; elsewhere the process's."""
+    os.nice(RUN_NICENESS)
+    with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as group:
+        group.write(str(RUN_NICENESS))  # (OSError: no autogroups here)
 
 
 def _learn(spec: SpareSpec) -> NoReturn:

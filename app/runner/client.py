@@ -170,8 +170,10 @@ class RunnerClient:
         response = await self._post("/v1/runs", request.model_dump_json(exclude_none=True))
         return RunResult.model_validate_json(response.content)
 
-    async def playground(self, params: PlaygroundParams, learner: str | None) -> PlaygroundResult:
-        body = json.dumps({"params": params.model_dump(), "learner": learner})
+    async def playground(
+        self, params: PlaygroundParams, learner: str | None, *, address: str | None = None
+    ) -> PlaygroundResult:
+        body = json.dumps({"params": params.model_dump(), "learner": learner, "address": address})
         response = await self._post("/v1/playground", body)
         return PlaygroundResult.model_validate_json(response.content)
 
@@ -206,10 +208,13 @@ class RunnerClient:
         response = await self._post("/v1/runs/cancel", json.dumps({"handle": handle}))
         return bool(response.json()["cancelled"])
 
-    async def lab_submit(self, config: LabConfig, learner: str | None) -> int:
-        """Queue a lab training job; its id. TooManyRunsError when the queue is full or the
-        learner already has a job going."""
-        body = json.dumps({"config": config.model_dump(mode="json"), "learner": learner})
+    async def lab_submit(
+        self, config: LabConfig, learner: str | None, *, address: str | None = None
+    ) -> int:
+        """Queue a lab training job; its id. TooManyRunsError when the queue is full, the
+        learner already has a job going or the address holds its share of the queue."""
+        job = {"config": config.model_dump(mode="json"), "learner": learner, "address": address}
+        body = json.dumps(job)
         response = await self._post("/v1/lab/jobs", body, ok=202)
         return int(response.json()["id"])
 

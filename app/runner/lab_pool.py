@@ -1,5 +1,6 @@
-"""Lab jobs on warm lab workers: a queue of stated depth, one active job per learner, events
-kept per job so any number of readers can follow a job from its start, cancel, and limits.
+"""Lab jobs on warm lab workers: a queue of stated depth, of which one client address may
+hold only a share, one active job per learner, events kept per job so any number of readers can
+follow a job from its start, cancel, and limits.
 
 A job's events, in order: `queued`, `started`, `epoch` (one per epoch), then exactly one final
 event: `done` (with the outcome), `failed`, `stopped` (a limit ended it) or `cancelled`.
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.runner.pool import QueueFullError, RunnerUnavailableError
+from app.runner.ratelimit import address_key
 from app.runner.warm import WarmProcess
 
 log = logging.getLogger("torchquiz.runner")
@@ -29,11 +31,16 @@ class LearnerBusyError(Exception):
     """The learner already has a job queued or running."""
 
 
+class AddressShareError(Exception):
+    """The caller's address already holds its share of the queue."""
+
+
 @dataclass
 class LabJob:
     id: int
     config: dict[str, Any]
     learner: str | None
+    network: str | None  # the client address's bucket (app.runner.ratelimit.address_key)
     events: list[dict[str, Any]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     worker: _LabWorker | None = None  # set once the job has started
@@ -42,6 +49,10 @@ class LabJob:
     @property
     def finished(self) -> bool:
         return bool(self.events) and self.events[-1]["type"] in FINAL
+
+    @property
+    def waiting(self) -> bool:
+        return self.worker is None and not self.finished
 
     def add(self, event: dict[str, Any]) -> None:
         self.events.append(event)
@@ -110,11 +121,15 @@ class LabPool:
         mode: str,
         uid_base: int,
         queue_depth: int = 8,
+        queue_per_address: int = 4,
         cpu_seconds: int = 30,
         wall_seconds: float = 60.0,
         start_timeout: float = 120.0,
     ) -> None:
         self.queue_depth, self.wall_seconds = queue_depth, wall_seconds
+        # One client (a script that drops its cookie: a new learner each time) must not take
+        # every place: the others keep the rest of the queue.
+        self.queue_per_address = queue_per_address
         self.start_timeout = start_timeout
         self._workers = [_LabWorker(mode, uid_base + i, cpu_seconds) for i in range(workers)]
         self._queue: asyncio.Queue[LabJob] = asyncio.Queue()
@@ -128,15 +143,18 @@ class LabPool:
             await asyncio.gather(*(worker.start() for worker in self._workers))
         self._tasks = [asyncio.create_task(self._serve(w)) for w in self._workers]
 
-    def submit(self, config: dict[str, Any], learner: str | None) -> LabJob:
+    def submit(
+        self, config: dict[str, Any], learner: str | None, address: str | None = None
+    ) -> LabJob:
         """Queue a job; or, if a job of the same config (seed included) has already trained
         here, replay its events at once: training is deterministic on one torch."""
         if learner and any(j.learner == learner and not j.finished for j in self._jobs.values()):
             raise LearnerBusyError("you already have a run in progress; wait for it or cancel it")
+        network = address_key(address) if address else None
         trained = self._trained.get(_key(config))
-        if trained is None and self._queue.qsize() >= self.queue_depth:
-            raise QueueFullError(retry_after=5.0)
-        job = LabJob(next(self._ids), config, learner)
+        if trained is None:
+            self._refuse_if_full(network)
+        job = LabJob(next(self._ids), config, learner, network)
         job.add({"type": "queued", "position": 0 if trained else self._queue.qsize() + 1})
         self._jobs[job.id] = job
         while len(self._jobs) > KEPT_JOBS:
@@ -147,6 +165,17 @@ class LabPool:
         else:
             self._queue.put_nowait(job)
         return job
+
+    def _refuse_if_full(self, network: str | None) -> None:
+        """A place in the queue: refused when the address holds its share, or none is free."""
+        held = sum(1 for j in self._jobs.values() if network and j.network == network and j.waiting)
+        if network and held >= self.queue_per_address:
+            raise AddressShareError(
+                f"the lab queue holds at most {self.queue_per_address} waiting runs from one "
+                f"network address, and yours has {held}; try again when one has started"
+            )
+        if self._queue.qsize() >= self.queue_depth:
+            raise QueueFullError(retry_after=5.0)
 
     def _remember(self, job: LabJob) -> None:
         """A job that trained to the end: its events, for the next job of the same config."""

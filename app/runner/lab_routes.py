@@ -8,10 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.lab.config import LabConfig
-from app.runner.lab_pool import LabJob, LabPool, LearnerBusyError
+from app.runner.lab_pool import AddressShareError, LabJob, LabPool, LearnerBusyError
 from app.runner.pool import QueueFullError
 
 Refusal = Callable[[Request], JSONResponse | None]
@@ -19,7 +19,8 @@ Refusal = Callable[[Request], JSONResponse | None]
 
 class LabJobRequest(BaseModel):
     config: LabConfig
-    learner: str | None = None
+    learner: str | None = Field(default=None, max_length=64)
+    address: str | None = Field(default=None, max_length=64)  # as in RunRequest
 
 
 def lab_router(
@@ -36,15 +37,19 @@ def lab_router(
 
     @router.post("", status_code=202)
     async def submit(body: LabJobRequest, request: Request) -> Any:
-        """Queue a training run; 429 when the queue is full or the learner has one going."""
+        """Queue a training run; 429 when the queue is full, the learner has one going or the
+        caller's address holds its share of the queue."""
         if refused := refusal(request):
             return refused
+        config = body.config.model_dump(mode="json")
         try:
-            job = pool(request).submit(body.config.model_dump(mode="json"), body.learner)
+            job = pool(request).submit(config, body.learner, body.address)
         except QueueFullError as exc:
             return busy(exc)
         except LearnerBusyError as exc:
             return error(429, "run_in_progress", str(exc), **{"Retry-After": "5"})
+        except AddressShareError as exc:
+            return error(429, "queue_share", str(exc), **{"Retry-After": "5"})
         return {"id": job.id, "events": job.events}
 
     @router.get("/{job_id}/events")

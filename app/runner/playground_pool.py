@@ -93,7 +93,7 @@ class PlaygroundPool:
                 worker.stop()
                 await asyncio.sleep(max(0.0, 5 - (time.monotonic() - started)))
         self._idle.put_nowait(worker)
-        self._replacing.discard(asyncio.current_task())  # type: ignore[arg-type]
+        self._replacing.discard(asyncio.current_task())
 
     def ready(self) -> bool:
         return any(w.alive() for w in self._workers)

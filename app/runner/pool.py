@@ -2,7 +2,9 @@
 
 A bounded number of runs execute at once (the machine's cores by default); a bounded queue
 waits behind them; beyond that a run is refused at once with a retry hint, so a flood of
-snippets never piles up unbounded work or blocks page requests.
+snippets never piles up unbounded work or blocks page requests. Learners' lab models
+(`lab_code`, up to a minute each) have a lane of their own with its own bounds
+(app.runner.lanes), so they never take a snippet's place.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any
 from app.core.config import PROJECT_DIR
 from app.runner.cgroups import remove_slots
 from app.runner.jail import Mode
-from app.runner.limits import CEILING, Limits
+from app.runner.lanes import LONG_KINDS, Lane
+from app.runner.limits import CEILING, Limits, RunKind
 from app.runner.protocol import LimitHit, RunResult
 
 log = logging.getLogger("torchquiz.runner")
@@ -49,18 +52,35 @@ class RunnerUnavailableError(Exception):
 class PoolConfig:
     mode: Mode = "privileged"  # which sandbox to build (app.runner.sandbox detects it)
     zygotes: int = 1
-    slots: int = 4  # per zygote: runs in flight, including ones tearing down
+    slots: int = 0  # per zygote: runs in flight, including ones tearing down (0: enough)
     spares: int = 2  # per zygote: runs' processes made ahead of time
+    # Snippets, checks and code tests at once, and waiting; lab_code never takes these.
     parallel: int = field(default_factory=lambda: os.cpu_count() or 1)
     queue_depth: int = 32
+    # Learners' lab models (kind lab_code) at once, on top of `parallel`, and waiting.
+    lab_code_parallel: int = 1
+    lab_code_queue_depth: int = 4
     ceiling: Limits = field(default_factory=lambda: CEILING)
     uid_base: int = 60000
     start_timeout: float = 120.0
     playground_workers: int = 2  # warm Shape playground processes (no learner code)
     lab_workers: int = 1  # warm experiment-lab trainers, one job each at a time
     lab_queue_depth: int = 8
+    lab_queue_per_address: int = 4  # waiting lab jobs one client address may hold
     lab_cpu_seconds: int = 30
     lab_wall_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        """Every lane's runs fit in the zygotes' slots (by default with one to spare, and
+        never fewer than 4)."""
+        if not self.slots:
+            wanted = self.parallel + self.lab_code_parallel + 1
+            self.slots = max(4, -(-wanted // self.zygotes))
+        if self.zygotes * self.slots < self.parallel + self.lab_code_parallel:
+            raise ValueError(
+                f"{self.zygotes} zygote(s) of {self.slots} slots cannot hold {self.parallel} "
+                f"runs and {self.lab_code_parallel} lab code run(s) at once: raise --slots"
+            )
 
     def playground_uid_base(self) -> int:
         """The first uid after every zygote's slots."""
@@ -90,11 +110,11 @@ class ZygotePool:
         self._cancelled: set[str] = set()  # handles cancelled while waiting
         self._listeners: dict[str, Callable[[str], None]] = {}  # streamed output, by run
         self._zygotes = [_Zygote(i, f"{os.getpid()}-{i}") for i in range(config.zygotes)]
-        self._running = asyncio.Semaphore(config.parallel)
-        self._waiting = 0
-        self._active = 0
+        self._short = Lane(parallel=config.parallel, depth=config.queue_depth, typical_ms=1000)
+        self._long = Lane(
+            parallel=config.lab_code_parallel, depth=config.lab_code_queue_depth, typical_ms=30_000
+        )
         self._closing = False
-        self._recent_ms: list[float] = []
 
     async def start(self) -> None:
         await asyncio.gather(*(self._spawn(z) for z in self._zygotes))
@@ -168,27 +188,33 @@ class ZygotePool:
         tests: list[dict[str, str]] | None = None,
         handle: str | None = None,
         on_output: Callable[[str], None] | None = None,
+        *,
+        kind: RunKind = "snippet",
+        who: str = "",
     ) -> RunResult:
-        """Run code in the sandbox. `on_output` hears its stdout as it is printed."""
-        if self._active >= self.config.parallel and self._waiting >= self.config.queue_depth:
-            raise QueueFullError(retry_after=self._retry_after())
-        self._waiting += 1
+        """Run code in the sandbox, in its kind's lane, taking turns there with other
+        requesters (`who`: app.runner.lanes.requester). `on_output` hears its stdout as it is
+        printed."""
+        self.refuse_if_full(kind)
+        lane = self._lane(kind)
         if handle:
             self._handles[handle] = None
-        try:
-            await self._running.acquire()
-        finally:
-            self._waiting -= 1
-        self._active += 1
-        try:
+        async with lane.turn(who):
             if handle and handle in self._cancelled:
                 self._cancelled.discard(handle)
                 self._handles.pop(handle, None)
                 return RunResult(ok=False, limit=LimitHit(name="cancelled", message="cancelled"))
-            return await self._run_now(code, limits, tests, handle, on_output)
-        finally:
-            self._active -= 1
-            self._running.release()
+            return await self._run_now(code, limits, tests, handle, on_output, lane)
+
+    def refuse_if_full(self, kind: RunKind) -> None:
+        """QueueFullError, with a retry hint, when the kind's lane has no place running or
+        waiting; `run` checks it too, so a caller may ask before it commits to anything."""
+        lane = self._lane(kind)
+        if lane.full():
+            raise QueueFullError(retry_after=lane.retry_after())
+
+    def _lane(self, kind: RunKind) -> Lane:
+        return self._long if kind in LONG_KINDS else self._short
 
     async def _run_now(
         self,
@@ -197,6 +223,7 @@ class ZygotePool:
         tests: list[dict[str, str]] | None,
         handle: str | None,
         on_output: Callable[[str], None] | None,
+        lane: Lane,
     ) -> RunResult:
         zygote = min(self._zygotes, key=lambda z: len(z.pending))
         if zygote.process is None or zygote.process.returncode is not None or not zygote.info:
@@ -228,7 +255,7 @@ class ZygotePool:
             if handle:
                 self._handles.pop(handle, None)
             self._listeners.pop(run_id, None)
-        self._remember((time.monotonic() - started) * 1000)
+        lane.remember((time.monotonic() - started) * 1000)
         if "error" in message:
             if message["error"].startswith("cancelled"):
                 return RunResult(ok=False, limit=LimitHit(name="cancelled", message="cancelled"))
@@ -248,15 +275,6 @@ class ZygotePool:
             zygote.process.stdin.write((json.dumps({"cancel": run_id}) + "\n").encode())
         return True
 
-    def _remember(self, elapsed_ms: float) -> None:
-        self._recent_ms = [*self._recent_ms[-49:], elapsed_ms]
-
-    def _retry_after(self) -> float:
-        """Seconds until the queue has room, from how long recent runs took."""
-        typical = sorted(self._recent_ms)[len(self._recent_ms) // 2] if self._recent_ms else 1000
-        waits = self._waiting / max(self.config.parallel, 1)
-        return max(1.0, round(waits * typical / 1000, 1))
-
     def status(self) -> dict[str, Any]:
         alive = [z for z in self._zygotes if z.process and z.process.returncode is None and z.info]
         info = alive[0].info if alive else {}
@@ -266,8 +284,9 @@ class ZygotePool:
             "zygotes": len(alive),
             "torch": info.get("torch"),
             "isolation": {"cgroups": info.get("cgroups"), "seccomp": info.get("seccomp")},
-            "running": self._active,
-            "queued": self._waiting,
+            "running": self._short.active + self._long.active,
+            "queued": self._short.waiting + self._long.waiting,
+            "lanes": {"short": self._short.status(), "lab_code": self._long.status()},
         }
 
     async def close(self) -> None:

@@ -26,6 +26,9 @@ class RunRequest(BaseModel):
     limits: Limits | None = Field(default=None, description="At most the kind's defaults.")
     # The caller's learner id, for the per-learner rate limit (never shown to the code).
     learner: str | None = Field(default=None, max_length=64)
+    # The client's address (the app's app.core.clients), for the per-address rate limit: the
+    # second layer, which a client that drops its cookie (a new learner each time) meets too.
+    address: str | None = Field(default=None, max_length=64)
     # The caller's name for this run, to cancel it (POST /v1/runs/cancel) while it runs.
     handle: str | None = Field(default=None, max_length=64)
 

@@ -28,12 +28,13 @@ from pydantic import BaseModel, Field
 
 from app.runner.lab_pool import LabPool
 from app.runner.lab_routes import lab_router
+from app.runner.lanes import requester
 from app.runner.limits import DEFAULT_LIMITS, Limits
-from app.runner.playground import PlaygroundParams, PlaygroundResult
+from app.runner.playground import PlaygroundParams, PlaygroundResult, too_costly
 from app.runner.playground_pool import PlaygroundPool
 from app.runner.pool import PoolConfig, QueueFullError, RunnerUnavailableError, ZygotePool
 from app.runner.protocol import WARMING, WARMING_RETRY_SECONDS, RunRequest, RunResult
-from app.runner.ratelimit import RateLimiter
+from app.runner.ratelimit import ADDRESS_BURST, ADDRESS_PER_MINUTE, RateLimiter, RunLimits
 from app.runner.sandbox import Sandbox
 
 log = logging.getLogger("torchquiz.runner")
@@ -92,7 +93,8 @@ class CancelRun(BaseModel):
 
 class PlaygroundRequest(BaseModel):
     params: PlaygroundParams
-    learner: str | None = None
+    learner: str | None = Field(default=None, max_length=64)
+    address: str | None = Field(default=None, max_length=64)  # as in RunRequest
 
 
 def error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
@@ -121,12 +123,17 @@ def create_runner_app(
     sandbox: Sandbox,
     token: str = "",
     limiter: RateLimiter | None = None,
+    address_limiter: RateLimiter | None = None,
 ) -> FastAPI:
     """The service; `sandbox` is what app.runner.sandbox.detect found (its mode wins over
-    config.mode)."""
-    limiter = limiter or RateLimiter()
+    config.mode). `limiter` bounds each learner's runs, `address_limiter` each client
+    address's (a classroom behind one NAT shares one address)."""
+    run_limits = RunLimits(
+        limiter or RateLimiter(),
+        address_limiter or RateLimiter(burst=ADDRESS_BURST, per_minute=ADDRESS_PER_MINUTE),
+    )
     # The playground runs no learner code and answers in milliseconds: four times the rate.
-    playground_limiter = RateLimiter(burst=limiter.burst * 4, per_minute=limiter.per_minute * 4)
+    playground_limits = run_limits.scaled(4, "playground requests")
     cache = ResultCache()
     if sandbox.mode is not None:
         config = dataclasses.replace(config, mode=sandbox.mode)
@@ -145,6 +152,7 @@ def create_runner_app(
             mode=config.mode,
             uid_base=config.lab_uid_base(),
             queue_depth=config.lab_queue_depth,
+            queue_per_address=config.lab_queue_per_address,
             cpu_seconds=config.lab_cpu_seconds,
             wall_seconds=config.lab_wall_seconds,
             start_timeout=config.start_timeout,
@@ -158,9 +166,14 @@ def create_runner_app(
 
     app = FastAPI(title="torchquiz runner", lifespan=lifespan, docs_url=None, redoc_url=None)
 
-    def refusal(request: Request, learner: str | None, bucket: RateLimiter) -> JSONResponse | None:
+    def refusal(
+        request: Request,
+        caller: RunRequest | PlaygroundRequest | None = None,
+        bucket: RunLimits = run_limits,
+    ) -> JSONResponse | None:
         """401 without the token, 503 until the workers are up (or for good where the kernel
-        allows no sandbox), 429 past the learner's rate; None when the call may go on."""
+        allows no sandbox), 429 past the caller's learner's or address's rate (naming which);
+        None when the call may go on."""
         if token and not hmac.compare_digest(
             request.headers.get("authorization", ""), f"Bearer {token}"
         ):
@@ -171,9 +184,9 @@ def create_runner_app(
             return error(503, "runner_warming", WARMING, **retry)
         if readiness.state == "off":
             return error(503, "runner_off", readiness.reason or "running code is off")
-        if learner and (wait := bucket.take(learner)):
-            retry = {"Retry-After": str(max(1, round(wait)))}
-            return error(429, "rate_limited", f"too many runs; try again in {wait:g} s", **retry)
+        if caller and (refused := bucket.take(learner=caller.learner, address=caller.address)):
+            wait, message = refused
+            return error(429, "rate_limited", message, **{"Retry-After": str(max(1, round(wait)))})
         return None
 
     @app.get("/healthz")
@@ -191,8 +204,10 @@ def create_runner_app(
     @app.post("/v1/playground", response_model=PlaygroundResult)
     async def playground(body: PlaygroundRequest, request: Request) -> Any:
         """Build a recurrent layer from the parameters; shapes, parameter counts or the error."""
-        if refused := refusal(request, body.learner, playground_limiter):
+        if refused := refusal(request, body, playground_limits):
             return refused
+        if costly := too_costly(body.params):
+            return error(422, "too_costly", costly.message)
         try:
             return await request.app.state.playground.explore(body.params)
         except QueueFullError as exc:
@@ -203,14 +218,16 @@ def create_runner_app(
     @app.post("/v1/runs", response_model=RunResult)
     async def run(body: RunRequest, request: Request) -> Any:
         """Run learner code in the sandbox, within the kind's limits (or tighter ones)."""
-        if refused := refusal(request, body.learner, limiter):
+        if refused := refusal(request, body):
             return refused
         limits, tests = limits_of(body), tests_of(body)
         key = cache.key(body, limits) if body.kind in TRUSTED_KINDS else None
         if key and (hit := cache.get(key)):
             return hit
         try:
-            result = await request.app.state.pool.run(body.code, limits, tests, body.handle)
+            who = requester(address=body.address, learner=body.learner)
+            pool = request.app.state.pool
+            result = await pool.run(body.code, limits, tests, body.handle, kind=body.kind, who=who)
             if key and result.limit is None:
                 cache.put(key, result)
             return result
@@ -222,12 +239,24 @@ def create_runner_app(
     @app.post("/v1/runs/stream")
     async def run_streamed(body: RunRequest, request: Request) -> Any:
         """As /v1/runs, as JSON lines: {"output"} while the code prints, then {"result"} (or
-        {"error"} if the run could not be made)."""
-        if refused := refusal(request, body.learner, limiter):
+        {"error"} if the run could not be made). 429 at once when the kind's queue is full."""
+        if refused := refusal(request, body):
             return refused
         pool, printed = request.app.state.pool, asyncio.Queue[str]()
+        try:
+            pool.refuse_if_full(body.kind)
+        except QueueFullError as exc:
+            return busy(exc)
         running = asyncio.ensure_future(
-            pool.run(body.code, limits_of(body), tests_of(body), body.handle, printed.put_nowait)
+            pool.run(
+                body.code,
+                limits_of(body),
+                tests_of(body),
+                body.handle,
+                printed.put_nowait,
+                kind=body.kind,
+                who=requester(address=body.address, learner=body.learner),
+            )
         )
 
         async def lines() -> AsyncIterator[str]:
@@ -250,11 +279,11 @@ def create_runner_app(
     @app.post("/v1/runs/cancel")
     async def cancel_run(body: CancelRun, request: Request) -> Any:
         """Stop the run started with this handle (killed if running); false if none is going."""
-        if refused := refusal(request, None, limiter):
+        if refused := refusal(request):
             return refused
         return {"cancelled": request.app.state.pool.cancel(body.handle)}
 
-    app.include_router(lab_router(lambda request: refusal(request, None, limiter), error, busy))
+    app.include_router(lab_router(refusal, error, busy))
     return app
 
 

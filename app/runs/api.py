@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from app.core.clients import client_address
 from app.core.deps import RunnerDep, learner_public_id
 from app.core.routing import UnitOfWorkRoute
 from app.runner.protocol import RunRequest, RunResult
@@ -17,6 +18,8 @@ async def run_code(body: RunCode, request: Request, runner: RunnerDep) -> RunRes
     """Run Python with the real torch in the sandbox: output, exception, tensor shapes, limits.
 
     Limits: 5 s CPU, 10 s wall clock, 1 GiB memory, 64 KiB of output, no network, no files
-    but a private /tmp. 429 with Retry-After when the runner is busy or you run too often."""
-    run = RunRequest(code=body.code, kind="snippet", learner=learner_public_id(request))
+    but a private /tmp. 429 with Retry-After when the runner is busy, or you (or your network
+    address) run too often."""
+    learner, address = learner_public_id(request), client_address(request)
+    run = RunRequest(code=body.code, kind="snippet", learner=learner, address=address)
     return await runner.run(run)

@@ -16,12 +16,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route, expect
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 SCHEMES = ("light", "dark")
 TIMEOUT_MS = 10_000
 MIRROR_PATH = "/__axe_mirror__"
+# axe is loaded from this same-origin path, which every context answers with axe's source: the
+# app's Content-Security-Policy refuses inline scripts, axe included.
+AXE_PATH = "/__axe__.js"
 
 _RUN_AXE = """async (tags) => {
   const result = await axe.run(document, {
@@ -78,6 +81,13 @@ class CheckedPage:
         self.checks = 0
         page.set_default_timeout(TIMEOUT_MS)
         page.on("load", lambda p: self._loaded.append(p.url))
+        # What the Content-Security-Policy blocked: a page the policy breaks fails its check.
+        self.csp_violations: list[str] = []
+        page.on("console", self._console)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self.csp_violations.append(message.text)
 
     def goto(self, url: str) -> None:
         with self.navigation():
@@ -107,7 +117,7 @@ class CheckedPage:
         where = self.page.url + (f" [{what}]" if what else "")
         target = self._mirrored() if self.mirror is not None else self.page
         if target.evaluate("typeof window.axe === 'undefined'"):
-            target.add_script_tag(content=self._axe_source)
+            target.add_script_tag(url=AXE_PATH)
         reports = []
         try:
             for scheme in SCHEMES:
@@ -118,6 +128,9 @@ class CheckedPage:
         finally:
             target.emulate_media(color_scheme=self._scheme)  # type: ignore[arg-type]
         self.checks += 1
+        if self.csp_violations:
+            reports.append(f"the Content-Security-Policy blocked, on {where}:")
+            reports += [f"- {text}" for text in self.csp_violations]
         if reports:
             raise AccessibilityError("\n\n".join(reports))
 
@@ -161,6 +174,12 @@ class Browsing:
         options.setdefault("color_scheme", "light")
         context = self._browser.new_context(base_url=self._base_url, **options)
         context.set_default_timeout(TIMEOUT_MS)
+        context.route(
+            "**" + AXE_PATH,
+            lambda route: route.fulfill(
+                status=200, content_type="text/javascript", body=self._axe_source
+            ),
+        )
         self._contexts.append(context)
         self._schemes[id(context)] = options["color_scheme"]
         return context

@@ -1,0 +1,119 @@
+"""The OpenAPI document tells the truth about errors and credentials.
+
+FastAPI documents its own 422 body (HTTPValidationError) and knows nothing of the credentials
+the learner middleware reads. This app answers every API error with one shape (ErrorBody) and
+identifies learners by cookie or by the same token as a bearer; instructor routes take the
+admin token. `install` rewrites the generated document once, when it is first asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Any, Literal
+
+from fastapi import FastAPI
+
+from app.core.errors import ErrorBody
+
+# Who may call an operation: anyone, a learner (cookie, bearer token or a new anonymous one),
+# or an instructor (the admin token).
+Access = Literal["public", "learner", "admin"]
+
+REF = "#/components/schemas/ErrorBody"
+SECURITY_SCHEMES = {
+    "learnerToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The `token` of GET /api/v1/me, instead of the browser's cookie. "
+        "Optional: with neither, a request acts as a new anonymous learner.",
+    },
+    "adminToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The instructor routes' token (TORCHQUIZ_ADMIN_TOKEN).",
+    },
+}
+SECURITY: dict[Access, list[dict[str, list[str]]]] = {
+    "public": [],
+    "learner": [{"learnerToken": []}, {}],  # {}: the cookie, or nothing, does as well
+    "admin": [{"adminToken": []}],
+}
+ACCESS_ERRORS: dict[Access, tuple[int, ...]] = {
+    "public": (),
+    "learner": (401,),
+    "admin": (401, 403),
+}
+DESCRIPTIONS = {
+    401: "The bearer token is not valid",
+    403: "Not allowed here",
+    404: "Nothing at this path",
+    409: "Conflicts with the current state",
+    413: "The request body is over the size limit",
+    422: "The request is invalid: `errors` lists every field at fault",
+    429: "Too many runs: wait, then try again",
+    503: "Unavailable for now (the database or the code runner): see Retry-After",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """For a router's or route's `responses=`: these statuses answer with ErrorBody."""
+    return {
+        status: {"model": ErrorBody, "description": DESCRIPTIONS.get(status) or _phrase(status)}
+        for status in statuses
+    }
+
+
+def install(app: FastAPI, *, prefix: str, access: Mapping[tuple[str, str], Access]) -> None:
+    """`access`: (METHOD, path) -> who may call it, for each operation under `prefix`."""
+    generate: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = truthful(generate(), prefix=prefix, access=access)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def truthful(
+    document: dict[str, Any], *, prefix: str, access: Mapping[tuple[str, str], Access]
+) -> dict[str, Any]:
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for name, schema in _error_schemas().items():
+        schemas.setdefault(name, schema)
+    components["securitySchemes"] = SECURITY_SCHEMES
+    for path, operations in document["paths"].items():
+        if path.startswith(prefix):
+            for method, operation in operations.items():
+                _describe(operation, path, access.get((method.upper(), path), "public"))
+    if "#/components/schemas/HTTPValidationError" not in json.dumps(document["paths"]):
+        schemas.pop("HTTPValidationError", None)  # FastAPI's shape, which nothing answers
+        schemas.pop("ValidationError", None)
+    return document
+
+
+def _describe(operation: dict[str, Any], path: str, kind: Access) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    statuses = [*ACCESS_ERRORS[kind], *([404] if "{" in path else [])]
+    statuses += [413] if "requestBody" in operation else []  # app.core.security.BodyLimit
+    for status in statuses:
+        responses.setdefault(str(status), {"description": DESCRIPTIONS[status]})
+    for code, response in responses.items():
+        if code[0] in "45":  # FastAPI's 422 included: it is ours that answers
+            response["content"] = {"application/json": {"schema": {"$ref": REF}}}
+            if code == "422":
+                response["description"] = DESCRIPTIONS[422]
+    if SECURITY[kind]:
+        operation["security"] = SECURITY[kind]
+
+
+def _error_schemas() -> dict[str, Any]:
+    schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {**schema.pop("$defs", {}), "ErrorBody": schema}
+
+
+def _phrase(status: int) -> str:
+    return HTTPStatus(status).phrase
