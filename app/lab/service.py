@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.core.db import utcnow
+from app.core.db import as_utc, utcnow
 from app.core.errors import AppError, NotFoundError
 from app.lab.config import BASELINE, REFERENCE_SEEDS, REFERENCES, TASK, LabConfig, parameter_count
 from app.lab.models import ACTIVE, LabRun
@@ -176,8 +176,8 @@ def view(run: LabRun) -> LabRunOut:
         cached=run.cached_from_id is not None,
         torch_version=run.torch_version,
         duration_s=run.duration_s,
-        created_at=run.created_at,
-        finished_at=run.finished_at,
+        created_at=as_utc(run.created_at),  # SQLite hands back naive datetimes
+        finished_at=as_utc(run.finished_at) if run.finished_at else None,
     )
 
 

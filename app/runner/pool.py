@@ -71,11 +71,11 @@ class PoolConfig:
     lab_wall_seconds: float = 60.0
 
     def __post_init__(self) -> None:
-        """Every lane's runs fit in the zygotes' slots (by default with one to spare, and
-        never fewer than 4)."""
+        """Every lane's runs fit in the zygotes' slots; by default with room for the spares
+        too, so that a run never waits for one to be made while every lane is busy."""
         if not self.slots:
-            wanted = self.parallel + self.lab_code_parallel + 1
-            self.slots = max(4, -(-wanted // self.zygotes))
+            wanted = self.parallel + self.lab_code_parallel
+            self.slots = max(4, -(-wanted // self.zygotes) + self.spares)
         if self.zygotes * self.slots < self.parallel + self.lab_code_parallel:
             raise ValueError(
                 f"{self.zygotes} zygote(s) of {self.slots} slots cannot hold {self.parallel} "
