@@ -23,12 +23,13 @@ from app.core.deps import (
     SessionDep,
     UnitOfWorkDep,
 )
+from app.core.openapi import error_responses
 from app.core.routing import UnitOfWorkRoute
 
 router = APIRouter(prefix="/sessions", tags=["sessions"], route_class=UnitOfWorkRoute)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(404))
 def start_session(
     body: StartSession, db: SessionDep, catalog: CatalogDep, learner: LearnerDep, rng: RngDep
 ) -> SessionView:

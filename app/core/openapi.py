@@ -46,6 +46,7 @@ ACCESS_ERRORS: dict[Access, tuple[int, ...]] = {
     "admin": (401, 403),
 }
 DESCRIPTIONS = {
+    400: "The request body could not be read (malformed JSON or form data)",
     401: "The bearer token is not valid",
     403: "Not allowed here",
     404: "Nothing at this path",
@@ -98,7 +99,8 @@ def truthful(
 def _describe(operation: dict[str, Any], path: str, kind: Access) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     statuses = [*ACCESS_ERRORS[kind], *([404] if "{" in path else [])]
-    statuses += [413] if "requestBody" in operation else []  # app.core.security.BodyLimit
+    statuses += [400, 413] if "requestBody" in operation else []  # 413: core.security.BodyLimit
+    statuses += [503]  # every operation may meet a database outage (core.handlers)
     for status in statuses:
         responses.setdefault(str(status), {"description": DESCRIPTIONS[status]})
     for code, response in responses.items():

@@ -113,6 +113,8 @@ def test_real_error_bodies_validate_against_the_documented_schema(
         ("/api/v1/me", "get", client.get("/api/v1/me", headers=forged)),
         ("/api/v1/admin/verify", "post", client.post("/api/v1/admin/verify")),
         ("/api/v1/sessions", "post", client.post("/api/v1/sessions", content=over_limit)),
+        ("/api/v1/sessions", "post", client.post("/api/v1/sessions", json={"topic": "nope"})),
+        ("/api/v1/lab/runs", "post", client.post("/api/v1/lab/runs", content=b"{not json")),
     ]
     validator = error_validator(spec)
     statuses = set()
@@ -121,6 +123,6 @@ def test_real_error_bodies_validate_against_the_documented_schema(
         statuses.add(status)
         assert status in spec["paths"][path][method]["responses"], path
         validator.validate(response.json())
-    assert statuses == {"422", "404", "401", "403", "413"}
+    assert statuses >= {"422", "404", "401", "403", "413"}
     invalid = cases[0][2].json()
     assert {e["field"] for e in invalid["errors"]} >= {"topic", "mode"}
