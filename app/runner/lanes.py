@@ -6,9 +6,13 @@ Snippets, checks and code tests answer in tens of milliseconds; a learner's own 
 learner's `print(1)` wait 50 s. So each has a lane of its own: a lab run never holds a place a
 snippet could use, and lab runs wait in their own short queue.
 
-Within a lane, a free place goes to the requester (the client's network address, else the
-learner) with the fewest runs going, then to the one served longest ago (round robin): a flood
-from a few addresses waits behind a learner who asks now and then, instead of in front of them.
+Within a lane, runs take turns by requester (the client's network address, else the learner):
+- a free place goes to the requester with the fewest runs going, then to the one served
+  longest ago (round robin), so a flood from a few addresses waits behind a learner who asks
+  now and then, instead of in front of them;
+- a busy requester (more runs lately than one learner may start) never takes the last free
+  place: it stays free for everyone else, whose run then starts at once instead of after one
+  of the flood's.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +29,8 @@ from app.runner.limits import RunKind
 from app.runner.ratelimit import address_key
 
 LONG_KINDS: frozenset[RunKind] = frozenset({"lab_code"})
+# Busy: more than 10 runs in 10 s, which no single learner's rate limit allows for long.
+BUSY_RUNS, BUSY_WINDOW = 10, 10.0
 
 
 def requester(*, address: str | None, learner: str | None) -> str:
@@ -32,30 +39,53 @@ def requester(*, address: str | None, learner: str | None) -> str:
     return address_key(address) if address else learner or ""
 
 
+class Usage:
+    """When each requester was last given places: those of the last BUSY_WINDOW seconds."""
+
+    def __init__(self) -> None:
+        self._given: dict[str, deque[float]] = {}
+
+    def add(self, who: str) -> None:
+        now = time.monotonic()
+        self._recent(who, now).append(now)
+        if len(self._given) > 4096:  # forget requesters who have gone quiet
+            for quiet in [w for w in self._given if not self._recent(w, now)]:
+                del self._given[quiet]
+
+    def busy(self, who: str) -> bool:
+        return len(self._recent(who, time.monotonic())) > BUSY_RUNS
+
+    def _recent(self, who: str, now: float) -> deque[float]:
+        given = self._given.setdefault(who, deque())
+        while given and given[0] < now - BUSY_WINDOW:
+            given.popleft()
+        return given
+
+
 class Lane:
     def __init__(self, *, parallel: int, depth: int, typical_ms: float) -> None:
         self.parallel, self.depth = parallel, depth
         self.waiting = 0
         self.active = 0  # places held, including ones granted to a waiter not yet resumed
+        self._reserved = 1 if parallel > 1 else 0  # places a busy requester may not take
         self._going: Counter[str] = Counter()  # places held, by requester
         self._served: dict[str, int] = {}  # when each requester with runs was last given one
         self._grants = itertools.count()
+        self._usage = Usage()
         # Waiters by requester, each queue oldest first, tagged with its arrival number.
         self._queues: dict[str, deque[tuple[int, asyncio.Future[None]]]] = {}
         self._arrivals = itertools.count()
         self._typical_ms = typical_ms  # a run's duration until some have been measured
         self._recent_ms: list[float] = []
 
-    def full(self) -> bool:
-        return self.active >= self.parallel and self.waiting >= self.depth
+    def full(self, who: str = "") -> bool:
+        """No place for this requester now, and the queue is at its depth."""
+        return self.waiting >= self.depth and not self._may_take(who)
 
     @contextlib.asynccontextmanager
     async def turn(self, who: str = "") -> AsyncIterator[None]:
         """Wait for a place (counted as waiting meanwhile), then hold it while the run lasts."""
-        if self.active < self.parallel and not self._queues:
-            self._hold(who)
-        else:
-            await self._wait(who)
+        await self._wait(who)
         try:
             yield
         finally:
@@ -67,7 +97,8 @@ class Lane:
         self._queues.setdefault(who, deque()).append(entry)
         self.waiting += 1
         try:
-            await granted  # _release holds the place for us before it wakes us
+            self._grant()  # at once, if a place is free for us
+            await granted  # _grant holds the place for us before it wakes us
         except asyncio.CancelledError:
             if granted.done() and not granted.cancelled():
                 self._release(who)  # given a place we will not use: pass it on
@@ -77,10 +108,32 @@ class Lane:
         finally:
             self.waiting -= 1
 
+    def _may_take(self, who: str) -> bool:
+        reserved = self._reserved if self._usage.busy(who) else 0
+        return self.active < self.parallel - reserved
+
+    def _grant(self) -> None:
+        """Give free places to waiters: of those who may take one, by precedence."""
+        while self.active < self.parallel:
+            ready = [who for who in self._queues if self._may_take(who)]
+            if not ready:
+                return
+            who = min(ready, key=self._precedence)
+            entry = self._queues[who][0]
+            self._drop(who, entry)
+            if not entry[1].done():  # else cancelled, its waiter not yet woken: skip it
+                self._hold(who)
+                entry[1].set_result(None)
+
+    def _precedence(self, who: str) -> tuple[int, int, int]:
+        """Fewest places held first, then served longest ago (never: first), then oldest."""
+        return self._going[who], self._served.get(who, -1), self._queues[who][0][0]
+
     def _hold(self, who: str) -> None:
         self.active += 1
         self._going[who] += 1
         self._served[who] = next(self._grants)
+        self._usage.add(who)
 
     def _release(self, who: str) -> None:
         self.active -= 1
@@ -88,17 +141,7 @@ class Lane:
         if not self._going[who]:
             del self._going[who]
             self._forget_if_idle(who)
-        while self._queues and self.active < self.parallel:
-            nxt = min(self._queues, key=self._precedence)
-            entry = self._queues[nxt][0]
-            self._drop(nxt, entry)
-            if not entry[1].done():  # else cancelled, its waiter not yet woken: skip it
-                self._hold(nxt)
-                entry[1].set_result(None)
-
-    def _precedence(self, who: str) -> tuple[int, int, int]:
-        """Fewest places held first, then served longest ago (never: first), then oldest."""
-        return self._going[who], self._served.get(who, -1), self._queues[who][0][0]
+        self._grant()
 
     def _drop(self, who: str, entry: tuple[int, asyncio.Future[None]]) -> None:
         self._queues[who].remove(entry)

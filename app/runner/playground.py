@@ -32,6 +32,11 @@ MAX_FLOP = 2_000_000_000  # 25-500 ms on one core, depending on the cell and the
 # Small layers are slow per step, not per FLOP: 8 million LSTM steps of hidden size 1 took 1 s.
 MAX_STEPS = 1_000_000
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+# A request past a tenth of a bound, or of more than 4096 steps one after another (a GRU or RNN
+# pays about 20 or 4 microseconds for each, whatever the batch), is heavy: the pool runs fewer
+# of those at once than it has workers (app.runner.playground_pool).
+HEAVY_SHARE = 0.1
+HEAVY_SEQUENTIAL = 4096
 
 
 class PlaygroundParams(BaseModel):
@@ -74,6 +79,7 @@ class Cost:
     parameters: int
     flop: int  # of the forward pass
     steps: int  # recurrent steps: sequences in the batch x their length x layers x directions
+    sequential: int  # steps one after another: length x layers x directions
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,27 @@ def cost_of(p: PlaygroundParams) -> Cost:
         parameters=parameters * directions,
         flop=flop * directions * positions,
         steps=positions * p.num_layers * directions,
+        sequential=_length(p) * p.num_layers * directions,
     )
+
+
+def _length(p: PlaygroundParams) -> int:
+    """The input's time dimension: (batch, length, features) with batch_first, else (length,
+    batch, features) or, unbatched, (length, features)."""
+    if len(p.input_shape) == 3 and p.batch_first:
+        return p.input_shape[1]
+    return p.input_shape[0] if len(p.input_shape) > 1 else 1
+
+
+def is_heavy(p: PlaygroundParams) -> bool:
+    """Past a tenth of any bound, or long enough to be slow whatever its size."""
+    cost = cost_of(p)
+    shares = (
+        cost.parameters / MAX_PARAMETERS,
+        cost.flop / MAX_FLOP,
+        cost.steps / MAX_STEPS,
+    )
+    return max(shares) > HEAVY_SHARE or cost.sequential > HEAVY_SEQUENTIAL
 
 
 def too_costly(p: PlaygroundParams) -> CostProblem | None:

@@ -1,14 +1,17 @@
 """Warm Shape playground workers, run from asyncio: one request at a time each, a bounded wait
-behind them, and a worker that takes too long is killed and replaced."""
+behind them, and a worker that takes too long is killed and replaced. Heavy requests (near the
+cost bounds, app.runner.playground.is_heavy) also wait for one of `workers - 1` heavy places:
+a flood of them holds at most that many cores, and a light request always finds a worker."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 
-from app.runner.playground import PlaygroundParams, PlaygroundResult, build_code
+from app.runner.playground import PlaygroundParams, PlaygroundResult, build_code, is_heavy
 from app.runner.pool import QueueFullError, RunnerUnavailableError
 from app.runner.warm import WarmProcess
 
@@ -49,6 +52,7 @@ class PlaygroundPool:
         self.queue_depth = queue_depth
         self._workers = [_Worker(mode, uid_base + i) for i in range(workers)]
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._heavy = asyncio.Semaphore(max(1, workers - 1))
         self._waiting = 0
         self._replacing: set[asyncio.Task[None]] = set()
 
@@ -59,13 +63,20 @@ class PlaygroundPool:
             self._idle.put_nowait(worker)
 
     async def explore(self, params: PlaygroundParams) -> PlaygroundResult:
-        if self._idle.empty() and self._waiting >= self.queue_depth:
+        heavy = is_heavy(params)
+        if self._waiting >= self.queue_depth and (heavy or self._idle.empty()):
             raise QueueFullError(retry_after=1.0)
-        self._waiting += 1
-        try:
-            worker = await self._idle.get()
-        finally:
-            self._waiting -= 1
+        async with contextlib.AsyncExitStack() as held:
+            self._waiting += 1  # for a heavy place, then for a worker
+            try:
+                if heavy:
+                    await held.enter_async_context(self._heavy)
+                worker = await self._idle.get()
+            finally:
+                self._waiting -= 1
+            return await self._ask(worker, params)
+
+    async def _ask(self, worker: _Worker, params: PlaygroundParams) -> PlaygroundResult:
         try:
             async with asyncio.timeout(self.timeout):
                 result = await worker.ask(params)

@@ -195,7 +195,7 @@ class ZygotePool:
         """Run code in the sandbox, in its kind's lane, taking turns there with other
         requesters (`who`: app.runner.lanes.requester). `on_output` hears its stdout as it is
         printed."""
-        self.refuse_if_full(kind)
+        self.refuse_if_full(kind, who)
         lane = self._lane(kind)
         if handle:
             self._handles[handle] = None
@@ -206,11 +206,12 @@ class ZygotePool:
                 return RunResult(ok=False, limit=LimitHit(name="cancelled", message="cancelled"))
             return await self._run_now(code, limits, tests, handle, on_output, lane)
 
-    def refuse_if_full(self, kind: RunKind) -> None:
-        """QueueFullError, with a retry hint, when the kind's lane has no place running or
-        waiting; `run` checks it too, so a caller may ask before it commits to anything."""
+    def refuse_if_full(self, kind: RunKind, who: str = "") -> None:
+        """QueueFullError, with a retry hint, when the kind's lane has no place for `who`,
+        running or waiting; `run` checks it too, so a caller may ask before it commits to
+        anything."""
         lane = self._lane(kind)
-        if lane.full():
+        if lane.full(who):
             raise QueueFullError(retry_after=lane.retry_after())
 
     def _lane(self, kind: RunKind) -> Lane:

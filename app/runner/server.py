@@ -243,8 +243,9 @@ def create_runner_app(
         if refused := refusal(request, body):
             return refused
         pool, printed = request.app.state.pool, asyncio.Queue[str]()
+        who = requester(address=body.address, learner=body.learner)
         try:
-            pool.refuse_if_full(body.kind)
+            pool.refuse_if_full(body.kind, who)
         except QueueFullError as exc:
             return busy(exc)
         running = asyncio.ensure_future(
@@ -255,7 +256,7 @@ def create_runner_app(
                 body.handle,
                 printed.put_nowait,
                 kind=body.kind,
-                who=requester(address=body.address, learner=body.learner),
+                who=who,
             )
         )
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from app.runner.child import RUN_NICENESS
-from app.runner.lanes import Lane
+from app.runner.lanes import BUSY_RUNS, Lane
 from app.runner.limits import Limits
 from app.runner.pool import PoolConfig, ZygotePool
 from app.runner.protocol import RunResult
@@ -160,3 +160,32 @@ def test_a_snippet_never_waits_for_a_long_runs_deadline_in_the_zygote() -> None:
         snippet, still_sleeping = thread.submit(asyncio.run, scenario()).result()
     assert snippet.ok and snippet.stdout == "1\n", snippet
     assert still_sleeping, "the snippet waited for the lab run's deadline"
+
+
+def test_a_busy_requester_leaves_the_last_place_to_everyone_else() -> None:
+    async def scenario() -> tuple[list[str], list[str], list[str]]:
+        lane, order, gate = Lane(parallel=2, depth=100, typical_ms=1), [], asyncio.Event()
+        for _ in range(BUSY_RUNS + 1):  # a flood, so far one run at a time
+            async with lane.turn("flood"):
+                pass
+
+        async def run(who: str, name: str) -> None:
+            async with lane.turn(who):
+                order.append(name)
+                await gate.wait()
+
+        flood = [asyncio.create_task(run("flood", f"flood {i}")) for i in range(3)]
+        await asyncio.sleep(0)
+        while_flooded = list(order)
+        learner = asyncio.create_task(run("learner", "learner"))
+        await asyncio.sleep(0)
+        with_learner = list(order)
+        gate.set()
+        await asyncio.gather(*flood, learner)
+        return while_flooded, with_learner, order
+
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        while_flooded, with_learner, order = thread.submit(asyncio.run, scenario()).result()
+    assert while_flooded == ["flood 0"], "the last place stays free"
+    assert with_learner == ["flood 0", "learner"], "and a learner's run takes it at once"
+    assert sorted(order) == ["flood 0", "flood 1", "flood 2", "learner"]

@@ -4,6 +4,8 @@ pure function), and nothing the bank or the playground itself shows comes near t
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import itertools
 import re
 from collections.abc import Iterator
@@ -24,9 +26,11 @@ from app.runner.playground import (
     MAX_STEPS,
     PlaygroundParams,
     cost_of,
+    is_heavy,
     too_costly,
 )
-from tests.runner.conftest import Runner
+from app.runner.playground_pool import PlaygroundPool
+from tests.runner.conftest import MODE, Runner
 
 REAL_BANK = Path(__file__).resolve().parents[2] / "questions"
 # The probe that blocked everyone: 4-layer, 512-wide LSTMs on about a million input elements.
@@ -200,3 +204,42 @@ def as_request(layer: torch.nn.RNNBase, given: Any) -> PlaygroundParams:
         proj_size=layer.proj_size,
         input_shape=shape,
     )
+
+
+# --- heavy requests take turns ---
+
+HEAVY = {"cell": "GRU", "input_size": 1, "hidden_size": 1, "num_layers": 4}
+HEAVY |= {"input_shape": [1, 4096, 1]}  # within the bounds, but 32,768 steps one by one
+
+
+def test_requests_near_the_bounds_or_long_sequences_are_heavy() -> None:
+    assert is_heavy(PlaygroundParams(**HEAVY))
+    assert is_heavy(PlaygroundParams(**{**TOO_MANY_FLOP, "input_shape": [1, 300, 30]}))
+    assert not any(is_heavy(PlaygroundParams(**preset)) for preset in PRESETS)
+
+
+def test_a_light_request_gets_a_worker_while_heavy_ones_take_turns() -> None:
+    """Two workers, one heavy place: the light request, sent last, is answered first."""
+
+    async def scenario() -> list[str]:
+        pool = PlaygroundPool(workers=2, mode=MODE, uid_base=62010, timeout=30)
+        await pool.start()
+        answered: list[str] = []
+
+        async def explore(name: str, params: PlaygroundParams) -> None:
+            result = await pool.explore(params)
+            assert result.error is None and result.limit is None, result
+            answered.append(name)
+
+        try:
+            heavy = PlaygroundParams(**HEAVY)
+            sent = [explore(f"heavy {i}", heavy) for i in range(3)]
+            sent.append(explore("light", PlaygroundParams()))
+            await asyncio.gather(*sent)
+            return answered
+        finally:
+            await pool.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        answered = thread.submit(asyncio.run, scenario()).result()
+    assert answered == ["light", "heavy 0", "heavy 1", "heavy 2"]
