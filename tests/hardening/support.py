@@ -8,6 +8,7 @@ import re
 import uuid
 from typing import Any
 
+from hypothesis import HealthCheck, Phase, settings
 from starlette.testclient import TestClient
 
 HUGE = 2**63  # past SQLite's 64-bit integers
@@ -94,3 +95,15 @@ def session_with(client: TestClient, mode: str, kind: str) -> tuple[dict[str, An
         except AssertionError:
             continue
     raise AssertionError(f"no {mode} drew a {kind} question in 30 tries")
+
+
+def bounded(max_examples: int) -> settings:
+    """Hypothesis settings for fuzzing through real requests: a fixed amount of work per run."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,  # no examples kept between runs: each run is the same bounded work
+        # A failure is reported as found: shrinking it through requests can take many minutes.
+        phases=[Phase.explicit, Phase.generate],
+    )

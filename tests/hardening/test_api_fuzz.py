@@ -13,28 +13,21 @@ from urllib.parse import quote
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import APIOperation, GenerationMode
 from starlette.testclient import TestClient
 
 from app.main import create_app
 from tests.conftest import make_settings
-from tests.hardening.support import EDGE_INTS, EDGE_TEXTS, URL_EDGE_TEXTS
+from tests.hardening.support import EDGE_INTS, EDGE_TEXTS, URL_EDGE_TEXTS, bounded
 
 # The document of the app the tests start (building an app opens nothing: that is its start).
 DOCUMENT = create_app(make_settings("sqlite://", Path(tempfile.gettempdir()))).openapi()
 OPERATIONS = [
     result.ok() for result in schemathesis.openapi.from_dict(DOCUMENT).get_all_operations()
 ]
-BOUNDED = settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    database=None,  # no examples kept between runs: each run is the same bounded work
-    # A failure is reported as found: shrinking it through requests can take many minutes.
-    phases=[Phase.explicit, Phase.generate],
-)
+BOUNDED = bounded(25)
 
 
 def roughened(value: Any, data: st.DataObject, texts: list[str] = EDGE_TEXTS) -> Any:

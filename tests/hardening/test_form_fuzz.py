@@ -7,13 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from app.lab import form as lab_form
 from app.playground import form as playground_form
-from tests.hardening.support import EDGE_INTS, EDGE_TEXTS, URL_EDGE_TEXTS, csrf, hostile_form
+from tests.hardening.support import (
+    EDGE_INTS,
+    EDGE_TEXTS,
+    URL_EDGE_TEXTS,
+    bounded,
+    csrf,
+    hostile_form,
+)
 
 # A field holds an edge value, any text or any integer. Posted forms can carry any str (see
 # hostile_form); a query string only what a URL carries.
@@ -48,14 +55,7 @@ QUERIED = {
     "lab page": ("/topics/birnn/lab", LAB_FIELDS),
     "playground": ("/playground", PLAYGROUND_FIELDS),
 }
-BOUNDED = settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    database=None,  # no examples kept between runs: each run is the same bounded work
-    # A failure is reported as found: shrinking it through requests can take many minutes.
-    phases=[Phase.explicit, Phase.generate],
-)
+BOUNDED = bounded(30)
 
 
 @pytest.fixture
