@@ -43,14 +43,10 @@ async def start_from_form(
     start, values, problems = form.parse(fields)
     refused: AppError | None = None
     if start is not None:
-        try:
-            run = await lab.start(
-                learner_public_id(request), start, address=client_address(request)
-            )
-        except AppError as exc:
-            problems, refused = {exc.field or "form": exc.message}, exc
-        else:
-            return RedirectResponse(request.url_for("lab_run_page", run_id=run.id), 303)
+        outcome = await _start(request, lab, start)
+        if not isinstance(outcome, AppError):
+            return outcome
+        problems, refused = {outcome.field or "form": outcome.message}, outcome
     status = refused.status if refused else 422
     return await _lab_page(
         request, slug, catalog, lab, values, problems, status=status, start=start, refused=refused
@@ -66,20 +62,25 @@ async def start_code_from_form(
     start, problems = form.parse_code(fields)
     refused: AppError | None = None
     if start is not None:
-        try:
-            run = await lab.start(
-                learner_public_id(request), start, address=client_address(request)
-            )
-        except AppError as exc:
-            problems, refused = {"code": exc.message}, exc
-        else:
-            return RedirectResponse(request.url_for("lab_run_page", run_id=run.id), 303)
+        outcome = await _start(request, lab, start)
+        if not isinstance(outcome, AppError):
+            return outcome
+        problems, refused = {"code": outcome.message}, outcome
     _, values, _ = form.parse({})
     values |= {"code": fields.get("code", ""), "code_seed": fields.get("code_seed", "0")}
     status = refused.status if refused else 422
     return await _lab_page(
         request, slug, catalog, lab, values, problems, status=status, refused=refused
     )
+
+
+async def _start(request: Request, lab: Lab, start: StartLabRun) -> Response | AppError:
+    """Start the run and go to its page, or the lab's refusal (the form shows it)."""
+    try:
+        run = await lab.start(learner_public_id(request), start, address=client_address(request))
+    except AppError as exc:
+        return exc
+    return RedirectResponse(request.url_for("lab_run_page", run_id=run.id), 303)
 
 
 async def _lab_page(
