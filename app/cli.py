@@ -18,7 +18,8 @@ from app.bank.report import SCHEMA_DIR, check_problems, editor_schemas
 from app.core.config import Settings, get_settings
 from app.runner.client import URL_OFF, embedded_socket
 from app.runner.embedded import embedded_runner
-from app.runner.ratelimit import ADDRESS_BURST, ADDRESS_PER_MINUTE
+from app.runner.settings import ENV_PREFIX as RUNNER_ENV_PREFIX
+from app.runner.settings import RunnerSettings
 
 # How `serve` runs uvicorn (the tests run their servers the same way).
 SERVER_OPTIONS: dict[str, Any] = {
@@ -49,12 +50,22 @@ def load_settings() -> Settings:
         sys.exit(1)
 
 
-def settings_problems(exc: ValidationError) -> str:
+def load_runner_settings(**given: Any) -> RunnerSettings:
+    """The runner's settings (TORCHQUIZ_RUNNER_*, where `given` does not say), or exit saying
+    what is wrong with them, as load_settings does."""
+    try:
+        return RunnerSettings(**given)
+    except ValidationError as exc:
+        click.echo(settings_problems(exc, RUNNER_ENV_PREFIX), err=True)
+        sys.exit(1)
+
+
+def settings_problems(exc: ValidationError, prefix: str = "TORCHQUIZ_") -> str:
     lines = ["The settings are not valid:"]
     for error in exc.errors(include_url=False, include_context=False, include_input=False):
         message = error["msg"].removeprefix("Value error, ")
         name = "_".join(str(part) for part in error["loc"]).upper()
-        lines.append(f"  TORCHQUIZ_{name}: {message}" if name else f"  {message}")
+        lines.append(f"  {prefix}{name}: {message}" if name else f"  {message}")
     return "\n".join(lines)
 
 
@@ -98,7 +109,7 @@ def _start(settings: Settings, host: str, port: int, workers: int) -> None:
         elif not settings.runner_url:
             click.echo("Starting the code runner; it warms up in the background.")
             socket = embedded_socket(settings.instance_dir)
-            url = stack.enter_context(embedded_runner(socket, wait=False))
+            url = stack.enter_context(embedded_runner(socket, load_runner_settings(), wait=False))
             os.environ["TORCHQUIZ_RUNNER_URL"] = url  # for the app, in this and worker processes
             get_settings.cache_clear()
         click.echo(
@@ -122,169 +133,32 @@ def _serve_app(host: str, port: int, workers: int) -> None:
 
 @main.command()
 @click.option("--uds", type=click.Path(path_type=Path), help="Listen on this Unix socket.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8100, show_default=True, type=int)
-@click.option("--zygotes", default=1, show_default=True, type=int, help="Warm workers.")
-@click.option("--slots", default=0, type=int, help="Runs per worker [default: enough for all].")
-@click.option("--spares", default=2, show_default=True, type=int, help="Runs made ahead.")
-@click.option(
-    "--parallel",
-    default=os.cpu_count() or 1,
-    show_default=True,
-    type=int,
-    envvar="TORCHQUIZ_RUNNER_PARALLEL",
-    help="Snippets, checks and code tests run at once (lab code never takes these).",
-)
-@click.option(
-    "--queue-depth",
-    default=32,
-    show_default=True,
-    type=int,
-    envvar="TORCHQUIZ_RUNNER_QUEUE_DEPTH",
-    help="Snippets, checks and code tests waiting at most; beyond, 429.",
-)
-@click.option(
-    "--lab-code-parallel",
-    default=1,
-    show_default=True,
-    type=int,
-    envvar="TORCHQUIZ_RUNNER_LAB_CODE_PARALLEL",
-    help="Learners' own lab models trained at once, besides --parallel.",
-)
-@click.option(
-    "--lab-code-queue-depth",
-    default=4,
-    show_default=True,
-    type=int,
-    envvar="TORCHQUIZ_RUNNER_LAB_CODE_QUEUE_DEPTH",
-    help="Learners' own lab models waiting at most; beyond, 429.",
-)
-@click.option(
-    "--uid-base", default=60000, show_default=True, type=int, help="First of the runs' user ids."
-)
-@click.option("--playground-workers", default=2, show_default=True, type=int)
-@click.option(
-    "--lab-workers",
-    default=1,
-    show_default=True,
-    type=int,
-    envvar="TORCHQUIZ_RUNNER_LAB_WORKERS",
-    help="Warm lab trainers (one job each at a time).",
-)
-@click.option(
-    "--lab-queue-depth",
-    default=8,
-    show_default=True,
-    type=int,
-    envvar="TORCHQUIZ_RUNNER_LAB_QUEUE_DEPTH",
-    help="Lab jobs waiting at most; beyond, 429.",
-)
-@click.option(
-    "--burst",
-    default=10,
-    show_default=True,
-    type=int,
-    envvar="TORCHQUIZ_RUNNER_BURST",
-    help="Runs a learner may start at once (the playground allows 4x).",
-)
+@click.option("--host", default=None, help="Interface to bind [default: TORCHQUIZ_RUNNER_HOST].")
+@click.option("--port", default=None, type=int, help="Port [default: TORCHQUIZ_RUNNER_PORT].")
 @click.option(
     "--sandbox",
     type=click.Choice(["auto", "privileged", "rootless"]),
-    default="auto",
-    show_default=True,
-    envvar="TORCHQUIZ_RUNNER_SANDBOX",
-    help="auto: privileged where the kernel allows it (root), else rootless (user namespaces).",
+    default=None,
+    help="auto: privileged where the kernel allows it (root), else rootless (user namespaces) "
+    "[default: TORCHQUIZ_RUNNER_SANDBOX, auto].",
 )
-@click.option(
-    "--per-minute",
-    default=30,
-    show_default=True,
-    type=int,
-    envvar="TORCHQUIZ_RUNNER_PER_MINUTE",
-    help="Runs per learner per minute after the burst (the playground allows 4x).",
-)
-@click.option(
-    "--address-burst",
-    default=ADDRESS_BURST,
-    show_default=True,
-    type=int,
-    envvar="TORCHQUIZ_RUNNER_ADDRESS_BURST",
-    help="Runs one client address may start at once, whatever its learners (the playground "
-    "allows 4x); sized for a classroom behind one NAT.",
-)
-@click.option(
-    "--address-per-minute",
-    default=ADDRESS_PER_MINUTE,
-    show_default=True,
-    type=int,
-    envvar="TORCHQUIZ_RUNNER_ADDRESS_PER_MINUTE",
-    help="Runs per client address per minute after the burst (the playground allows 4x).",
-)
-@click.option(
-    "--lab-queue-per-address",
-    default=4,
-    show_default=True,
-    type=int,
-    envvar="TORCHQUIZ_RUNNER_LAB_QUEUE_PER_ADDRESS",
-    help="Waiting lab jobs one client address may hold (its share of --lab-queue-depth).",
-)
-def runner(
-    uds: Path | None,
-    host: str,
-    port: int,
-    zygotes: int,
-    slots: int,
-    spares: int,
-    parallel: int,
-    queue_depth: int,
-    lab_code_parallel: int,
-    lab_code_queue_depth: int,
-    uid_base: int,
-    playground_workers: int,
-    lab_workers: int,
-    lab_queue_depth: int,
-    burst: int,
-    sandbox: str,
-    per_minute: int,
-    address_burst: int,
-    address_per_minute: int,
-    lab_queue_per_address: int,
-) -> None:
-    """Run learner code in a sandbox, as a service (as root, or rootless in user namespaces)."""
+def runner(uds: Path | None, host: str | None, port: int | None, sandbox: str | None) -> None:
+    """Run learner code in a sandbox, as a service (as root, or rootless in user namespaces).
+
+    Everything else comes from the TORCHQUIZ_RUNNER_* settings (app.runner.settings; README,
+    section "Configuration")."""
     import uvicorn
 
-    from app.runner.pool import PoolConfig
-    from app.runner.ratelimit import RateLimiter
     from app.runner.sandbox import detect
     from app.runner.server import create_runner_app
 
-    found = detect(sandbox)  # type: ignore[arg-type]
+    given = {"host": host, "port": port, "sandbox": sandbox}
+    settings = load_runner_settings(**{k: v for k, v in given.items() if v is not None})
+    found = detect(settings.sandbox)
     click.echo(f"code runner: {found.mode} sandbox" if found.mode else found.reason, err=True)
-    try:
-        config = PoolConfig(
-            zygotes=zygotes,
-            slots=slots,
-            spares=spares,
-            parallel=parallel,
-            queue_depth=queue_depth,
-            lab_code_parallel=lab_code_parallel,
-            lab_code_queue_depth=lab_code_queue_depth,
-            uid_base=uid_base,
-            playground_workers=playground_workers,
-            lab_workers=lab_workers,
-            lab_queue_depth=lab_queue_depth,
-            lab_queue_per_address=lab_queue_per_address,
-        )
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    limiter = RateLimiter(burst=burst, per_minute=per_minute)
-    by_address = RateLimiter(burst=address_burst, per_minute=address_per_minute)
-    token = os.environ.get("TORCHQUIZ_RUNNER_TOKEN", "")
-    app = create_runner_app(
-        config, sandbox=found, token=token, limiter=limiter, address_limiter=by_address
-    )
+    app = create_runner_app(settings, sandbox=found)
     os.umask(0o077)  # the socket: this user only
-    location = {"uds": str(uds)} if uds else {"host": host, "port": port}
+    location = {"uds": str(uds)} if uds else {"host": settings.host, "port": settings.port}
     uvicorn.run(app, **location, log_level="warning", loop="asyncio")
 
 
@@ -345,7 +219,8 @@ def questions_verify(root: Path | None, runner_url: str | None) -> None:
     with contextlib.ExitStack() as stack:
         url = runner_url or settings.runner_url
         if not url:
-            url = stack.enter_context(embedded_runner(settings.instance_dir / "verify.sock"))
+            socket = settings.instance_dir / "verify.sock"
+            url = stack.enter_context(embedded_runner(socket, load_runner_settings()))
         checked, problems = asyncio.run(verify(url))
     if problems:
         click.echo(format_report(problems), err=True)

@@ -23,13 +23,7 @@ from app.bank.loader import load_bank
 from app.core import handlers, security
 from app.core.clients import ClientAddressMiddleware
 from app.core.config import PROJECT_DIR, Settings, get_settings
-from app.core.db import (
-    WalCheckpointer,
-    create_db_engine,
-    migrate_database,
-    session_factory,
-    transaction,
-)
+from app.core.db import Database, WalCheckpointer, create_db_engine, migrate_database
 from app.lab.running import Lab, start_lab
 from app.learners.identity import LearnerCookieMiddleware, LearnerTokens
 from app.learners.service import NewLearnerLimit
@@ -55,7 +49,7 @@ def prepare(settings: Settings) -> Catalog:
     engine = create_db_engine(settings.database_url)
     try:
         migrate_database(settings.database_url, engine)
-        for db in transaction(session_factory(engine)):
+        with Database.on(engine).transaction() as db:
             catalog, report = sync_bank(db, bank)
     finally:
         engine.dispose()
@@ -80,20 +74,20 @@ async def warm_up(app: FastAPI, catalog: Catalog) -> None:
     stored variants as soon as the runner's torch version is known (at once for the embedded
     runner, which runs this install; a separate one says in its /healthz, warm or not); then,
     once the runner is ready, the missing variants computed in its sandbox."""
-    factory, lab = app.state.session_factory, app.state.lab
+    database, lab = app.state.database, app.state.lab
     runner: RunnerClient | None = app.state.runner
     await start_lab(lab)
     if runner is not None:
         torch = installed_torch() if runner.embedded else (await runner.heard()).torch
         if torch:
             lab.torch_version = torch
-            app.state.catalog = await materialize(catalog, factory, None, torch, final=False)
+            app.state.catalog = await materialize(catalog, database, None, torch, final=False)
     state: RunnerState = await runner.settled() if runner else app.state.runner_state
     lab.torch_version = state.torch or ""
     if runner is not None and state.ready:
-        app.state.catalog = await materialize(catalog, factory, runner, state.torch)
+        app.state.catalog = await materialize(catalog, database, runner, state.torch)
     else:  # running code is off: whatever was stored, by any torch
-        app.state.catalog = await materialize(catalog, factory, None, None)
+        app.state.catalog = await materialize(catalog, database, None, None)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -109,12 +103,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             checkpointer.start()
         engine = create_db_engine(settings.database_url, background_checkpoints=bool(checkpointer))
         in_threads = not settings.routes_on_event_loop()
-        app.state.session_factory = session_factory(engine, run_in_threads=in_threads)
+        app.state.database = Database.on(engine, run_in_threads=in_threads)
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.route_threads()
         runner = app.state.runner = runner_of(settings)
         app.state.runner_state = runner.state if runner else RunnerState("off", reason=OFF_HERE)
-        app.state.lab = Lab(app.state.session_factory, runner, new_learners=app.state.new_learners)
+        app.state.lab = Lab(app.state.database, runner, new_learners=app.state.new_learners)
         background = [asyncio.create_task(runner.monitor())] if runner else []
         app.state.warm_up = asyncio.create_task(warm_up(app, catalog))
         app.state.warm_up.add_done_callback(_log_failure)

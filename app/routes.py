@@ -15,13 +15,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.attempts import api as attempts_api
 from app.attempts import pages as attempts_pages
-from app.bank import api as bank_api
+from app.bank.grading import format_answer
 from app.core import docs, openapi
 from app.core.deps import SessionDep
 from app.core.handlers import database_problem
 from app.core.markdown import pygments_css
 from app.core.openapi import Access, error_responses
 from app.core.routing import UnitOfWorkRoute
+from app.core.templating import templates
+from app.home import pages as home_pages
+from app.instructors import api as instructors_api
 from app.lab import api as lab_api
 from app.lab import pages as lab_pages
 from app.learners import api as learners_api
@@ -36,6 +39,7 @@ from app.runner.protocol import WARMING_RETRY_SECONDS
 from app.runs import api as runs_api
 
 API_PREFIX = "/api/v1"
+templates.env.globals["format_answer"] = format_answer  # answers as the pages show them
 # Requests are matched router by router, in this order: the busiest (answers) go first.
 # Beside each, for the OpenAPI document: who may call it (app.core.openapi.Access) and the
 # error statuses its operations answer besides 422, 404 and those of the access.
@@ -47,10 +51,18 @@ API_ROUTERS: list[tuple[APIRouter, Access, tuple[int, ...]]] = [
     (runs_api.router, "learner", (429, 503)),
     (playground_api.router, "learner", (429, 503)),
     (lab_api.router, "learner", (429, 503)),
-    (bank_api.router, "admin", (503,)),
+    (instructors_api.router, "admin", (503,)),
 ]
 PAGE_ROUTERS = [
-    m.router for m in (questions_pages, attempts_pages, progress_pages, playground_pages, lab_pages)
+    m.router
+    for m in (
+        home_pages,
+        questions_pages,
+        attempts_pages,
+        progress_pages,
+        playground_pages,
+        lab_pages,
+    )
 ]
 
 site_router = APIRouter(route_class=UnitOfWorkRoute)

@@ -24,14 +24,15 @@ import time
 import httpx
 from http_load import server
 
-from app.lab.config import BASELINE, SOLUTION, LabConfig
+from app.lab.config import BASELINE, SOLUTION
+from app.training.config import LabConfig
 
 PLAIN = """
 import json, sys, time
 import torch
-from app.lab.config import LabConfig
-from app.lab.dataset import make_data
-from app.lab.training import train
+from app.training.config import LabConfig
+from app.training.dataset import make_data
+from app.training.loop import train
 torch.set_num_threads(1)
 data = make_data()
 train(LabConfig(epochs=1), data)  # warm, as the runner's workers are

@@ -21,14 +21,15 @@ from dataclasses import dataclass
 
 import torch
 
-from app.lab.config import BASELINE, BONUS, REFERENCE_SEEDS, SOLUTION, TASK, LabConfig
-from app.lab.dataset import LabData, make_data
-from app.lab.design import (
+from app.lab.config import BASELINE, BONUS, REFERENCE_SEEDS, SOLUTION, TASK
+from app.training.config import LabConfig
+from app.training.dataset import LabData, make_data
+from app.training.design import (
     DATA_SEED,
     OVERFIT_MAX_VAL_ACCURACY,
     OVERFIT_MIN_TRAIN_ACCURACY,
 )
-from app.lab.training import Epoch, Outcome, train
+from app.training.loop import Epoch, Outcome, train
 
 Target = Callable[[Outcome], bool]
 

@@ -3,6 +3,7 @@ transaction on a migrated database; the app is driven through httpx (Starlette's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -14,14 +15,18 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from app.core.config import Settings
-from app.core.db import create_db_engine
-from app.core.deps import get_db, get_rng
+from app.core.db import Database, create_db_engine
+from app.core.deps import get_database, get_rng
 from app.main import create_app
 from app.runner.embedded import embedded_runner
+from tests.parallel import (  # noqa: F401 - hooks, registered here
+    pytest_runtest_protocol,
+    pytest_xdist_make_scheduler,
+)
 
 # The PostgreSQL that runs on these machines (trust auth); CI uses the same.
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -32,14 +37,9 @@ STARTED = time.time()  # when this test run began
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest, backends: Backends) -> str:
     """A fresh, empty database per backend for the whole run."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
-        return
-    yield from _scratch_postgres()
+    return backends.settings(request.param).database_url
 
 
 def _scratch_postgres() -> Iterator[str]:
@@ -82,11 +82,49 @@ def runner_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+class Backends:
+    """Each backend's database, settings and started app, made when a test first asks for them
+    and kept until the run ends. Under pytest-xdist a process runs one file's tests after
+    another's, each on both backends: pytest tears a session fixture's value down at each change
+    of its parameter, and would start both apps again for every file."""
+
+    def __init__(self, runner_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._runner_url, self._tmp = runner_url, tmp_path_factory
+        self._settings: dict[str, Settings] = {}
+        self._apps: dict[str, FastAPI] = {}
+        self._kept = contextlib.ExitStack()
+
+    def settings(self, backend: str) -> Settings:
+        if backend not in self._settings:
+            if backend == "sqlite":
+                url = f"sqlite:///{self._tmp.mktemp('sqlite') / 'test.sqlite3'}"
+            else:
+                url = self._kept.enter_context(contextlib.contextmanager(_scratch_postgres)())
+            instance = self._tmp.mktemp("instance")
+            self._settings[backend] = make_settings(url, instance, runner_url=self._runner_url)
+        return self._settings[backend]
+
+    def started_app(self, settings: Settings) -> FastAPI:
+        if settings.database_url not in self._apps:
+            started = self._kept.enter_context(_started(settings))
+            self._apps[settings.database_url] = started
+        return self._apps[settings.database_url]
+
+    def close(self) -> None:
+        """Stops the apps, then drops the scratch PostgreSQL database."""
+        self._kept.close()
+
+
 @pytest.fixture(scope="session")
-def settings(
-    database_url: str, runner_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
-    return make_settings(database_url, tmp_path_factory.mktemp("instance"), runner_url=runner_url)
+def backends(runner_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
+    kept = Backends(runner_url, tmp_path_factory)
+    yield kept
+    kept.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, backends: Backends) -> Settings:
+    return backends.settings(make_url(database_url).get_backend_name())
 
 
 def until_ready(client: TestClient, timeout: float = 180.0) -> None:
@@ -99,8 +137,13 @@ def until_ready(client: TestClient, timeout: float = 180.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def started_app(settings: Settings) -> Iterator[FastAPI]:
+def started_app(settings: Settings, backends: Backends) -> FastAPI:
     """The app after its start-up, ready: migrated and synced with the real question bank."""
+    return backends.started_app(settings)
+
+
+@contextlib.contextmanager
+def _started(settings: Settings) -> Iterator[FastAPI]:
     app = create_app(settings)
     with TestClient(app) as client:
         until_ready(client)
@@ -127,20 +170,14 @@ def db(connection: Connection) -> Iterator[Session]:
 
 @pytest.fixture
 def app(started_app: FastAPI, connection: Connection) -> Iterator[FastAPI]:
-    # Same info as the app's own sessions, so PostgreSQL routes run in threads as in production.
-    info = dict(started_app.state.session_factory.kw["info"])
-
-    def isolated_db() -> Iterator[Session]:
-        # Routes commit and roll back themselves (UnitOfWorkRoute): here that only moves savepoints.
-        with Session(
-            bind=connection,
-            join_transaction_mode="create_savepoint",
-            expire_on_commit=False,
-            info=info,
-        ) as session:
-            yield session
-
-    started_app.dependency_overrides[get_db] = isolated_db
+    """The started app, its database work on the test's connection: a route's commit and
+    rollback only move savepoints there. Its work runs where the app's own would (PostgreSQL
+    routes in threads, as in production)."""
+    sessions = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    isolated = Database(sessions, run_in_threads=started_app.state.database.run_in_threads)
+    started_app.dependency_overrides[get_database] = lambda: isolated
     yield started_app
     started_app.dependency_overrides.clear()
 

@@ -31,9 +31,10 @@ from app.runner.client import embedded_socket
 from app.runner.embedded import embedded_runner
 from app.runner.lab_pool import LabPool
 from app.runner.playground_pool import PlaygroundPool
-from app.runner.pool import PoolConfig, ZygotePool
+from app.runner.pool import ZygotePool
 from app.runner.sandbox import Sandbox
 from app.runner.server import create_runner_app
+from app.runner.settings import RunnerSettings
 from tests.conftest import _scratch_postgres, make_settings, until_ready
 
 WARMING = "the code runner is warming up"
@@ -79,7 +80,7 @@ def warming_runner() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         for pool in (ZygotePool, PlaygroundPool, LabPool):
             patch.setattr(pool, "start", lambda self: _never())
-        app = create_runner_app(PoolConfig(), sandbox=Sandbox("rootless"))
+        app = create_runner_app(RunnerSettings(), sandbox=Sandbox("rootless"))
         with served(app) as url:
             patch.undo()  # its lifespan has begun: the workers' start is already waiting
             yield url
@@ -88,7 +89,7 @@ def warming_runner() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def off_runner() -> Iterator[str]:
     """The real runner service where the kernel allows no sandbox."""
-    with served(create_runner_app(PoolConfig(), sandbox=Sandbox(None, OFF_REASON))) as url:
+    with served(create_runner_app(RunnerSettings(), sandbox=Sandbox(None, OFF_REASON))) as url:
         yield url
 
 

@@ -9,6 +9,7 @@ second install in a second or two, with every package at a /tmp path.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pwd
 import shutil
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TEST_USER = "torchquiz-test"
+USERADD = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER]
+USER_LOCK = "/tmp/torchquiz-test-user.lock"  # the same for every test process on the machine
 
 
 @dataclass(frozen=True)
@@ -41,14 +44,15 @@ def unprivileged_user() -> User:
     if os.geteuid() != 0:
         me = pwd.getpwuid(os.geteuid())
         return User(me.pw_name, me.pw_uid, me.pw_gid)
-    try:
-        entry = pwd.getpwnam(TEST_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER],
-            check=True,
-        )
-        entry = pwd.getpwnam(TEST_USER)
+    # Parallel test processes (pytest-xdist) may all get here first: one makes the user, the
+    # others wait for it (a second useradd would fail on the user, or on /etc/passwd's lock).
+    with open(USER_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            entry = pwd.getpwnam(TEST_USER)
+        except KeyError:
+            subprocess.run(USERADD, check=True)
+            entry = pwd.getpwnam(TEST_USER)
     return User(TEST_USER, entry.pw_uid, entry.pw_gid)
 
 

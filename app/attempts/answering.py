@@ -1,22 +1,24 @@
-"""Answering, for the routes: most answers are graded in one transaction; a code answer is run
-in the sandbox first, between two transactions, so no database work waits on the runner."""
+"""Answering, for the routes: an answer is graded and stored in one transaction; a code answer
+is run in the sandbox first, between two transactions, so no database work waits on the runner."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.attempts import service
+from app.attempts import results, service
 from app.attempts.records import get_session
 from app.attempts.schemas import AnswerIn, PracticeFeedback, TestAck
-from app.core.routing import UnitOfWork
+from app.bank.grading import Grade, grade_code
+from app.core.db import Database
 from app.questions.catalog import Catalog
-from app.questions.grading import Grade, grade_code
 from app.runner.client import OFF_HERE, RunnerClient, RunnerOffError
 from app.runner.protocol import RunRequest, TestSpec
 
+Answered = PracticeFeedback | TestAck | service.Skipped
+
 
 async def answer(
-    uow: UnitOfWork,
+    database: Database,
     catalog: Catalog,
     runner: RunnerClient | None,
     learner: str,
@@ -24,9 +26,13 @@ async def answer(
     body: AnswerIn,
     *,
     address: str | None = None,
-) -> PracticeFeedback | TestAck:
-    """`address`: the client's, for the runner's limit per address on a code answer's run."""
-    outcome = await uow(_submit, catalog, learner, session_id, body)
+    blank_allowed: bool = False,
+    finish: bool = False,
+) -> Answered:
+    """`address`: the client's, for the runner's limit per address on a code answer's run.
+    `blank_allowed`: see service.submit_answer. `finish`: also end the test, in the same
+    transaction as the answer (its result is then read with results.test_result)."""
+    outcome = await database.run(_submit, catalog, learner, session_id, body, blank_allowed, finish)
     if not isinstance(outcome, service.CodeToRun):
         return outcome
     if runner is None:
@@ -36,13 +42,25 @@ async def answer(
         code=outcome.code, kind="code_test", tests=tests, learner=learner, address=address
     )
     graded = grade_code(outcome.question, outcome.code, await runner.run(request))
-    return await uow(_record, catalog, learner, session_id, body, outcome.version_id, graded)
+    return await database.run(
+        _record, catalog, learner, session_id, body, outcome.version_id, graded, finish
+    )
 
 
 def _submit(
-    db: Session, catalog: Catalog, learner: str, session_id: str, body: AnswerIn
-) -> PracticeFeedback | TestAck | service.CodeToRun:
-    return service.submit_answer(db, catalog, get_session(db, learner, session_id), body)
+    db: Session,
+    catalog: Catalog,
+    learner: str,
+    session_id: str,
+    body: AnswerIn,
+    blank_allowed: bool,
+    finish: bool,
+) -> Answered | service.CodeToRun:
+    session = get_session(db, learner, session_id)
+    outcome = service.submit_answer(db, catalog, session, body, blank_allowed=blank_allowed)
+    if finish and not isinstance(outcome, service.CodeToRun):
+        results.finish_test(db, catalog, session)
+    return outcome
 
 
 def _record(
@@ -53,7 +71,11 @@ def _record(
     body: AnswerIn,
     version_id: int,
     graded: Grade,
+    finish: bool,
 ) -> PracticeFeedback | TestAck:
     session = get_session(db, learner, session_id)  # afresh: a test may have ended meanwhile
     service.question_to_answer(db, catalog, session, body.position)
-    return service.record_answer(db, catalog, session, body, version_id, graded)
+    recorded = service.record_answer(db, catalog, session, body, version_id, graded)
+    if finish:
+        results.finish_test(db, catalog, session)
+    return recorded

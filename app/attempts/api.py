@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.attempts import answering, records, service
+from app.attempts import answering, records, results, service
 from app.attempts.schemas import (
     AnswerIn,
     PracticeFeedback,
@@ -15,16 +15,12 @@ from app.attempts.schemas import (
     TestResult,
 )
 from app.core.bounds import Position, PublicId, RowId
-from app.core.deps import (
-    CatalogDep,
-    LearnerDep,
-    MaybeRunnerDep,
-    RngDep,
-    SessionDep,
-    UnitOfWorkDep,
-)
+from app.core.deps import DatabaseDep, RngDep, SessionDep
 from app.core.openapi import error_responses
 from app.core.routing import UnitOfWorkRoute
+from app.learners.deps import LearnerDep
+from app.questions.deps import CatalogDep
+from app.runner.deps import MaybeRunnerDep
 
 router = APIRouter(prefix="/sessions", tags=["sessions"], route_class=UnitOfWorkRoute)
 
@@ -63,16 +59,18 @@ def get_session_question(
 async def submit_answer(
     session_id: PublicId,
     body: AnswerIn,
-    uow: UnitOfWorkDep,
+    database: DatabaseDep,
     catalog: CatalogDep,
     learner: LearnerDep,
     runner: MaybeRunnerDep,
 ) -> PracticeFeedback | TestAck:
     """Practice: graded at once, with the explanation. Test: saved (latest save wins).
     A code answer runs the question's hidden tests in the sandbox first."""
-    return await answering.answer(
-        uow, catalog, runner, learner.public_id, session_id, body, address=learner.address
+    answered = await answering.answer(
+        database, catalog, runner, learner.public_id, session_id, body, address=learner.address
     )
+    assert not isinstance(answered, service.Skipped)  # only with blank_allowed
+    return answered
 
 
 @router.get("/{session_id}/answers/{answer_id}")
@@ -89,7 +87,7 @@ def finish(
     session_id: PublicId, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> TestResult:
     """End a test; get its score, breakdown and review. Finishing twice gives the same result."""
-    return service.finish_test(db, catalog, records.get_session(db, learner.public_id, session_id))
+    return results.finish_test(db, catalog, records.get_session(db, learner.public_id, session_id))
 
 
 @router.get("/{session_id}/result")
@@ -97,4 +95,4 @@ def result(
     session_id: PublicId, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> TestResult:
     """A finished test's result; 409 while the test is running."""
-    return service.test_result(db, catalog, records.get_session(db, learner.public_id, session_id))
+    return results.test_result(db, catalog, records.get_session(db, learner.public_id, session_id))

@@ -11,30 +11,22 @@ from pydantic import BaseModel, field_validator
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from app.attempts import answering, service
+from app.attempts import answering, results, service
 from app.attempts.records import SessionRecord, get_session
-from app.attempts.schemas import AnswerIn, PracticeFeedback, StartSession
-from app.bank.schema import CodeQuestion, Difficulty
+from app.attempts.schemas import AnswerIn, PracticeFeedback, StartSession, TestAck
+from app.bank.grading import format_answer
+from app.bank.schema import Difficulty
 from app.core.bounds import Position, PublicId, RowId, Slug, Tag, Text
-from app.core.deps import (
-    CatalogDep,
-    CsrfProtected,
-    CurrentLearner,
-    LearnerDep,
-    MaybeRunnerDep,
-    RngDep,
-    RunnerDep,
-    RunnerStateDep,
-    SessionDep,
-    UnitOfWorkDep,
-)
+from app.core.deps import DatabaseDep, RngDep, SessionDep
 from app.core.errors import AnswerFormatError, AppError
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
+from app.learners.deps import CsrfProtected, CurrentLearner, LearnerDep
 from app.questions.catalog import Catalog
-from app.questions.grading import format_answer
+from app.questions.deps import CatalogDep
 from app.questions.service import topic_summary
 from app.runner.client import REFUSALS, RunnerClient, RunnerState, refusal_note
+from app.runner.deps import MaybeRunnerDep, RunnerDep, RunnerStateDep
 from app.runner.protocol import MAX_CODE_BYTES, RunRequest
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
@@ -156,14 +148,14 @@ async def practice_page(
     session_id: PublicId,
     position: Position,
     request: Request,
-    uow: UnitOfWorkDep,
+    database: DatabaseDep,
     catalog: CatalogDep,
     learner: LearnerDep,
     runner: MaybeRunnerDep,
     runner_state: RunnerStateDep,
     answer: RowId | None = None,
 ) -> Response:
-    context = await uow(
+    context = await database.run(
         _practice_context_of, catalog, learner.public_id, session_id, position, answer
     )
     context["runner_note"] = runner_state.note()
@@ -204,14 +196,14 @@ async def practice_run(
     position: Position,
     code: Annotated[Text, Form(max_length=MAX_CODE_BYTES)],
     request: Request,
-    uow: UnitOfWorkDep,
+    database: DatabaseDep,
     catalog: CatalogDep,
     learner: LearnerDep,
     runner: RunnerDep,
     answer: Annotated[RowId | None, Form()] = None,
 ) -> Response:
     """Without JavaScript: run the (edited) code and show the page again with its result."""
-    context = await uow(
+    context = await database.run(
         _practice_context_of, catalog, learner.public_id, session_id, position, answer
     )
     context["run_code"] = code
@@ -229,7 +221,7 @@ async def practice_answer(
     position: Position,
     form: Annotated[AnswerForm, Form()],
     request: Request,
-    uow: UnitOfWorkDep,
+    database: DatabaseDep,
     catalog: CatalogDep,
     learner: LearnerDep,
     runner: MaybeRunnerDep,
@@ -237,15 +229,19 @@ async def practice_answer(
     body = form.to_answer(position)
     try:
         feedback = await answering.answer(
-            uow, catalog, runner, learner.public_id, session_id, body, address=learner.address
+            database, catalog, runner, learner.public_id, session_id, body, address=learner.address
         )
     except AnswerFormatError as exc:
         # Not an attempt: show the question again with the message and what was typed.
-        context = await uow(_practice_context_of, catalog, learner.public_id, session_id, position)
+        context = await database.run(
+            _practice_context_of, catalog, learner.public_id, session_id, position
+        )
         context.update(error=exc.message, prefill=form.answer)
         return render_page(request, "attempts/practice.html", context, status_code=422)
     except REFUSALS as exc:  # a code answer the runner cannot run now: not an attempt either
-        context = await uow(_practice_context_of, catalog, learner.public_id, session_id, position)
+        context = await database.run(
+            _practice_context_of, catalog, learner.public_id, session_id, position
+        )
         context["prefill"] = form.answer
         return _refused(request, "attempts/practice.html", context, exc, "answer_refused")
     assert isinstance(feedback, PracticeFeedback)
@@ -326,62 +322,53 @@ async def test_answer(
     position: Position,
     form: Annotated[AnswerForm, Form()],
     request: Request,
-    uow: UnitOfWorkDep,
+    database: DatabaseDep,
     catalog: CatalogDep,
     learner: LearnerDep,
     runner: MaybeRunnerDep,
 ) -> Response:
-    session = await uow(get_session, learner.public_id, session_id)
-    if session.finished_at is not None:
+    """Save the answer (none is fine: a test may be left unanswered) and move, or finish."""
+    finish = form.go == "finish"
+    try:
+        saved = await answering.answer(
+            database,
+            catalog,
+            runner,
+            learner.public_id,
+            session_id,
+            form.to_answer(position),
+            address=learner.address,
+            blank_allowed=True,
+            finish=finish,
+        )
+    except service.FinishedError:
         return _redirect(request, "test_result_page", session_id=session_id)
-    blank = form.is_blank() or await uow(
-        _untouched_starter, catalog, learner.public_id, session_id, position, form.answer
-    )
-    if not blank:  # moving on without an answer is allowed in a test
-        body = form.to_answer(position)
-        try:
-            await answering.answer(
-                uow, catalog, runner, learner.public_id, session_id, body, address=learner.address
-            )
-        except AnswerFormatError as exc:
-            context = await uow(_test_context_of, catalog, learner.public_id, session_id, position)
-            context.update(error=exc.message, prefill=form.answer)
-            return render_page(request, "attempts/test.html", context, status_code=422)
-        except REFUSALS as exc:  # not saved: the page keeps the code and says why
-            context = await uow(_test_context_of, catalog, learner.public_id, session_id, position)
-            context["prefill"] = form.answer
-            return _refused(request, "attempts/test.html", context, exc, "answer_refused")
-    if form.go == "finish":
-        await uow(_finish, catalog, learner.public_id, session_id)
+    except AnswerFormatError as exc:
+        context = await database.run(
+            _test_context_of, catalog, learner.public_id, session_id, position
+        )
+        context.update(error=exc.message, prefill=form.answer)
+        return render_page(request, "attempts/test.html", context, status_code=422)
+    except REFUSALS as exc:  # not saved: the page keeps the code and says why
+        context = await database.run(
+            _test_context_of, catalog, learner.public_id, session_id, position
+        )
+        context["prefill"] = form.answer
+        return _refused(request, "attempts/test.html", context, exc, "answer_refused")
+    if finish:
         return _redirect(request, "test_result_page", session_id=session_id)
+    assert isinstance(saved, TestAck | service.Skipped)
     step = {"next": 1, "previous": -1}.get(form.go, 0)
-    target = min(max(1, position + step), len(session.version_ids))
+    target = min(max(1, position + step), saved.total)
     url = request.url_for("test_page", session_id=session_id, position=target)
-    saved = "" if blank else f"?saved={position}"
-    return RedirectResponse(f"{url}{saved}", status_code=303)
-
-
-def _untouched_starter(
-    db: Session, catalog: Catalog, learner: str, session_id: str, position: int, answer: list[str]
-) -> bool:
-    """A code question's starter sent back unchanged is no answer yet: moving through a test
-    must not save (and run) the code the page started with."""
-    session = get_session(db, learner, session_id)
-    _, question = service.question_to_answer(db, catalog, session, position)
-    # A browser sends a textarea's line breaks as CRLF.
-    return isinstance(question, CodeQuestion) and [
-        a.replace("\r\n", "\n").strip() for a in answer
-    ] == [question.starter.strip()]
+    query = "" if isinstance(saved, service.Skipped) else f"?saved={position}"
+    return RedirectResponse(f"{url}{query}", status_code=303)
 
 
 def _test_context_of(
     db: Session, catalog: Catalog, learner: str, session_id: str, position: int
 ) -> dict[str, Any]:
     return _test_context(db, catalog, get_session(db, learner, session_id), position)
-
-
-def _finish(db: Session, catalog: Catalog, learner: str, session_id: str) -> None:
-    service.finish_test(db, catalog, get_session(db, learner, session_id))
 
 
 @router.get("/tests/{session_id}/result", name="test_result_page")
@@ -391,6 +378,6 @@ def test_result_page(
     session = get_session(db, learner.public_id, session_id)
     if session.finished_at is None:
         return _redirect(request, "test_page", session_id=session_id, position=1)
-    result = service.test_result(db, catalog, session)
+    result = results.test_result(db, catalog, session)
     context = {"result": result, "topic": topic_summary(catalog.topic(result.session.topic))}
     return render_page(request, "attempts/result.html", context)

@@ -5,36 +5,36 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.attempts.history import latest_wrong
 from app.attempts.models import Answer, QuizSession
-from app.attempts.records import SessionRecord, reload_session
+from app.attempts.order import Order, option_order, to_canonical, to_shown
+from app.attempts.records import SessionRecord
 from app.attempts.schemas import (
     AnswerIn,
-    DifficultyScore,
     PracticeFeedback,
-    ReviewItem,
     SessionQuestion,
     SessionView,
     StartSession,
     TestAck,
-    TestResult,
 )
+from app.bank.grading import Grade, code_answer, grade, unanswered
 from app.bank.schema import AnyQuestion, CodeQuestion, Difficulty
 from app.core.db import as_utc, utcnow
 from app.core.errors import AppError, ConflictError, NotFoundError
 from app.learners.models import Learner
-from app.progress.service import mistaken_question_slugs
 from app.questions.catalog import Catalog, CatalogQuestion, CatalogTopic
-from app.questions.grading import Grade, code_of, grade
 from app.questions.schemas import Solution
 from app.questions.service import (
     filter_questions,
     practice_question,
     public_question,
+    question_in_order,
     solution,
+    solution_in_order,
     with_choices,
 )
 
@@ -69,8 +69,8 @@ def _practice_questions(
     db: Session, catalog: Catalog, learner: Learner, topic: CatalogTopic, request: StartSession
 ) -> tuple[list[CatalogQuestion], dict[str, object]]:
     if request.mistakes_only:
-        slugs = mistaken_question_slugs(db, catalog, learner.id, topic)
-        return [catalog.question(s) for s in slugs], {"mistakes_only": True}
+        wrong = latest_wrong(db, learner.id, topic)
+        return [catalog.question(a.slug) for a in wrong], {"mistakes_only": True}
     if request.tag is not None and request.tag not in topic.tags():
         raise NotFoundError(f"no tag '{request.tag}' in topic '{topic.slug}'", field="tag")
     chosen = filter_questions(topic, difficulty=request.difficulty, tag=request.tag)
@@ -112,7 +112,7 @@ def _answered_positions(db: Session, session: SessionRecord) -> list[int]:
     return [position for (position,) in rows]
 
 
-def _test_answers(db: Session, session: SessionRecord) -> dict[int, Answer]:
+def test_answers(db: Session, session: SessionRecord) -> dict[int, Answer]:
     """A test's answers by slot (one each, at most one per question)."""
     rows = db.scalars(
         select(Answer).where(Answer.session_id == session.id, Answer.slot.is_not(None))
@@ -148,22 +148,30 @@ def session_question(
     db: Session, catalog: Catalog, session: SessionRecord, position: int
 ) -> SessionQuestion:
     version_id = _version_at(session, position)
+    order = _order(db, catalog, session, position, version_id)
     if session.mode == "test":
         # A test shows its saved answer so a reload loses nothing.
-        saved = _test_answers(db, session).get(position)
+        saved = test_answers(db, session).get(position)
         return SessionQuestion(
             position=position,
-            question=catalog.view(db, version_id, public_question),
+            question=question_in_order(catalog.view(db, version_id, public_question), order),
             answered=saved is not None,
-            saved_answer=saved.given if saved else None,
+            saved_answer=to_shown(saved.given, order) if saved else None,
         )
     answered = db.scalar(
         select(Answer.id)
         .where(Answer.session_id == session.id, Answer.position == position)
         .limit(1)
     )
-    practice = catalog.view(db, version_id, practice_question)
+    practice = question_in_order(catalog.view(db, version_id, practice_question), order)
     return SessionQuestion(position=position, question=practice, answered=answered is not None)
+
+
+def _order(
+    db: Session, catalog: Catalog, session: SessionRecord, position: int, version_id: int
+) -> Order | None:
+    """This attempt's order of the question's options (app.attempts.order)."""
+    return option_order(catalog.version(db, version_id), session.public_id, position)
 
 
 @dataclass(frozen=True)
@@ -175,23 +183,47 @@ class CodeToRun:
     version_id: int
 
 
+class FinishedError(ConflictError):
+    """An answer to a test that has ended (a page sends the learner to its result)."""
+
+
 def question_to_answer(
     db: Session, catalog: Catalog, session: SessionRecord, position: int
 ) -> tuple[int, AnyQuestion]:
     version_id = _version_at(session, position)
     if session.finished_at is not None:
-        raise ConflictError("this test is finished; start a new one to answer again")
+        raise FinishedError("this test is finished; start a new one to answer again")
     return version_id, catalog.version(db, version_id)
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A test left at a question without an answer (see submit_answer): nothing stored."""
+
+    total: int  # the test's questions
+
+
 def submit_answer(
-    db: Session, catalog: Catalog, session: SessionRecord, body: AnswerIn
-) -> PracticeFeedback | TestAck | CodeToRun:
-    """Grade and record an answer; a code answer comes back as CodeToRun instead."""
+    db: Session,
+    catalog: Catalog,
+    session: SessionRecord,
+    body: AnswerIn,
+    *,
+    blank_allowed: bool = False,
+) -> PracticeFeedback | TestAck | CodeToRun | Skipped:
+    """Grade and record an answer; a code answer comes back as CodeToRun instead.
+
+    Nothing given, or a code question's starter unchanged, is no attempt: a format error, or
+    with `blank_allowed` (moving through a test) Skipped, since a test may be left unanswered.
+    """
     version_id, question = question_to_answer(db, catalog, session, body.position)
+    if blank_allowed and unanswered(question, body.answer):
+        return Skipped(total=len(session.version_ids))
     if isinstance(question, CodeQuestion):
-        return CodeToRun(question, code_of(body.answer), version_id)
-    result = grade(question, body.answer)  # a malformed answer raises before anything is stored
+        return CodeToRun(question, code_answer(question, body.answer), version_id)
+    # Graded by option identity: the letters as this attempt shows them, turned into the file's.
+    order = option_order(question, session.public_id, body.position)
+    result = grade(question, to_canonical(body.answer, order))  # malformed: raises, stores nothing
     return record_answer(db, catalog, session, body, version_id, result)
 
 
@@ -225,9 +257,11 @@ def record_answer(
         )
         (answer_id,) = inserted.inserted_primary_key or (None,)
         assert isinstance(answer_id, int)
-        return _feedback(catalog.view(db, version_id, solution), answer_id, body.position, result)
+        explanation = catalog.view(db, version_id, solution)
+        order = _order(db, catalog, session, body.position, version_id)
+        return _feedback(explanation, answer_id, body.position, result, order)
     _save_test_answer(db, session, body.position, version_id, values)
-    answered = len(_test_answers(db, session))
+    answered = len(test_answers(db, session))
     return TestAck(position=body.position, answered_count=answered, total=len(session.version_ids))
 
 
@@ -262,15 +296,21 @@ def _save_test_answer(
 
 
 def _feedback(
-    explanation: Solution, answer_id: int, position: int, result: Grade | Answer
+    explanation: Solution,
+    answer_id: int,
+    position: int,
+    result: Grade | Answer,
+    order: Order | None,
 ) -> PracticeFeedback:
+    """Everything in the letters this attempt shows (`order`); `result` holds the file's."""
+    given = to_shown(result.given, order)
     return PracticeFeedback(
         answer_id=answer_id,
         position=position,
         correct=result.correct,
         score=result.score,
-        given=result.given,
-        solution=with_choices(explanation, result.given),
+        given=given,
+        solution=with_choices(solution_in_order(explanation, order), given),
     )
 
 
@@ -290,63 +330,5 @@ def practice_feedback(
     ):
         raise NotFoundError(f"no answer {answer_id} to this question", field="answer")
     explanation = catalog.view(db, answer.question_version_id, solution)
-    return _feedback(explanation, answer.id, answer.position, answer)
-
-
-def finish_test(db: Session, catalog: Catalog, session: SessionRecord) -> TestResult:
-    """Idempotent: finishing twice (two tabs, even at once) returns the same result."""
-    if session.mode != "test":
-        raise ConflictError("only a test session can be finished")
-    if session.finished_at is None:
-        db.execute(
-            update(QuizSession)
-            .where(QuizSession.id == session.id, QuizSession.finished_at.is_(None))
-            .values(finished_at=utcnow())
-        )
-        session = reload_session(db, session.id)
-    result = test_result(db, catalog, session)
-    db.execute(update(QuizSession).where(QuizSession.id == session.id).values(score=result.percent))
-    return result
-
-
-def test_result(db: Session, catalog: Catalog, session: SessionRecord) -> TestResult:
-    if session.mode != "test" or session.finished_at is None:
-        raise ConflictError("the result is shown once the test is finished")
-    by_slot = _test_answers(db, session)
-    questions = catalog.versions(db, session.version_ids)
-    review, levels = (
-        [],
-        {d.value: DifficultyScore(correct=0, total=0, points=0.0) for d in Difficulty},
-    )
-    for position, question in enumerate(questions, start=1):
-        answer = by_slot.get(position)
-        level = levels[question.difficulty.value]
-        level.total += 1
-        if answer is not None:
-            level.points += answer.score
-            level.correct += int(answer.correct)
-        review.append(_review_item(position, question, answer))
-    for level in levels.values():
-        level.points = round(level.points, 2)
-    points = round(sum(level.points for level in levels.values()), 2)
-    return TestResult(
-        session=session_view(db, catalog, session),
-        percent=round(100 * points / len(questions), 1),
-        points=points,
-        max_points=len(questions),
-        correct_count=sum(level.correct for level in levels.values()),
-        by_difficulty=levels,
-        review=review,
-    )
-
-
-def _review_item(position: int, question: AnyQuestion, answer: Answer | None) -> ReviewItem:
-    given = answer.given if answer else None
-    return ReviewItem(
-        position=position,
-        question=public_question(question),
-        given=given,
-        correct=bool(answer and answer.correct),
-        score=answer.score if answer else 0.0,
-        solution=with_choices(solution(question), given),
-    )
+    order = _order(db, catalog, session, answer.position, answer.question_version_id)
+    return _feedback(explanation, answer.id, answer.position, answer, order)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,10 +61,13 @@ def observe(code: str, namespace: dict[str, Any] | None = None) -> Observation:
             seen.exception_classes = [cls.__name__ for cls in type(exc).__mro__]
             seen.exception_message = str(exc)
     seen.warnings = [([c.__name__ for c in w.category.__mro__], str(w.message)) for w in caught]
+    # Shapes of tensors only, as the sandbox reports them (app.runner.observe): other objects
+    # may have a `shape` that is no shape, such as the numpy module's `np.shape` function.
+    # A snippet that made tensors has imported torch; this module does not import it.
+    torch = sys.modules.get("torch")
     for name, value in namespace.items():
-        shape = getattr(value, "shape", None)
-        if shape is not None and not isinstance(value, type):
-            seen.shapes[name] = list(shape)
+        if torch is not None and isinstance(value, torch.Tensor):
+            seen.shapes[name] = list(value.shape)
         seen.values[name] = _plain(value)
     return seen
 

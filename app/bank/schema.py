@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from enum import StrEnum
 from typing import Annotated, Literal, get_args
@@ -16,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.bank.indexing import MAX_INDEXED_ELEMENTS, IndexSyntaxError, parse_index, select
 from app.core.bounds import SLUG_LENGTH
 from app.core.markdown import python_blocks
 
@@ -220,12 +222,34 @@ class QuestionBase(Strict):
         return self
 
 
+# "option B", "options A and C": a letter that shuffling would make point at another option.
+_LETTER_REFERENCE = re.compile(r"\boptions? [A-G]\b")
+
+
 class ChoiceQuestion(QuestionBase):
     # At most 7, so every option has a letter shortcut (A-G) that no other shortcut uses.
     options: list[Option] = Field(min_length=2, max_length=7)
+    shuffle: bool = Field(
+        default=True,
+        description=(
+            "Show the options in an order of each attempt's own, so the key's place gives "
+            "nothing away. false pins the file's order (an 'all of the above' option)."
+        ),
+    )
 
     def correct_indexes(self) -> frozenset[int]:
         return frozenset(i for i, option in enumerate(self.options) if option.correct)
+
+    @model_validator(mode="after")
+    def _no_letters_when_shuffled(self) -> ChoiceQuestion:
+        texts = [o.text for o in self.options] + [o.feedback for o in self.options]
+        texts += [s.body for s in self.solution_steps] + [self.final_answer, self.quick_check]
+        if self.shuffle and any(_LETTER_REFERENCE.search(t) for t in texts):
+            raise ValueError(
+                "names an option by its letter, which shuffling changes: "
+                "name it by its content, or pin the order with `shuffle: false`"
+            )
+        return self
 
 
 class SingleChoice(ChoiceQuestion):
@@ -280,9 +304,54 @@ class TensorShape(QuestionBase):
         return self.answer
 
 
+class IndexOf(Strict):
+    """The tensor that answers index: its name (matched exactly) and its shape."""
+
+    tensor: Identifier
+    shape: list[Annotated[int, Field(ge=0)]] = Field(min_length=1, max_length=8)
+
+    @field_validator("shape")
+    @classmethod
+    def _small(cls, shape: list[int]) -> list[int]:
+        if math.prod(shape) > MAX_INDEXED_ELEMENTS:
+            raise ValueError(
+                f"index answers are for tensors of at most {MAX_INDEXED_ELEMENTS} elements"
+            )
+        return shape
+
+
 class TextAnswer(Strict):
     accepted: list[str] = Field(min_length=1)
     case_sensitive: bool = False
+    index_of: IndexOf | None = Field(
+        default=None,
+        description=(
+            "Grade answers as indexing expressions on this tensor, such as `h_n[-2, :]`: an "
+            "answer is right when it selects the same elements, in the same shape, as one of "
+            "`accepted`. Only the name, integers, slices and `...` are allowed; the name is "
+            "matched exactly."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _index_answers(self) -> TextAnswer:
+        index = self.index_of
+        if index is None:
+            return self
+        if "case_sensitive" in self.model_fields_set:
+            raise ValueError(
+                "with index_of the tensor's name is matched exactly: drop case_sensitive"
+            )
+        for text in self.accepted:
+            try:
+                expression = parse_index(text)
+            except IndexSyntaxError as exc:
+                raise ValueError(f"accepted {text!r} is not an index expression: {exc}") from None
+            if expression.name != index.tensor:
+                raise ValueError(f"accepted {text!r} does not index {index.tensor}")
+            if select(expression, tuple(index.shape)) is None:
+                raise ValueError(f"accepted {text!r} is out of range for shape {index.shape}")
+        return self
 
 
 class ShortText(QuestionBase):

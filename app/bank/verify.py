@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Iterable
 
 from app.bank.checks import answer_mismatches, compare, from_run
+from app.bank.grading import grade_code
 from app.bank.loader import Problem
 from app.bank.schema import AnyQuestion, CodeQuestion
 from app.bank.variants import check_code, seeds, variant_problem
-from app.questions.grading import grade_code
 from app.runner.client import RunnerClient
 from app.runner.protocol import RunRequest, TestSpec
 

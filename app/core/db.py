@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -16,8 +17,11 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+from starlette.concurrency import run_in_threadpool
 
 log = logging.getLogger("torchquiz")
+T = TypeVar("T")
+P = ParamSpec("P")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -133,21 +137,64 @@ class WalCheckpointer:
             log.warning("WAL checkpoint (%s) failed: %s", mode, exc)
 
 
-def session_factory(engine: Engine, *, run_in_threads: bool = False) -> sessionmaker[Session]:
-    """`run_in_threads` tells UnitOfWorkRoute to run routes using these sessions in a thread."""
-    info = {"run_in_threads": run_in_threads}
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info=info)
+def transaction(session: Session) -> AbstractContextManager[Session]:
+    """The one place a transaction ends: commit, or roll back on any error; then close.
+    Services only flush. Routes get theirs from app.core.routing, other work from Database."""
+    return _ended(session)
 
 
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """The one place that commits or rolls back; services only flush."""
-    with factory() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+@contextmanager
+def _ended(session: Session) -> Iterator[Session]:
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+class Database:
+    """Sessions on one engine, and where their work runs.
+
+    `run_in_threads`: a server database's queries wait on the network, so its work runs in a
+    worker thread; SQLite's are sub-millisecond local calls, run on the event loop, since
+    CPU-bound work in a thread cost several times its own time in GIL hand-offs
+    (bench/http_load.py). Sessions carry the choice in `info` for app.core.routing.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], *, run_in_threads: bool = False) -> None:
+        sessions.configure(info={"run_in_threads": run_in_threads})
+        self.sessions = sessions
+        self.run_in_threads = run_in_threads
+
+    @classmethod
+    def on(cls, engine: Engine, *, run_in_threads: bool = False) -> Database:
+        sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+        return cls(sessions, run_in_threads=run_in_threads)
+
+    def session(self) -> Session:
+        """A session for a request: its route ends the transaction (app.core.routing)."""
+        return self.sessions()
+
+    def transaction(self) -> AbstractContextManager[Session]:
+        """`with database.transaction() as db:` for work outside a request."""
+        return transaction(self.sessions())
+
+    async def run(
+        self, work: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """`work(session, ...)` as one transaction, where this database's work runs: for async
+        code (background tasks, and routes that await the runner between two transactions)."""
+
+        def in_transaction() -> T:
+            with self.transaction() as db:
+                return work(db, *args, **kwargs)
+
+        if self.run_in_threads:
+            return await run_in_threadpool(in_transaction)
+        return in_transaction()
 
 
 def alembic_config(url: str) -> Config:

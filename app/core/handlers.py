@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -13,17 +12,13 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core import problems
 from app.core.errors import AppError
+from app.core.problems import Problem
 from app.core.templating import render_page
 
 log = logging.getLogger("torchquiz")
 
-_HTTP_CODES = {
-    404: "not_found",
-    405: "method_not_allowed",
-    401: "unauthorized",
-    413: "content_too_large",
-}
 # A database that does not answer (down, restarting, refusing connections, its pool exhausted,
 # SQLite's file locked past the busy timeout) is a 503 the client may retry, not a 500.
 # sqlite3's own error: SQLite's BEGIN IMMEDIATE is sent from an engine event (app.core.db),
@@ -41,62 +36,29 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def error_response(
-    request: Request,
-    *,
-    status: int,
-    code: str,
-    message: str,
-    field: str | None = None,
-    errors: list[dict[str, Any]] | None = None,
-) -> Response:
+def error_response(request: Request, problem: Problem) -> Response:
+    """The problem as JSON for the API, as a page for a browser; with its headers."""
     if wants_json(request):
-        body: dict[str, Any] = {"status": status, "code": code, "message": message, "field": field}
-        if errors:
-            body["errors"] = errors
-        return JSONResponse(body, status_code=status)
-    context = {"status": status, "code": code, "message": message}
-    return render_page(request, "error.html", context, status_code=status)
-
-
-def _field(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc if part not in ("body", "query", "path", "form"))
+        return JSONResponse(problem.body(), status_code=problem.status, headers=problem.headers)
+    context = {"status": problem.status, "code": problem.code, "message": problem.message}
+    response = render_page(request, "error.html", context, status_code=problem.status)
+    response.headers.update(problem.headers)
+    return response
 
 
 async def app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
-    response = error_response(
-        request, status=exc.status, code=exc.code, message=exc.message, field=exc.field
-    )
-    response.headers.update(exc.headers)
-    return response
+    return error_response(request, problems.of_app_error(exc))
 
 
 async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
-    first = errors[0] if errors else {"field": None, "message": "invalid request"}
-    message = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
-    return error_response(
-        request,
-        status=422,
-        code="validation_error",
-        message=message,
-        field=first["field"] or None,
-        errors=errors,
-    )
+    return error_response(request, problems.of_validation(exc))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
-    message = exc.detail if isinstance(exc.detail, str) else "request failed"
-    if exc.status_code == 404 and message == "Not Found":
-        message = f"nothing at {request.url.path}"
-    response = error_response(request, status=exc.status_code, code=code, message=message)
-    for key, value in (exc.headers or {}).items():
-        response.headers[key] = value
-    return response
+    return error_response(request, problems.of_http(request, exc))
 
 
 def database_problem(exc: BaseException) -> str:
@@ -109,14 +71,9 @@ def database_problem(exc: BaseException) -> str:
 
 async def database_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("database unavailable on %s: %s", request.url.path, database_problem(exc))
-    response = error_response(
-        request,
-        status=503,
-        code="database_unavailable",
-        message="the database is not answering; try again in a few seconds",
-    )
-    response.headers["Retry-After"] = str(DATABASE_RETRY_SECONDS)
-    return response
+    message = "the database is not answering; try again in a few seconds"
+    retry = {"Retry-After": str(DATABASE_RETRY_SECONDS)}
+    return error_response(request, Problem(503, "database_unavailable", message, headers=retry))
 
 
 # A value the database refuses (an integer past its column, NUL in text): the request's fault,
@@ -127,11 +84,11 @@ BAD_VALUES = (sa_exc.DataError, psycopg.DataError, OverflowError)
 
 async def bad_value(request: Request, exc: Exception) -> Response:
     """A 422 naming what the database said; the route's transaction is already rolled back
-    (app.core.routing.in_transaction), so nothing of the request is written."""
+    (app.core.db.transaction), so nothing of the request is written."""
     problem = database_problem(exc)
     log.warning("a value the database refused on %s: %s", request.url.path, problem)
     message = f"a value in this request cannot be stored ({problem})"
-    return error_response(request, status=422, code="invalid_value", message=message)
+    return error_response(request, Problem(422, "invalid_value", message))
 
 
 def register(app: FastAPI) -> None:

@@ -13,11 +13,9 @@ from starlette.responses import Response
 
 from app.core.config import PROJECT_DIR
 from app.core.markdown import code_block
-from app.questions.grading import format_answer
 
 templates = Jinja2Templates(directory=PROJECT_DIR / "templates")
 templates.env.globals["difficulty_label"] = {"easy": "Easy", "medium": "Medium", "hard": "Hard"}
-templates.env.globals["format_answer"] = format_answer
 templates.env.filters["code_block"] = code_block
 
 

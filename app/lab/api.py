@@ -11,12 +11,12 @@ from fastapi.responses import StreamingResponse
 
 from app.core.bounds import PublicId
 from app.core.clients import client_address
-from app.core.deps import learner_public_id
 from app.core.pagination import Limit, Offset, Page
 from app.core.routing import UnitOfWorkRoute
 from app.lab.overview import LabOverview, overview
 from app.lab.running import Lab
 from app.lab.schemas import LabRunOut, StartLabRun
+from app.learners.deps import learner_public_id
 
 router = APIRouter(prefix="/lab", tags=["lab"], route_class=UnitOfWorkRoute)
 
@@ -38,9 +38,10 @@ async def lab_overview(lab: LabDep) -> LabOverview:
 @router.post("/runs", status_code=202)
 async def start_run(body: StartLabRun, request: Request, lab: LabDep) -> LabRunOut:
     """Queue a training run in the runner. 422 naming the constraint a task run breaks; 429
-    with Retry-After while you have a run going, the queue is full or your network address
-    holds its share of it. An identical earlier run
-    (same config, seed and torch) answers at once, already done."""
+    with Retry-After while you have a run going, the queue is full (for your own model, `code`:
+    the runner's lab code queue) or your network address holds its share of it; 503 when the
+    runner is unavailable. A refused run is not stored. An identical earlier run (same config,
+    seed and torch) answers at once, already done."""
     return await lab.start(learner_public_id(request), body, address=client_address(request))
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app.lab.config import LabConfig
 from app.runner.protocol import RunResult
+from app.training.config import LabConfig
 
 MARK = "@@torchquiz-lab@@ "
 STARTER = '''\
@@ -36,9 +36,9 @@ HARNESS = """
 # --- the lab's harness: train Model() on the lab's data with the run's procedure ---
 def _torchquiz_lab(config_json):
     import dataclasses, json, sys
-    from app.lab.config import LabConfig
-    from app.lab.dataset import make_data
-    from app.lab.training import train
+    from app.training.config import LabConfig
+    from app.training.dataset import make_data
+    from app.training.loop import train
 
     def report(kind, data):
         sys.stdout.write({mark!r} + json.dumps({{"type": kind, **data}}) + "\\n")

@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.core.forms import field_problems
-from app.lab.config import BASELINE, PRESETS, LabConfig
+from app.lab.config import BASELINE, PRESETS
 from app.lab.schemas import StartLabRun
+from app.training.config import LabConfig
 
 LABELS = {
     "cell": "Cell",

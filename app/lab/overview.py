@@ -6,18 +6,12 @@ from __future__ import annotations
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from app.lab import design, service
-from app.lab.config import (
-    BASELINE,
-    PRESETS,
-    READOUTS,
-    REFERENCES,
-    TASK,
-    LabConfig,
-    parameter_count,
-)
+from app.lab import service
+from app.lab.config import BASELINE, PRESETS, REFERENCES, TASK
 from app.lab.running import Lab
 from app.lab.schemas import ReferenceFigures
+from app.training import design
+from app.training.config import READOUTS, LabConfig, parameter_count
 
 
 class Preset(BaseModel):
@@ -94,7 +88,7 @@ DATA = DataDesign(
 
 
 async def overview(lab: Lab) -> LabOverview:
-    references = await lab.db(_references, lab.torch_version)
+    references = await lab.database.run(_references, lab.torch_version)
     if len(references) < len(REFERENCES):
         lab.measure_references()
     return LabOverview(

@@ -13,7 +13,6 @@ from starlette.responses import Response
 from app.bank.schema import LearningMode
 from app.core.bounds import PublicId, Slug, shown
 from app.core.clients import client_address
-from app.core.deps import CatalogDep, CsrfProtected, learner_public_id
 from app.core.errors import AppError, NotFoundError
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page, templates
@@ -25,6 +24,8 @@ from app.lab.custom import STARTER
 from app.lab.overview import LabOverview, overview, preset
 from app.lab.running import Lab
 from app.lab.schemas import LabRunOut, StartLabRun
+from app.learners.deps import CsrfProtected, learner_public_id
+from app.questions.deps import CatalogDep
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
@@ -200,7 +201,7 @@ def run_chart(run: LabRunOut) -> Any:
     return accuracy_chart("Accuracy per epoch", series, run.config.epochs)
 
 
-# The solution, as the page shows it: the model the SOLUTION preset trains (app.lab.training).
+# The solution, as the page shows it: the model the SOLUTION preset trains (app.training.loop).
 SOLUTION_CODE = """\
 import torch
 from torch import nn

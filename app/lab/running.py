@@ -8,22 +8,29 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from app.core.routing import UnitOfWork
+from app.core.db import Database
 from app.lab import custom, service
-from app.lab.models import LabRun
+from app.lab.models import ACTIVE, LabRun
 from app.lab.schemas import LabRunOut, StartLabRun
 from app.learners.service import NewLearnerLimit, find_learner, get_or_create_learner
-from app.runner.client import OFF_HERE, RunnerClient, RunnerOffError, RunnerWarmingError
+from app.runner.client import (
+    OFF_HERE,
+    RunnerClient,
+    RunnerOffError,
+    RunnerWarmingError,
+    StreamedRun,
+)
 from app.runner.protocol import RunRequest
 
 log = logging.getLogger("torchquiz")
 T = TypeVar("T")
 POLL_SECONDS = 0.5  # how often a reader checks the database when no event wakes it
+CANCEL_WAIT_SECONDS = 2.0  # how long a cancel waits for the run's end to be recorded
 
 
 class Lab:
@@ -32,21 +39,18 @@ class Lab:
 
     def __init__(
         self,
-        factory: sessionmaker[Session],
+        database: Database,
         runner: RunnerClient | None,
         torch_version: str = "",
         *,
         new_learners: NewLearnerLimit | None = None,
     ) -> None:
-        self.factory, self.runner, self.torch_version = factory, runner, torch_version
+        self.database, self.runner, self.torch_version = database, runner, torch_version
         self.new_learners = new_learners
         self._changed: dict[int, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._measuring: asyncio.Task[None] | None = None
-
-    async def db(self, work: Callable[..., T], *args: Any) -> T:
-        """`work(session, *args)` as one transaction, where this database's work runs."""
-        return await UnitOfWork(self.factory())(work, *args)
+        self._starting = KeyedLock()
 
     def available(self) -> bool:
         """Whether runs can start now: the runner is ready (not warming up, and not off)."""
@@ -75,32 +79,54 @@ class Lab:
         learners' limits per address; None for the page's own reference runs."""
         service.refuse_if_invalid(request.config, request.task, request.code)
         self._runner()  # no ready runner, no run: refused before anything is stored
-        run, job_needed = await self.db(self._new_run, learner, request, address)
-        if not job_needed:
-            return service.view(run)
         if request.code is not None:
-            work = self._run_code(run.id, learner, request, run.public_id, address=address)
-            self._in_background(work)
+            return await self._start_code(learner, request, address)
+        run, job_needed = await self.database.run(self._new_run, learner, request, address)
+        if not job_needed:
             return service.view(run)
         try:
             job = await self._client().lab_submit(request.config, learner, address=address)
         except Exception:  # the queue is full, or the runner is gone: as if never asked
-            await self.db(service.discard, run.id)
+            await self.database.run(service.discard, run.id)
             raise
-        await self.db(service.set_job, run.id, job)
+        await self.database.run(service.set_job, run.id, job)
         self._follow(run.id, job)
         return service.view(run)
 
     def _new_run(
         self, db: Session, learner: str | None, request: StartLabRun, address: str | None
     ) -> tuple[LabRun, bool]:
+        learner_id, served = self._admit(db, learner, request, address)
+        if served is not None:
+            return served, False
+        return self._store(db, learner_id, request), True
+
+    def _admit(
+        self, db: Session, learner: str | None, request: StartLabRun, address: str | None
+    ) -> tuple[int | None, LabRun | None]:
+        """The learner (stored if new, within the new learners' limit), and the run served
+        from an identical earlier one (stored now) if there is one; else the learner must
+        have no run going."""
         limit = self.new_learners
         admit = functools.partial(limit.admit, address) if limit else None
         learner_id = get_or_create_learner(db, learner, admit=admit).id if learner else None
         cached = service.cached_run(db, request.config.key(self.torch_version, request.code))
-        if cached is None and learner_id is not None:
+        if cached is not None:
+            return learner_id, self._store(db, learner_id, request, cached=cached)
+        if learner_id is not None:
             service.ensure_idle(db, learner_id)
-        run = service.new_run(
+        return learner_id, None
+
+    def _store(
+        self,
+        db: Session,
+        learner_id: int | None,
+        request: StartLabRun,
+        *,
+        cached: LabRun | None = None,
+        public_id: str | None = None,
+    ) -> LabRun:
+        return service.new_run(
             db,
             learner_id,
             request.config,
@@ -108,8 +134,58 @@ class Lab:
             torch_version=self.torch_version,
             code=request.code,
             cached=cached,
+            public_id=public_id,
         )
-        return run, cached is None
+
+    async def _start_code(
+        self, learner: str | None, request: StartLabRun, address: str | None
+    ) -> LabRunOut:
+        """A learner's own model: the runner accepts the run (it holds its place in the
+        runner's lab code lane) before it is stored, so a refusal (429 queue_full or
+        rate_limited, 503) answers this start and no run is stored. Its handle at the runner,
+        for a cancel, is the run's public id, chosen first. An identical earlier run is served
+        from the cache without asking the runner.
+
+        One learner's starts go one at a time here, so that a second start while the first
+        is being accepted finds it (run_in_progress) instead of taking a place at the runner;
+        across processes the database's index of active runs holds (app.lab.service.new_run)."""
+        assert request.code is not None
+        async with self._starting.hold(learner):
+            learner_id, served = await self.database.run(self._admit, learner, request, address)
+            if served is not None:
+                return service.view(served)
+            handle = service.new_public_id()
+            program = custom.program(request.code, request.config)
+            run = RunRequest(
+                code=program, kind="lab_code", learner=learner, address=address, handle=handle
+            )
+            opened = await self._client().open_streamed(run)
+            # Accepted: stored and followed from here whatever becomes of this request.
+            storing = asyncio.ensure_future(self._store_code(learner_id, request, handle, opened))
+            return await asyncio.shield(storing)
+
+    async def _store_code(
+        self, learner_id: int | None, request: StartLabRun, handle: str, opened: StreamedRun
+    ) -> LabRunOut:
+        """A run the runner has accepted, stored, then followed in the background; one that
+        cannot be stored (another start by the learner won: 429 run_in_progress) is cancelled
+        at the runner."""
+        try:
+            run = await self.database.run(self._store, learner_id, request, public_id=handle)
+        except BaseException:
+            await self._give_up(handle, opened)
+            raise
+        self._in_background(self._run_code(run.id, opened))
+        return service.view(run)
+
+    async def _give_up(self, handle: str, opened: StreamedRun) -> None:
+        """Stop a run the runner accepted but no one will follow."""
+        try:
+            await self._client().cancel_run(handle)
+        except Exception as exc:  # closing the stream stops it too
+            log.warning("lab code run %s: cancelling it at the runner failed: %s", handle, exc)
+        finally:
+            await opened.close()
 
     def _follow(self, run_id: int, job: int) -> None:
         self._in_background(self._record(run_id, job))
@@ -120,36 +196,32 @@ class Lab:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _run_code(
-        self,
-        run_id: int,
-        learner: str | None,
-        request: StartLabRun,
-        handle: str,
-        *,
-        address: str | None,
-    ) -> None:
-        """A learner's own model: one sandboxed run (cancellable by its handle, the run's
-        public id), each epoch recorded as its report arrives."""
-        assert request.code is not None
-        await self.db(service.apply_event, run_id, {"type": "started"})
-        self._wake(run_id)
+    async def _run_code(self, run_id: int, opened: StreamedRun) -> None:
+        """A learner's own model, accepted by the runner (`_start_code`): queued until the
+        runner starts it, then each epoch recorded as its report arrives, then its end."""
         reports = custom.Reports()
+        started = False
 
-        async def printed(chunk: str) -> None:
-            for epoch in custom.epochs_in(reports.feed(chunk)):
-                await self.db(service.apply_event, run_id, epoch)
+        async def start() -> None:
+            nonlocal started
+            if not started:
+                started = True
+                await self.database.run(service.apply_event, run_id, {"type": "started"})
                 self._wake(run_id)
 
-        code = custom.program(request.code, request.config)
-        run = RunRequest(
-            code=code, kind="lab_code", learner=learner, address=address, handle=handle
-        )
+        async def printed(chunk: str) -> None:
+            await start()  # a runner that does not say when a run starts: its first output
+            for epoch in custom.epochs_in(reports.feed(chunk)):
+                await self.database.run(service.apply_event, run_id, epoch)
+                self._wake(run_id)
+
         try:
-            final = custom.final_event(await self._client().run_streamed(run, printed))
-        except Exception as exc:  # the runner is busy or gone: the run must still end
+            final = custom.final_event(await opened.follow(printed, start))
+        except Exception as exc:  # the runner is gone, or the database: the run must still end
             final = {"type": "failed", "message": str(exc)}
-        await self.db(service.apply_event, run_id, final)
+        finally:
+            await opened.close()
+        await self.database.run(service.apply_event, run_id, final)
         self._wake(run_id)
 
     async def _record(self, run_id: int, job: int) -> None:
@@ -158,11 +230,12 @@ class Lab:
             async for event in self._client().lab_events(job):
                 if event["type"] == "queued":
                     continue
-                await self.db(service.apply_event, run_id, event)
+                await self.database.run(service.apply_event, run_id, event)
                 self._wake(run_id)
         except Exception as exc:  # the run must end, whatever broke
             log.error("lab run %d: following its job failed: %s", run_id, exc)
-            await self.db(service.apply_event, run_id, {"type": "failed", "message": str(exc)})
+            failed = {"type": "failed", "message": str(exc)}
+            await self.database.run(service.apply_event, run_id, failed)
             self._wake(run_id)
 
     def _wake(self, run_id: int) -> None:
@@ -170,10 +243,10 @@ class Lab:
             event.set()
 
     async def runs(self, learner: str, limit: int, offset: int) -> tuple[int, list[LabRunOut]]:
-        return await self.db(_runs_of, learner, limit, offset)
+        return await self.database.run(_runs_of, learner, limit, offset)
 
     async def run_view(self, learner: str | None, public_id: str) -> LabRunOut:
-        return await self.db(self._view, learner, public_id)
+        return await self.database.run(self._view, learner, public_id)
 
     @staticmethod
     def _view(db: Session, learner: str | None, public_id: str) -> LabRunOut:
@@ -181,7 +254,7 @@ class Lab:
 
     async def follow(self, learner: str | None, public_id: str) -> AsyncIterator[LabRunOut]:
         """The run now, then again each time it changes, until it has finished."""
-        row_id = (await self.db(_own_row, learner, public_id)).id
+        row_id = (await self.database.run(_own_row, learner, public_id)).id
         shown: tuple[str, int] | None = None
         while True:
             changed = self._changed.setdefault(row_id, asyncio.Event())
@@ -196,11 +269,19 @@ class Lab:
                 await asyncio.wait_for(changed.wait(), POLL_SECONDS)
 
     async def cancel(self, learner: str | None, public_id: str) -> LabRunOut:
-        run = await self.db(_own_row, learner, public_id)
-        if run.status in ("queued", "running") and run.code is not None:
+        """Ask the runner to stop a queued or running run, and answer once it has ended (a
+        queued one ends at once; a running one is killed), or after CANCEL_WAIT_SECONDS."""
+        run = await self.database.run(_own_row, learner, public_id)
+        if run.status in ACTIVE and run.code is not None:
             await self._client().cancel_run(run.public_id)
-        elif run.status in ("queued", "running") and run.job_id is not None:
+        elif run.status in ACTIVE and run.job_id is not None:
             await self._client().lab_cancel(run.job_id)
+        else:
+            return service.view(run)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CANCEL_WAIT_SECONDS):
+                async for _ in self.follow(learner, public_id):
+                    pass
         return await self.run_view(learner, public_id)
 
     def measure_references(self) -> None:
@@ -221,6 +302,31 @@ class Lab:
             task.cancel()
 
 
+class KeyedLock:
+    """One lock per key (a learner), kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str | None) -> AsyncIterator[None]:
+        """Hold the key's lock; None: no lock at all."""
+        if key is None:
+            yield
+            return
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 def _runs_of(db: Session, learner: str, limit: int, offset: int) -> tuple[int, list[LabRunOut]]:
     found = find_learner(db, learner)
     return service.list_runs(db, found.id if found else None, limit, offset)
@@ -235,6 +341,6 @@ async def start_lab(lab: Lab) -> None:
     """The lab's own start, in the background while the app already serves: runs an earlier
     process left unfinished are marked failed. Before the runner is ready no run can start, so
     none of this process's can be among them."""
-    failed = await lab.db(service.fail_unfinished)
+    failed = await lab.database.run(service.fail_unfinished)
     if failed:
         log.warning("lab: %d runs left unfinished by an earlier start marked failed", failed)

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.core.bounds import Text
-from app.lab.config import LabConfig
+from app.training.config import LabConfig
 
 RunStatus = Literal["queued", "running", "done", "failed", "stopped", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"done", "failed", "stopped", "cancelled"})

@@ -4,6 +4,7 @@ the cache of identical runs and the reference figures. Both faces (API, pages) c
 from __future__ import annotations
 
 import statistics
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from app.core.db import as_utc, utcnow
 from app.core.errors import AppError, NotFoundError
-from app.lab.config import BASELINE, REFERENCE_SEEDS, REFERENCES, TASK, LabConfig, parameter_count
+from app.lab.config import BASELINE, REFERENCE_SEEDS, REFERENCES, TASK
 from app.lab.models import ACTIVE, LabRun
 from app.lab.schemas import FINISHED, Criterion, EpochOut, LabRunOut, ReferenceFigures
+from app.training.config import LabConfig, parameter_count
 
 
 class RunInProgressError(AppError):
@@ -65,8 +67,12 @@ def new_run(
     torch_version: str,
     code: str | None = None,
     cached: LabRun | None = None,
+    public_id: str | None = None,
 ) -> LabRun:
+    """`public_id`: chosen beforehand (new_public_id) when the runner has already been given
+    it as the run's handle; else chosen here."""
     run = LabRun(
+        public_id=public_id or new_public_id(),
         learner_id=learner_id,
         config=config.model_dump(mode="json"),
         config_key=config.key(torch_version, code),
@@ -89,6 +95,10 @@ def new_run(
             ensure_idle(db, learner_id)
         raise
     return run
+
+
+def new_public_id() -> str:
+    return str(uuid.uuid4())
 
 
 def discard(db: Session, run_id: int) -> None:

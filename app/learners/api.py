@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from app.core.deps import IdentityDep, TokensDep
 from app.core.routing import UnitOfWorkRoute
+from app.learners.deps import IdentityDep, TokensDep
 
 router = APIRouter(tags=["learners"], route_class=UnitOfWorkRoute)
 

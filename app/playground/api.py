@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app.core.clients import client_address
-from app.core.deps import RunnerDep, learner_public_id
 from app.core.routing import UnitOfWorkRoute
+from app.learners.deps import learner_public_id
 from app.playground import service
+from app.runner.deps import RunnerDep
 from app.runner.playground import PlaygroundParams, PlaygroundResult
 
 router = APIRouter(tags=["playground"], route_class=UnitOfWorkRoute)

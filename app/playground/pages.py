@@ -6,12 +6,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.core.clients import client_address
-from app.core.deps import MaybeRunnerDep, RunnerStateDep, learner_public_id
 from app.core.errors import AppError
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
+from app.learners.deps import learner_public_id
 from app.playground import form
 from app.runner.client import REFUSALS, refusal_note
+from app.runner.deps import MaybeRunnerDep, RunnerStateDep
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 

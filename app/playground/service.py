@@ -3,15 +3,8 @@ bound named (app.runner.playground.too_costly, the same check the form and the r
 
 from __future__ import annotations
 
-from app.core.errors import AppError
+from app.runner.errors import TooCostlyError
 from app.runner.playground import PlaygroundParams, too_costly
-
-
-class TooCostlyError(AppError):
-    """Valid, but more work than one playground request may be (the figure and the limit)."""
-
-    status = 422
-    code = "too_costly"
 
 
 def refuse_if_too_costly(params: PlaygroundParams) -> None:

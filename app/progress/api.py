@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.core.bounds import Slug
-from app.core.deps import CatalogDep, LearnerDep, SessionDep
+from app.core.deps import SessionDep
 from app.core.pagination import Limit, Offset, Page, page_of
 from app.core.routing import UnitOfWorkRoute
+from app.learners.deps import LearnerDep
 from app.progress import service
 from app.progress.schemas import Mistake, TopicProgress
+from app.questions.deps import CatalogDep
 
 router = APIRouter(tags=["progress"], route_class=UnitOfWorkRoute)
 

@@ -6,14 +6,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.core.bounds import Slug
-from app.core.deps import (
-    CatalogDep,
-    LearnerDep,
-    SessionDep,
-)
+from app.core.deps import SessionDep
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
+from app.learners.deps import LearnerDep
 from app.progress import service
+from app.questions.deps import CatalogDep
 from app.questions.service import topic_summary
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)

@@ -6,10 +6,10 @@ from fastapi import APIRouter
 
 from app.bank.schema import Difficulty
 from app.core.bounds import Slug, Tag
-from app.core.deps import CatalogDep
 from app.core.pagination import Limit, Offset, Page, page_of
 from app.core.routing import UnitOfWorkRoute
 from app.questions import service
+from app.questions.deps import CatalogDep
 from app.questions.schemas import QuestionPublic, TopicDetail, TopicSummary
 
 router = APIRouter(tags=["topics"], route_class=UnitOfWorkRoute)

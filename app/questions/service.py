@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
+from app.bank.grading import SHAPE_FORMS, format_answer, letter
 from app.bank.schema import (
     AnyQuestion,
     ChoiceQuestion,
@@ -13,7 +17,6 @@ from app.bank.schema import (
 )
 from app.core.markdown import python_blocks, render, render_inline
 from app.questions.catalog import Catalog, CatalogQuestion, CatalogTopic
-from app.questions.grading import SHAPE_FORMS, format_answer, letter
 from app.questions.schemas import (
     OptionPublic,
     OptionReview,
@@ -24,6 +27,8 @@ from app.questions.schemas import (
     TopicDetail,
     TopicSummary,
 )
+
+Q = TypeVar("Q", bound=QuestionPublic)
 
 
 def topic_summary(topic: CatalogTopic) -> TopicSummary:
@@ -127,6 +132,30 @@ def correct_answer_text(question: AnyQuestion) -> str:
     if isinstance(question, CodeQuestion):
         return f"code that passes all {len(question.tests)} tests (one is shown below)"
     return question.answer.accepted[0]
+
+
+def question_in_order(view: Q, order: Sequence[int] | None) -> Q:
+    """A question view with its options in an attempt's order (app.attempts.order), lettered
+    as shown; None keeps the file's order."""
+    if order is None or view.options is None:
+        return view
+    options = [
+        view.options[index].model_copy(update={"label": letter(shown)})
+        for shown, index in enumerate(order)
+    ]
+    return view.model_copy(update={"options": options})
+
+
+def solution_in_order(solution: Solution, order: Sequence[int] | None) -> Solution:
+    """The explanation with its options, and the letters of the right answer, as shown."""
+    if order is None or solution.options is None:
+        return solution
+    options = [
+        solution.options[index].model_copy(update={"label": letter(shown)})
+        for shown, index in enumerate(order)
+    ]
+    right = ", ".join(o.label for o in options if o.correct)
+    return solution.model_copy(update={"options": options, "correct_answer": right})
 
 
 def with_choices(solution: Solution, given: object) -> Solution:

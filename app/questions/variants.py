@@ -15,14 +15,14 @@ import logging
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from app.bank.checks import from_run
 from app.bank.loader import data_hash
 from app.bank.schema import AnyQuestion, QuestionAdapter
 from app.bank.variants import VariantError, answer_of, check_code, describe, fill, seeds
+from app.core.db import Database
 from app.core.errors import AppError
-from app.core.routing import UnitOfWork
 from app.questions.catalog import Catalog, CatalogQuestion
 from app.questions.models import QuestionVersion
 from app.runner.client import RunnerClient
@@ -40,7 +40,7 @@ def without_templates(catalog: Catalog) -> Catalog:
 
 async def materialize(
     catalog: Catalog,
-    factory: sessionmaker[Session],
+    database: Database,
     runner: RunnerClient | None,
     torch: str | None,
     *,
@@ -54,22 +54,22 @@ async def materialize(
     if not templates:
         return catalog
     try:
-        found = await _variants(templates, factory, runner if torch else None, torch)
+        found = await _variants(templates, database, runner if torch else None, torch)
     except IntegrityError:  # another process stored the same variants first: read theirs
-        found = await _variants(templates, factory, None, torch)
+        found = await _variants(templates, database, None, torch)
     return _with_variants(catalog, found, quiet=not final)
 
 
 async def _variants(
     templates: list[CatalogQuestion],
-    factory: sessionmaker[Session],
+    database: Database,
     runner: RunnerClient | None,
     torch: str | None,
 ) -> dict[str, list[tuple[int, AnyQuestion]]]:
     """Slug -> [(version id, question)] in seed order, stored ones first looked up. Database
     work runs where this database's routes run (a thread for a server database): the app is
     serving meanwhile."""
-    stored = await UnitOfWork(factory())(_all_stored, templates, torch)
+    stored = await database.run(_all_stored, templates, torch)
     wanted = {q.slug: [seed for seed, _ in seeds(q.model)] for q in templates}
     computed = {}
     if runner is not None:
@@ -81,7 +81,7 @@ async def _variants(
             if seed not in stored[q.slug]
         ]
         computed = {key: model for key, model in await asyncio.gather(*jobs) if model}
-    return await UnitOfWork(factory())(_store_all, templates, stored, wanted, computed, torch)
+    return await database.run(_store_all, templates, stored, wanted, computed, torch)
 
 
 def _all_stored(

@@ -13,6 +13,7 @@ import contextlib
 import importlib.metadata
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -22,9 +23,13 @@ from typing import Any, Literal, NoReturn
 import httpx
 
 from app.core.errors import AppError
-from app.lab.config import LabConfig
+from app.runner.errors import RETRY_AFTER_MS
+from app.runner.errors import RunnerOffError as RunnerOffError
+from app.runner.errors import RunnerWarmingError as RunnerWarmingError
 from app.runner.playground import PlaygroundParams, PlaygroundResult
 from app.runner.protocol import WARMING, WARMING_RETRY_SECONDS, RunRequest, RunResult
+from app.runner.refusals import RecentRefusals
+from app.training.config import LabConfig
 
 log = logging.getLogger("torchquiz")
 
@@ -39,32 +44,28 @@ EMBEDDED_START_SECONDS = 60
 SETTLED_POLL_SECONDS = 5.0
 
 
+# RunnerWarmingError and RunnerOffError are the runner's own refusals (app.runner.errors),
+# raised again here from its answer.
+
+
 class RunnerUnavailableError(AppError):
+    """The runner cannot be reached, or could not make the run (its answer says why)."""
+
     status = 503
     code = "runner_unavailable"
 
 
-class RunnerWarmingError(AppError):
-    """The runner is starting its workers: try again in a few seconds."""
-
-    status = 503
-    code = "runner_warming"
-
-    def __init__(self, retry_after: int = WARMING_RETRY_SECONDS) -> None:
-        super().__init__(WARMING)
-        self.headers = {"Retry-After": str(retry_after)}
-
-
-class RunnerOffError(AppError):
-    """Running code is off for good: the kernel allows no sandbox, or the operator said so."""
-
-    status = 503
-    code = "runner_off"
-
-
 class TooManyRunsError(AppError):
+    """The runner's 429, as it said it: rate-limited (the field names the bucket, "learner" or
+    "address"), or a queue with no place; `seconds`: when to ask again."""
+
     status = 429
     code = "rate_limited"
+
+    def __init__(self, message: str, *, seconds: float = 1.0, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.seconds = seconds
+        self.headers = {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
 # What a run may meet instead of a result; a page shows it in place of the output.
@@ -153,6 +154,7 @@ class RunnerClient:
         self._answered = False  # has the runner ever answered?
         self._created = time.monotonic()
         self._heard, self._settled = asyncio.Event(), asyncio.Event()
+        self.refusals = RecentRefusals()
         self._client = self._new_client(timeout)
 
     def _new_client(self, timeout: float) -> httpx.AsyncClient:
@@ -167,41 +169,55 @@ class RunnerClient:
         )
 
     async def run(self, request: RunRequest) -> RunResult:
-        response = await self._post("/v1/runs", request.model_dump_json(exclude_none=True))
+        body = request.model_dump_json(exclude_none=True)
+        response = await self._post(
+            "/v1/runs", body, limit="runs", learner=request.learner, address=request.address
+        )
         return RunResult.model_validate_json(response.content)
 
     async def playground(
         self, params: PlaygroundParams, learner: str | None, *, address: str | None = None
     ) -> PlaygroundResult:
         body = json.dumps({"params": params.model_dump(), "learner": learner, "address": address})
-        response = await self._post("/v1/playground", body)
+        response = await self._post(
+            "/v1/playground", body, limit="playground", learner=learner, address=address
+        )
         return PlaygroundResult.model_validate_json(response.content)
 
     async def run_streamed(
         self, request: RunRequest, on_output: Callable[[str], Awaitable[None]]
     ) -> RunResult:
         """As `run`, hearing the code's stdout as it prints (for a long run, such as a lab
-        model training)."""
-        body = request.model_dump_json(exclude_none=True)
-        headers = {"content-type": "application/json"}
+        model training): `open_streamed`, then the run followed to its result."""
+        return await (await self.open_streamed(request)).follow(on_output)
+
+    async def open_streamed(self, request: RunRequest) -> StreamedRun:
+        """Start a run whose output streams, and return once the runner has accepted it (it
+        holds its place in its kind's queue), before it has run: a refusal (429 with
+        Retry-After, 503) is raised here, as `run` raises it. `StreamedRun.follow` then reads
+        the run to its result; closing it unread stops the run."""
+        sent = self._client.build_request(
+            "POST",
+            "/v1/runs/stream",
+            content=request.model_dump_json(exclude_none=True),
+            headers={"content-type": "application/json"},
+            timeout=None,  # a run waits for its turn, silent, for minutes
+        )
         try:
-            async with self._client.stream(
-                "POST", "/v1/runs/stream", content=body, headers=headers, timeout=None
-            ) as response:
-                if response.status_code != 200:
+            async with asyncio.timeout(self._client.timeout.read):  # for the answer only
+                response = await self._client.send(sent, stream=True)
+            if response.status_code != 200:
+                try:
                     await response.aread()
-                    self._raise_for(response)
-                async for line in response.aiter_lines():
-                    message = json.loads(line) if line else {}
-                    if "output" in message:
-                        await on_output(message["output"])
-                    elif "result" in message:
-                        return RunResult.model_validate(message["result"])
-                    elif "error" in message:
-                        raise RunnerUnavailableError(message["error"]["message"])
+                finally:
+                    await response.aclose()
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from None
-        raise RunnerUnavailableError("the runner ended the run's stream without a result")
+        except TimeoutError:
+            raise RunnerUnavailableError("the code runner did not answer in time") from None
+        if response.status_code != 200:
+            self._raise_for(response)
+        return StreamedRun(self, response)
 
     async def cancel_run(self, handle: str) -> bool:
         """Stop the run started with this handle; False if none is going."""
@@ -235,7 +251,22 @@ class RunnerClient:
     async def lab_cancel(self, job_id: int) -> None:
         await self._post(f"/v1/lab/jobs/{job_id}/cancel", "{}")
 
-    async def _post(self, path: str, body: str, *, ok: int = 200) -> httpx.Response:
+    async def _post(
+        self,
+        path: str,
+        body: str,
+        *,
+        ok: int = 200,
+        limit: str = "",
+        learner: str | None = None,
+        address: str | None = None,
+    ) -> httpx.Response:
+        """`limit`: the runner's rate limit this call spends from ("runs", "playground"): a
+        refusal it answered is answered again here until it lapses (app.runner.refusals)."""
+        if limit and (refused := self.refusals.check(limit, learner=learner, address=address)):
+            raise TooManyRunsError(
+                refused.said_now(), seconds=refused.seconds(), field=refused.bucket
+            )
         try:
             response = await self._client.post(
                 path, content=body, headers={"content-type": "application/json"}
@@ -244,7 +275,19 @@ class RunnerClient:
             raise self._unreachable(exc) from None
         self._answered = True
         if response.status_code != ok:
-            self._raise_for(response)
+            try:
+                self._raise_for(response)
+            except TooManyRunsError as exc:
+                if limit and exc.field:
+                    self.refusals.remember(
+                        limit,
+                        exc.field,
+                        learner=learner,
+                        address=address,
+                        seconds=exc.seconds,
+                        message=exc.message,
+                    )
+                raise
         if self.state.state == "unreachable":  # it answers again
             self.state.state = "ready"
         return response
@@ -277,9 +320,11 @@ class RunnerClient:
         body = _json(response)
         message = str(body.get("message") or f"the code runner answered {response.status_code}")
         if response.status_code == 429:
-            error: AppError = TooManyRunsError(body.get("message", "too many runs"))
-            error.headers = {"Retry-After": response.headers.get("retry-after", "1")}
-            raise error
+            raise TooManyRunsError(
+                str(body.get("message") or "too many runs"),
+                seconds=_seconds(response),
+                field=body.get("field"),
+            )
         code = body.get("code")
         if response.status_code == 503 and code == "runner_warming":
             self.state.state = "warming"
@@ -336,6 +381,50 @@ class RunnerClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _seconds(response: httpx.Response) -> float:
+    """When to ask again: to the millisecond if the runner said so, else whole seconds."""
+    for header, scale in ((RETRY_AFTER_MS, 1000), ("retry-after", 1)):
+        with contextlib.suppress(ValueError):
+            return float(response.headers.get(header, "")) / scale
+    return 1.0
+
+
+class StreamedRun:
+    """A run the runner has accepted (RunnerClient.open_streamed), its answer's lines not yet
+    read: {"started"} once it has started, {"output"} as it prints, then its result."""
+
+    def __init__(self, runner: RunnerClient, response: httpx.Response) -> None:
+        self._runner, self._response = runner, response
+
+    async def follow(
+        self,
+        on_output: Callable[[str], Awaitable[None]],
+        on_start: Callable[[], Awaitable[None]] | None = None,
+    ) -> RunResult:
+        """The run's result, hearing its start (`on_start`: not every runner says it) and its
+        stdout as it prints; the stream is closed afterwards, whatever happened."""
+        try:
+            async for line in self._response.aiter_lines():
+                message = json.loads(line) if line else {}
+                if "output" in message:
+                    await on_output(message["output"])
+                elif "started" in message and on_start is not None:
+                    await on_start()
+                elif "result" in message:
+                    return RunResult.model_validate(message["result"])
+                elif "error" in message:
+                    raise RunnerUnavailableError(message["error"]["message"])
+        except httpx.HTTPError as exc:
+            raise self._runner._unreachable(exc) from None
+        finally:
+            await self._response.aclose()
+        raise RunnerUnavailableError("the runner ended the run's stream without a result")
+
+    async def close(self) -> None:
+        """Give the run up unread: the runner stops it when the connection goes."""
+        await self._response.aclose()
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -15,21 +15,28 @@ from pathlib import Path
 import httpx
 
 from app.core.config import PROJECT_DIR
+from app.runner.settings import RunnerSettings
 from app.runner.syscalls import PR_SET_PDEATHSIG, prctl
-
-# The runner process gets none of the app's environment (database URL, secret key...).
-RUNNER_ENV_PREFIX = "TORCHQUIZ_RUNNER_"
 
 
 @contextlib.contextmanager
-def embedded_runner(socket: Path, *, wait: bool = True, timeout: float = 180.0) -> Iterator[str]:
-    """Start `torchquiz runner` on `socket`; yield its URL once its workers are warm, or at
-    once with `wait=False` (`torchquiz serve`: the app learns from the runner's /healthz when
-    it is ready, and the socket appears a moment after the process starts)."""
+def embedded_runner(
+    socket: Path,
+    settings: RunnerSettings | None = None,
+    *,
+    wait: bool = True,
+    timeout: float = 180.0,
+) -> Iterator[str]:
+    """Start `torchquiz runner` on `socket` with these settings (by default, read from the
+    environment here); yield its URL once its workers are warm, or at once with `wait=False`
+    (`torchquiz serve`: the app learns from the runner's /healthz when it is ready, and the
+    socket appears a moment after the process starts)."""
+    settings = settings or RunnerSettings()
     socket.parent.mkdir(parents=True, exist_ok=True)
     socket.unlink(missing_ok=True)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    env |= {k: v for k, v in os.environ.items() if k.startswith(RUNNER_ENV_PREFIX)}
+    # The runner gets none of the app's environment (database URL, secret key...): its own
+    # settings only, as variables it reads back into the same settings.
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")} | settings.environ()
     process = subprocess.Popen(  # noqa: S603 - our own command
         [sys.executable, "-m", "app.cli", "runner", "--uds", str(socket)],
         env=env,

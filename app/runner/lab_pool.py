@@ -17,7 +17,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.runner.pool import QueueFullError, RunnerUnavailableError
+from app.runner.errors import (
+    AddressShareError,
+    LearnerBusyError,
+    QueueFullError,
+    WorkerUnavailableError,
+)
 from app.runner.ratelimit import address_key
 from app.runner.warm import WarmProcess
 
@@ -25,14 +30,6 @@ log = logging.getLogger("torchquiz.runner")
 
 FINAL = frozenset({"done", "failed", "stopped", "cancelled"})
 KEPT_JOBS = 512  # finished jobs whose events stay readable
-
-
-class LearnerBusyError(Exception):
-    """The learner already has a job queued or running."""
-
-
-class AddressShareError(Exception):
-    """The caller's address already holds its share of the queue."""
 
 
 @dataclass
@@ -78,7 +75,7 @@ class _LabWorker(WarmProcess):
         while True:
             line = await self.process.stdout.readline()
             if not line:
-                raise RunnerUnavailableError("the lab worker stopped")
+                raise WorkerUnavailableError("the lab worker stopped")
             event = json.loads(line)
             kind = event.pop("type")
             event.pop("job", None)
@@ -218,7 +215,7 @@ class LabPool:
                     await self._restart(worker)
                 await worker.run(job, self.wall_seconds)
                 self._remember(job)
-            except (RunnerUnavailableError, OSError, ValueError) as exc:
+            except (WorkerUnavailableError, OSError, ValueError) as exc:
                 log.error("lab worker failed: %s", exc)
                 worker.stop()
                 if not job.finished:

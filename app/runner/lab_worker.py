@@ -31,9 +31,9 @@ def emit(job: int, event: dict[str, Any]) -> None:
 def train_in_child(job: int, config_data: dict[str, Any], cpu_seconds: int) -> None:
     """The forked child: train, streaming each epoch, then exit without running any clean-up
     the parent owns."""
-    from app.lab.config import LabConfig
-    from app.lab.training import train
     from app.runner.syscalls import PR_SET_PDEATHSIG, prctl
+    from app.training.config import LabConfig
+    from app.training.loop import train
 
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
@@ -111,19 +111,19 @@ def main() -> None:
     global DATA
     import torch
 
-    from app.lab.config import BASELINE
-    from app.lab.dataset import make_data
-    from app.lab.training import train
     from app.runner import jail
     from app.runner.playground import cap_memory
     from app.runner.zygote import build_seccomp, warm_up
+    from app.training.config import LabConfig
+    from app.training.dataset import make_data
+    from app.training.loop import train
 
     mode, uid, cpu_seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     seccomp = build_seccomp()
     warm_up()
     torch.set_num_threads(1)  # one thread: as fast here, and jobs stay deterministic
     DATA = make_data()
-    train(BASELINE.model_copy(update={"epochs": 1}), DATA)  # pays for lazy imports once
+    train(LabConfig(epochs=1), DATA)  # the default model for an epoch: pays for lazy imports once
     cap_memory(MEMORY_HEADROOM)
     jail.confine(mode, uid, seccomp)  # type: ignore[arg-type]
     sys.stdout.flush()

@@ -13,6 +13,10 @@ Within a lane, runs take turns by requester (the client's network address, else 
 - a busy requester (more runs lately than one learner may start) never takes the last free
   place: it stays free for everyone else, whose run then starts at once instead of after one
   of the flood's.
+
+A run joins the queue at once (`Lane.join`, no await: counted before its caller answers that
+the run is accepted) and may be withdrawn from it at once (`Lane.withdraw`, a cancel): its
+place in the queue is then free for the next requester, not when its turn would have come.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import itertools
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from app.runner.limits import RunKind
@@ -37,6 +42,21 @@ def requester(*, address: str | None, learner: str | None) -> str:
     """Whom a run counts against for its turn: the client's network address (a script that
     drops its cookie, a new learner each time, is still one requester), else the learner."""
     return address_key(address) if address else learner or ""
+
+
+class WithdrawnError(Exception):
+    """The run was withdrawn from the queue (`Lane.withdraw`) before its turn came."""
+
+
+@dataclass(eq=False)
+class Place:
+    """A run's request for a place in a lane, from `Lane.join` until it is granted (the future's
+    result True) or withdrawn (False)."""
+
+    who: str
+    arrival: int
+    granted: asyncio.Future[bool]
+    queued: bool = True
 
 
 class Usage:
@@ -65,48 +85,66 @@ class Usage:
 class Lane:
     def __init__(self, *, parallel: int, depth: int, typical_ms: float) -> None:
         self.parallel, self.depth = parallel, depth
-        self.waiting = 0
+        self.waiting = 0  # places queued for, from `join` until granted or withdrawn
         self.active = 0  # places held, including ones granted to a waiter not yet resumed
         self._reserved = 1 if parallel > 1 else 0  # places a busy requester may not take
         self._going: Counter[str] = Counter()  # places held, by requester
         self._served: dict[str, int] = {}  # when each requester with runs was last given one
         self._grants = itertools.count()
         self._usage = Usage()
-        # Waiters by requester, each queue oldest first, tagged with its arrival number.
-        self._queues: dict[str, deque[tuple[int, asyncio.Future[None]]]] = {}
+        # Waiting places by requester, each queue oldest first.
+        self._queues: dict[str, deque[Place]] = {}
         self._arrivals = itertools.count()
         self._typical_ms = typical_ms  # a run's duration until some have been measured
         self._recent_ms: list[float] = []
 
     def full(self, who: str = "") -> bool:
-        """No place for this requester now, and the queue is at its depth."""
-        return self.waiting >= self.depth and not self._may_take(who)
+        """No place for this requester now, and the queue is at its depth; or the lane has no
+        places at all (`parallel` 0), so that nothing would ever leave its queue."""
+        return (self.waiting >= self.depth or not self.parallel) and not self._may_take(who)
+
+    def join(self, who: str = "") -> Place:
+        """Queue for a place now: counted as waiting before this returns (no await), and given
+        a place at once if one is free for `who`. `turn` then waits for it."""
+        place = Place(who, next(self._arrivals), asyncio.get_running_loop().create_future())
+        self._queues.setdefault(who, deque()).append(place)
+        self.waiting += 1
+        self._grant()
+        return place
+
+    def withdraw(self, place: Place) -> bool:
+        """Take a place out of the queue at once (its run is cancelled): the queue has room
+        for the next requester now, and the run's `turn` raises WithdrawnError. False when the
+        place was already granted: too late, the run goes ahead unless its caller stops it."""
+        if not place.queued:
+            return False
+        self._drop(place)
+        if not place.granted.done():  # else its waiter was cancelled, and not yet woken
+            place.granted.set_result(False)
+        return True
 
     @contextlib.asynccontextmanager
-    async def turn(self, who: str = "") -> AsyncIterator[None]:
-        """Wait for a place (counted as waiting meanwhile), then hold it while the run lasts."""
-        await self._wait(who)
+    async def turn(self, who: str = "", place: Place | None = None) -> AsyncIterator[None]:
+        """Wait for a place (queued by `join`: here, unless the caller did so already), then
+        hold it while the run lasts; WithdrawnError if `withdraw` took it out of the queue."""
+        place = place or self.join(who)
+        await self._wait(place)
         try:
             yield
         finally:
-            self._release(who)
+            self._release(place.who)
 
-    async def _wait(self, who: str) -> None:
-        granted = asyncio.get_running_loop().create_future()
-        entry = (next(self._arrivals), granted)
-        self._queues.setdefault(who, deque()).append(entry)
-        self.waiting += 1
+    async def _wait(self, place: Place) -> None:
         try:
-            self._grant()  # at once, if a place is free for us
-            await granted  # _grant holds the place for us before it wakes us
+            granted = await place.granted  # _grant holds the place for us before it wakes us
         except asyncio.CancelledError:
-            if granted.done() and not granted.cancelled():
-                self._release(who)  # given a place we will not use: pass it on
-            elif entry in self._queues.get(who, ()):
-                self._drop(who, entry)
+            if place.queued:
+                self._drop(place)
+            elif place.granted.done() and not place.granted.cancelled() and place.granted.result():
+                self._release(place.who)  # given a place we will not use: pass it on
             raise
-        finally:
-            self.waiting -= 1
+        if not granted:
+            raise WithdrawnError()
 
     def _may_take(self, who: str) -> bool:
         reserved = self._reserved if self._usage.busy(who) else 0
@@ -119,15 +157,15 @@ class Lane:
             if not ready:
                 return
             who = min(ready, key=self._precedence)
-            entry = self._queues[who][0]
-            self._drop(who, entry)
-            if not entry[1].done():  # else cancelled, its waiter not yet woken: skip it
+            place = self._queues[who][0]
+            self._drop(place)
+            if not place.granted.done():  # else cancelled, its waiter not yet woken: skip it
                 self._hold(who)
-                entry[1].set_result(None)
+                place.granted.set_result(True)
 
     def _precedence(self, who: str) -> tuple[int, int, int]:
         """Fewest places held first, then served longest ago (never: first), then oldest."""
-        return self._going[who], self._served.get(who, -1), self._queues[who][0][0]
+        return self._going[who], self._served.get(who, -1), self._queues[who][0].arrival
 
     def _hold(self, who: str) -> None:
         self.active += 1
@@ -143,11 +181,15 @@ class Lane:
             self._forget_if_idle(who)
         self._grant()
 
-    def _drop(self, who: str, entry: tuple[int, asyncio.Future[None]]) -> None:
-        self._queues[who].remove(entry)
-        if not self._queues[who]:
-            del self._queues[who]
-            self._forget_if_idle(who)
+    def _drop(self, place: Place) -> None:
+        """Out of the queue (granted, withdrawn or given up): no longer waiting."""
+        place.queued = False
+        self.waiting -= 1
+        queue = self._queues[place.who]
+        queue.remove(place)
+        if not queue:
+            del self._queues[place.who]
+            self._forget_if_idle(place.who)
 
     def _forget_if_idle(self, who: str) -> None:
         """Nothing going or waiting: the requester starts afresh next time."""

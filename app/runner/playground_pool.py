@@ -11,8 +11,8 @@ import json
 import logging
 import time
 
+from app.runner.errors import QueueFullError, WorkerUnavailableError
 from app.runner.playground import PlaygroundParams, PlaygroundResult, build_code, is_heavy
-from app.runner.pool import QueueFullError, RunnerUnavailableError
 from app.runner.warm import WarmProcess
 
 log = logging.getLogger("torchquiz.runner")
@@ -32,7 +32,7 @@ class _Worker(WarmProcess):
         self.process.stdin.write((json.dumps(request) + "\n").encode())
         line = await self.process.stdout.readline()
         if not line:
-            raise RunnerUnavailableError("the playground worker stopped")
+            raise WorkerUnavailableError("the playground worker stopped")
         return PlaygroundResult.model_validate(json.loads(line)["result"])
 
 
@@ -84,9 +84,9 @@ class PlaygroundPool:
             self._replacing.add(asyncio.create_task(self._replace(worker)))
             limit = f"stopped after {self.timeout:g} s of wall-clock time; try smaller sizes"
             return PlaygroundResult(code=build_code(params), limit=limit)
-        except (RunnerUnavailableError, ValueError):
+        except (WorkerUnavailableError, ValueError):
             self._replacing.add(asyncio.create_task(self._replace(worker)))
-            raise RunnerUnavailableError("the playground worker stopped; try again") from None
+            raise WorkerUnavailableError("the playground worker stopped; try again") from None
         self._idle.put_nowait(worker)
         return result
 
@@ -99,7 +99,7 @@ class PlaygroundPool:
                 async with asyncio.timeout(self.start_timeout):
                     await worker.start()
                 break
-            except (TimeoutError, RunnerUnavailableError, OSError) as exc:
+            except (TimeoutError, WorkerUnavailableError, OSError) as exc:
                 log.error("playground worker failed to start: %s", exc)
                 worker.stop()
                 await asyncio.sleep(max(0.0, 5 - (time.monotonic() - started)))

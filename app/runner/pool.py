@@ -4,7 +4,8 @@ A bounded number of runs execute at once (the machine's cores by default); a bou
 waits behind them; beyond that a run is refused at once with a retry hint, so a flood of
 snippets never piles up unbounded work or blocks page requests. Learners' lab models
 (`lab_code`, up to a minute each) have a lane of their own with its own bounds
-(app.runner.lanes), so they never take a snippet's place.
+(app.runner.lanes), so they never take a snippet's place. A run cancelled while it waits for
+its turn leaves its lane's queue at once.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from typing import Any
 
 from app.core.config import PROJECT_DIR
 from app.runner.cgroups import remove_slots
+from app.runner.errors import QueueFullError, WorkerUnavailableError
 from app.runner.jail import Mode
-from app.runner.lanes import LONG_KINDS, Lane
+from app.runner.lanes import LONG_KINDS, Lane, Place, WithdrawnError
 from app.runner.limits import CEILING, Limits, RunKind
 from app.runner.protocol import LimitHit, RunResult
 
@@ -36,16 +38,6 @@ ZYGOTE_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
 }
-
-
-class QueueFullError(Exception):
-    def __init__(self, retry_after: float) -> None:
-        super().__init__("the runner's queue is full")
-        self.retry_after = retry_after
-
-
-class RunnerUnavailableError(Exception):
-    pass
 
 
 @dataclass
@@ -79,7 +71,8 @@ class PoolConfig:
         if self.zygotes * self.slots < self.parallel + self.lab_code_parallel:
             raise ValueError(
                 f"{self.zygotes} zygote(s) of {self.slots} slots cannot hold {self.parallel} "
-                f"runs and {self.lab_code_parallel} lab code run(s) at once: raise --slots"
+                f"runs and {self.lab_code_parallel} lab code run(s) at once: raise the slots "
+                "(TORCHQUIZ_RUNNER_SLOTS)"
             )
 
     def playground_uid_base(self) -> int:
@@ -105,9 +98,11 @@ class ZygotePool:
     def __init__(self, config: PoolConfig) -> None:
         self.config = config
         self._ids = itertools.count()
-        # Runs started with a handle: where each runs, None while it waits for its turn.
-        self._handles: dict[str, tuple[_Zygote, str] | None] = {}
-        self._cancelled: set[str] = set()  # handles cancelled while waiting
+        # Runs started with a handle: waiting for their turn (their place in the lane's queue),
+        # then running (where).
+        self._waiting: dict[str, tuple[Lane, Place]] = {}
+        self._running: dict[str, tuple[_Zygote, str]] = {}
+        self._cancelled: set[str] = set()  # cancelled once granted a place, before they ran
         self._listeners: dict[str, Callable[[str], None]] = {}  # streamed output, by run
         self._zygotes = [_Zygote(i, f"{os.getpid()}-{i}") for i in range(config.zygotes)]
         self._short = Lane(parallel=config.parallel, depth=config.queue_depth, typical_ms=1000)
@@ -161,7 +156,7 @@ class ZygotePool:
             elif message.get("event") == "ready":
                 zygote.ready.set_result(message)
             elif message.get("event") == "failed":
-                zygote.ready.set_exception(RunnerUnavailableError(message["error"]))
+                zygote.ready.set_exception(WorkerUnavailableError(message["error"]))
             else:
                 log.warning("zygote %s: %s", zygote.name, message)
         await self._lost(zygote)
@@ -170,10 +165,10 @@ class ZygotePool:
         """The zygote died: fail its runs, and start a new one unless we are closing."""
         for future in zygote.pending.values():
             if not future.done():
-                future.set_exception(RunnerUnavailableError("the runner's worker stopped"))
+                future.set_exception(WorkerUnavailableError("the runner's worker stopped"))
         zygote.pending.clear()
         if zygote.ready and not zygote.ready.done():
-            zygote.ready.set_exception(RunnerUnavailableError("the runner's worker did not start"))
+            zygote.ready.set_exception(WorkerUnavailableError("the runner's worker did not start"))
         if self._closing:
             return
         log.error("zygote %s stopped; starting a new one", zygote.name)
@@ -195,20 +190,70 @@ class ZygotePool:
         """Run code in the sandbox, in its kind's lane, taking turns there with other
         requesters (`who`: app.runner.lanes.requester). `on_output` hears its stdout as it is
         printed."""
+        lane, place = self._join(kind, who, handle)
+        return await self._take_turn(code, limits, tests, handle, on_output, lane, place, None)
+
+    def queue(
+        self,
+        code: str,
+        limits: Limits,
+        tests: list[dict[str, str]] | None = None,
+        handle: str | None = None,
+        on_output: Callable[[str], None] | None = None,
+        *,
+        kind: RunKind = "snippet",
+        who: str = "",
+        on_start: Callable[[], None] | None = None,
+    ) -> asyncio.Task[RunResult]:
+        """As `run`, as a task that has its place in the lane's queue before this returns
+        (QueueFullError, with a retry hint, if there is none): a caller that has the task may
+        answer that the run is accepted. `on_start` is called when a zygote has it. Cancelling
+        the task stops the run, waiting or running."""
+        lane, place = self._join(kind, who, handle)
+        run = self._take_turn(code, limits, tests, handle, on_output, lane, place, on_start)
+        return asyncio.ensure_future(run)
+
+    def _join(self, kind: RunKind, who: str, handle: str | None) -> tuple[Lane, Place]:
+        """A place in the kind's lane's queue, taken now (no await); QueueFullError if none."""
         self.refuse_if_full(kind, who)
         lane = self._lane(kind)
+        place = lane.join(who)
         if handle:
-            self._handles[handle] = None
-        async with lane.turn(who):
-            if handle and handle in self._cancelled:
+            self._waiting[handle] = (lane, place)
+        return lane, place
+
+    async def _take_turn(
+        self,
+        code: str,
+        limits: Limits,
+        tests: list[dict[str, str]] | None,
+        handle: str | None,
+        on_output: Callable[[str], None] | None,
+        lane: Lane,
+        place: Place,
+        on_start: Callable[[], None] | None,
+    ) -> RunResult:
+        try:
+            async with lane.turn(place.who, place):
+                self._not_waiting(handle, place)
+                if handle and handle in self._cancelled:  # cancelled as its turn came
+                    self._cancelled.discard(handle)
+                    return _cancelled()
+                return await self._run_now(code, limits, tests, handle, on_output, lane, on_start)
+        except WithdrawnError:  # cancelled while it waited: it left the queue then
+            return _cancelled()
+        finally:
+            self._not_waiting(handle, place)
+            if handle:
                 self._cancelled.discard(handle)
-                self._handles.pop(handle, None)
-                return RunResult(ok=False, limit=LimitHit(name="cancelled", message="cancelled"))
-            return await self._run_now(code, limits, tests, handle, on_output, lane)
+
+    def _not_waiting(self, handle: str | None, place: Place) -> None:
+        if handle and (found := self._waiting.get(handle)) and found[1] is place:
+            del self._waiting[handle]
 
     def refuse_if_full(self, kind: RunKind, who: str = "") -> None:
         """QueueFullError, with a retry hint, when the kind's lane has no place for `who`,
-        running or waiting; `run` checks it too, so a caller may ask before it commits to
+        running or waiting; `queue` checks it too, so a caller may ask before it commits to
         anything."""
         lane = self._lane(kind)
         if lane.full(who):
@@ -225,10 +270,11 @@ class ZygotePool:
         handle: str | None,
         on_output: Callable[[str], None] | None,
         lane: Lane,
+        on_start: Callable[[], None] | None = None,
     ) -> RunResult:
         zygote = min(self._zygotes, key=lambda z: len(z.pending))
         if zygote.process is None or zygote.process.returncode is not None or not zygote.info:
-            raise RunnerUnavailableError("the runner's worker is restarting; try again")
+            raise WorkerUnavailableError("the runner's worker is restarting; try again")
         run_id = str(next(self._ids))
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         zygote.pending[run_id] = future
@@ -244,37 +290,49 @@ class ZygotePool:
         assert zygote.process.stdin
         zygote.process.stdin.write((json.dumps(request) + "\n").encode())
         if handle:
-            self._handles[handle] = (zygote, run_id)
+            self._running[handle] = (zygote, run_id)
+        if on_start is not None:
+            on_start()
         started = time.monotonic()
         try:
             # The zygote enforces the wall limit; this only guards against a stuck zygote.
             message = await asyncio.wait_for(future, limits.wall_seconds + 30)
         except TimeoutError:
             zygote.pending.pop(run_id, None)
-            raise RunnerUnavailableError("the runner did not answer in time") from None
+            raise WorkerUnavailableError("the runner did not answer in time") from None
+        except asyncio.CancelledError:  # no one waits for its result: stop it
+            zygote.pending.pop(run_id, None)
+            self._kill(zygote, run_id)
+            raise
         finally:
             if handle:
-                self._handles.pop(handle, None)
+                self._running.pop(handle, None)
             self._listeners.pop(run_id, None)
         lane.remember((time.monotonic() - started) * 1000)
         if "error" in message:
             if message["error"].startswith("cancelled"):
-                return RunResult(ok=False, limit=LimitHit(name="cancelled", message="cancelled"))
-            raise RunnerUnavailableError(message["error"])
+                return _cancelled()
+            raise WorkerUnavailableError(message["error"])
         return RunResult.model_validate(message["result"])
 
     def cancel(self, handle: str) -> bool:
-        """Stop the run started with this handle; False when no such run is going."""
-        if handle not in self._handles:
-            return False
-        found = self._handles[handle]
-        if found is None:  # still waiting for its turn: it will not run
-            self._cancelled.add(handle)
+        """Stop the run started with this handle; False when no such run is going. A run still
+        waiting for its turn leaves the lane's queue at once (its place there goes to the next
+        requester) and ends with the "cancelled" result; a running one is killed."""
+        if waiting := self._waiting.pop(handle, None):
+            lane, place = waiting
+            if not lane.withdraw(place):  # granted its place a moment ago, not yet running
+                self._cancelled.add(handle)
             return True
-        zygote, run_id = found
+        if running := self._running.get(handle):
+            self._kill(*running)
+            return True
+        return False
+
+    @staticmethod
+    def _kill(zygote: _Zygote, run_id: str) -> None:
         if zygote.process and zygote.process.stdin and zygote.process.returncode is None:
             zygote.process.stdin.write((json.dumps({"cancel": run_id}) + "\n").encode())
-        return True
 
     def status(self) -> dict[str, Any]:
         alive = [z for z in self._zygotes if z.process and z.process.returncode is None and z.info]
@@ -303,3 +361,7 @@ class ZygotePool:
             if zygote.reader:
                 zygote.reader.cancel()
             remove_slots(zygote.name)
+
+
+def _cancelled() -> RunResult:
+    return RunResult(ok=False, limit=LimitHit(name="cancelled", message="cancelled"))

@@ -7,9 +7,11 @@ import ipaddress
 import time
 from dataclasses import dataclass
 
+from app.runner.errors import RateLimitedError
+
 # One client address: sized for a classroom of about 30 behind one NAT, who may all press Run
 # within a few seconds and then run about 4 snippets a minute each. One learner alone may
-# start 10 at once, then 30 a minute (`torchquiz runner --burst/--per-minute`).
+# start 10 at once, then 30 a minute (TORCHQUIZ_RUNNER_BURST, TORCHQUIZ_RUNNER_PER_MINUTE).
 ADDRESS_BURST = 30
 ADDRESS_PER_MINUTE = 120
 
@@ -89,16 +91,19 @@ class RunLimits:
         """The same limits `factor` times over (the playground: cheap, and no learner code)."""
         return RunLimits(self.learner.times(factor), self.address.times(factor), what=what)
 
-    def take(self, *, learner: str | None, address: str | None) -> tuple[float, str] | None:
-        """Spend one run from each bucket; or, when one is empty, the seconds to wait and a
-        message naming the limit."""
+    def take(self, *, learner: str | None, address: str | None) -> None:
+        """Spend one run from each bucket; when one is empty, RateLimitedError naming the limit,
+        with the seconds to wait."""
         network = address_key(address) if address else None
-        layers = [(self.learner, learner, "you"), (self.address, network, "your network address")]
-        found = [(limiter, key, who) for limiter, key, who in layers if key]
-        for limiter, key, who in found:
+        layers = [
+            (self.learner, learner, "you", "learner"),
+            (self.address, network, "your network address", "address"),
+        ]
+        found = [(limiter, key, who, bucket) for limiter, key, who, bucket in layers if key]
+        for limiter, key, who, bucket in found:
             if wait := limiter.wait(key):
                 why = f"too many {self.what} from {who} ({limiter.describe()})"
-                return wait, f"{why}; try again in {wait:g} s"
-        for limiter, key, _ in found:
+                message = f"{why}; try again in {wait:g} s"
+                raise RateLimitedError(message, retry_after=wait, field=bucket)
+        for limiter, key, _, _ in found:
             limiter.take(key)
-        return None

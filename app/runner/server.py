@@ -4,7 +4,8 @@ POST /v1/runs runs a snippet in the sandbox; GET /healthz says where the runner 
 listens at once and warms its workers in the background: until they are up every run is
 refused with 503 and Retry-After ("the code runner is warming up"); where the kernel allows no
 sandbox, with 503 and the reason. With TORCHQUIZ_RUNNER_TOKEN set, every call but /healthz
-needs `Authorization: Bearer <token>`.
+needs `Authorization: Bearer <token>`. Its settings: app.runner.settings. Its errors have the
+app's shape and codes (app.runner.errors, app.runner.handlers).
 """
 
 from __future__ import annotations
@@ -22,20 +23,27 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from app.core.errors import AppError, UnauthorizedError
+from app.runner import handlers, lab_routes
+from app.runner.errors import (
+    RunnerOffError,
+    RunnerWarmingError,
+    TooCostlyError,
+    WorkerUnavailableError,
+)
 from app.runner.lab_pool import LabPool
-from app.runner.lab_routes import lab_router
 from app.runner.lanes import requester
 from app.runner.limits import DEFAULT_LIMITS, Limits
 from app.runner.playground import PlaygroundParams, PlaygroundResult, too_costly
 from app.runner.playground_pool import PlaygroundPool
-from app.runner.pool import PoolConfig, QueueFullError, RunnerUnavailableError, ZygotePool
-from app.runner.protocol import WARMING, WARMING_RETRY_SECONDS, RunRequest, RunResult
-from app.runner.ratelimit import ADDRESS_BURST, ADDRESS_PER_MINUTE, RateLimiter, RunLimits
+from app.runner.pool import ZygotePool
+from app.runner.protocol import RunRequest, RunResult
 from app.runner.sandbox import Sandbox
+from app.runner.settings import RunnerSettings
 
 log = logging.getLogger("torchquiz.runner")
 # Bank content (checks, question variants): the same code always gives the same result with the
@@ -97,16 +105,6 @@ class PlaygroundRequest(BaseModel):
     address: str | None = Field(default=None, max_length=64)  # as in RunRequest
 
 
-def error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
-    body = {"status": status, "code": code, "message": message, "field": None}
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def busy(exc: QueueFullError) -> JSONResponse:
-    retry = {"Retry-After": str(max(1, round(exc.retry_after)))}
-    return error(429, "queue_full", "the runner is busy; try again", **retry)
-
-
 def limits_of(body: RunRequest) -> Limits:
     """The kind's limits, or tighter ones the request asks for."""
     ceiling = DEFAULT_LIMITS[body.kind]
@@ -117,26 +115,16 @@ def tests_of(body: RunRequest) -> list[dict[str, str]] | None:
     return [t.model_dump() for t in body.tests] if body.tests else None
 
 
-def create_runner_app(
-    config: PoolConfig,
-    *,
-    sandbox: Sandbox,
-    token: str = "",
-    limiter: RateLimiter | None = None,
-    address_limiter: RateLimiter | None = None,
-) -> FastAPI:
-    """The service; `sandbox` is what app.runner.sandbox.detect found (its mode wins over
-    config.mode). `limiter` bounds each learner's runs, `address_limiter` each client
-    address's (a classroom behind one NAT shares one address)."""
-    run_limits = RunLimits(
-        limiter or RateLimiter(),
-        address_limiter or RateLimiter(burst=ADDRESS_BURST, per_minute=ADDRESS_PER_MINUTE),
-    )
+def create_runner_app(settings: RunnerSettings, *, sandbox: Sandbox) -> FastAPI:
+    """The service; `sandbox` is what app.runner.sandbox.detect found (its mode is the pools').
+    Every route but /healthz passes the gate (`admit`) first; a refusal anywhere is an error
+    (app.runner.errors) that one handler renders (app.runner.handlers)."""
+    config = settings.pool_config(sandbox.mode or "privileged")
+    # Each learner's runs and each client address's (a classroom behind one NAT shares one).
+    run_limits = settings.run_limits()
     # The playground runs no learner code and answers in milliseconds: four times the rate.
     playground_limits = run_limits.scaled(4, "playground requests")
     cache = ResultCache()
-    if sandbox.mode is not None:
-        config = dataclasses.replace(config, mode=sandbox.mode)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -165,29 +153,22 @@ def create_runner_app(
         await asyncio.gather(pool.close(), playground.close(), lab.close())
 
     app = FastAPI(title="torchquiz runner", lifespan=lifespan, docs_url=None, redoc_url=None)
+    handlers.register(app)
 
-    def refusal(
-        request: Request,
-        caller: RunRequest | PlaygroundRequest | None = None,
-        bucket: RunLimits = run_limits,
-    ) -> JSONResponse | None:
-        """401 without the token, 503 until the workers are up (or for good where the kernel
-        allows no sandbox), 429 past the caller's learner's or address's rate (naming which);
-        None when the call may go on."""
-        if token and not hmac.compare_digest(
-            request.headers.get("authorization", ""), f"Bearer {token}"
+    async def admit(request: Request) -> None:
+        """401 without the token; 503 until the workers are up (with Retry-After), or for good
+        where the kernel allows no sandbox."""
+        if settings.token and not hmac.compare_digest(
+            request.headers.get("authorization", ""), f"Bearer {settings.token}"
         ):
-            return error(401, "unauthorized", "this runner needs its bearer token")
+            raise UnauthorizedError("this runner needs its bearer token")
         readiness: Readiness = request.app.state.readiness
         if readiness.state == "warming":
-            retry = {"Retry-After": str(WARMING_RETRY_SECONDS)}
-            return error(503, "runner_warming", WARMING, **retry)
+            raise RunnerWarmingError()
         if readiness.state == "off":
-            return error(503, "runner_off", readiness.reason or "running code is off")
-        if caller and (refused := bucket.take(learner=caller.learner, address=caller.address)):
-            wait, message = refused
-            return error(429, "rate_limited", message, **{"Retry-After": str(max(1, round(wait)))})
-        return None
+            raise RunnerOffError(readiness.reason or "running code is off")
+
+    runs = APIRouter()
 
     @app.get("/healthz")
     async def healthz(request: Request) -> dict[str, Any]:
@@ -201,90 +182,80 @@ def create_runner_app(
         status["ready"] = readiness.state == "ready"
         return status
 
-    @app.post("/v1/playground", response_model=PlaygroundResult)
+    @runs.post("/v1/playground", response_model=PlaygroundResult)
     async def playground(body: PlaygroundRequest, request: Request) -> Any:
-        """Build a recurrent layer from the parameters; shapes, parameter counts or the error."""
-        if refused := refusal(request, body, playground_limits):
-            return refused
+        """Build a recurrent layer from the parameters; shapes, parameter counts or the error.
+        429 past the caller's rate (rate_limited), 422 past the cost bounds (too_costly)."""
+        playground_limits.take(learner=body.learner, address=body.address)
         if costly := too_costly(body.params):
-            return error(422, "too_costly", costly.message)
-        try:
-            return await request.app.state.playground.explore(body.params)
-        except QueueFullError as exc:
-            return busy(exc)
-        except RunnerUnavailableError as exc:
-            return error(503, "runner_unavailable", str(exc))
+            raise TooCostlyError(costly.message, field=f"params.{costly.field}")
+        return await request.app.state.playground.explore(body.params)
 
-    @app.post("/v1/runs", response_model=RunResult)
+    @runs.post("/v1/runs", response_model=RunResult)
     async def run(body: RunRequest, request: Request) -> Any:
-        """Run learner code in the sandbox, within the kind's limits (or tighter ones)."""
-        if refused := refusal(request, body):
-            return refused
+        """Run learner code in the sandbox, within the kind's limits (or tighter ones). 429 past
+        the caller's rate (rate_limited) or when the kind's queue is full (queue_full)."""
+        run_limits.take(learner=body.learner, address=body.address)
         limits, tests = limits_of(body), tests_of(body)
         key = cache.key(body, limits) if body.kind in TRUSTED_KINDS else None
         if key and (hit := cache.get(key)):
             return hit
-        try:
-            who = requester(address=body.address, learner=body.learner)
-            pool = request.app.state.pool
-            result = await pool.run(body.code, limits, tests, body.handle, kind=body.kind, who=who)
-            if key and result.limit is None:
-                cache.put(key, result)
-            return result
-        except QueueFullError as exc:
-            return busy(exc)
-        except RunnerUnavailableError as exc:
-            return error(503, "runner_unavailable", str(exc))
-
-    @app.post("/v1/runs/stream")
-    async def run_streamed(body: RunRequest, request: Request) -> Any:
-        """As /v1/runs, as JSON lines: {"output"} while the code prints, then {"result"} (or
-        {"error"} if the run could not be made). 429 at once when the kind's queue is full."""
-        if refused := refusal(request, body):
-            return refused
-        pool, printed = request.app.state.pool, asyncio.Queue[str]()
         who = requester(address=body.address, learner=body.learner)
-        try:
-            pool.refuse_if_full(body.kind, who)
-        except QueueFullError as exc:
-            return busy(exc)
-        running = asyncio.ensure_future(
-            pool.run(
-                body.code,
-                limits_of(body),
-                tests_of(body),
-                body.handle,
-                printed.put_nowait,
-                kind=body.kind,
-                who=who,
-            )
+        pool = request.app.state.pool
+        result = await pool.run(body.code, limits, tests, body.handle, kind=body.kind, who=who)
+        if key and result.limit is None:
+            cache.put(key, result)
+        return result
+
+    @runs.post("/v1/runs/stream")
+    async def run_streamed(body: RunRequest, request: Request) -> StreamingResponse:
+        """As /v1/runs, as JSON lines: {"started": true} once it has started, {"output"} while
+        the code prints, then {"result"} (or {"error": {"code", "message"}} if the run could
+        not be made). 429 at once when the kind's queue is full: a 200 means the run holds its
+        place in the queue. A caller that goes away before the result stops the run."""
+        run_limits.take(learner=body.learner, address=body.address)
+        pool, lines_out = request.app.state.pool, asyncio.Queue[dict[str, Any]]()
+        running = pool.queue(
+            body.code,
+            limits_of(body),
+            tests_of(body),
+            body.handle,
+            lambda text: lines_out.put_nowait({"output": text}),
+            kind=body.kind,
+            who=requester(address=body.address, learner=body.learner),
+            on_start=lambda: lines_out.put_nowait({"started": True}),
         )
 
         async def lines() -> AsyncIterator[str]:
-            while not (running.done() and printed.empty()):
-                waiting = asyncio.ensure_future(printed.get())
-                await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
-                if waiting.done():
-                    yield json.dumps({"output": waiting.result()}) + "\n"
-                else:
-                    waiting.cancel()
+            waiting: asyncio.Future[dict[str, Any]] | None = None
             try:
-                yield json.dumps({"result": running.result().model_dump(mode="json")}) + "\n"
-            except (QueueFullError, RunnerUnavailableError) as exc:
-                yield (
-                    json.dumps({"error": {"code": type(exc).__name__, "message": str(exc)}}) + "\n"
-                )
+                while not (running.done() and lines_out.empty()):
+                    waiting = asyncio.ensure_future(lines_out.get())
+                    await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
+                    if waiting.done():
+                        yield json.dumps(waiting.result()) + "\n"
+                    else:
+                        waiting.cancel()
+                try:
+                    result = running.result().model_dump(mode="json")
+                    yield json.dumps({"result": result}) + "\n"
+                except AppError as exc:  # a worker failed
+                    yield json.dumps({"error": {"code": exc.code, "message": exc.message}}) + "\n"
+            finally:  # ended, or the caller went away first: then the run is for no one
+                running.cancel()
+                if waiting is not None:
+                    waiting.cancel()
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
-    @app.post("/v1/runs/cancel")
-    async def cancel_run(body: CancelRun, request: Request) -> Any:
+    @runs.post("/v1/runs/cancel")
+    async def cancel_run(body: CancelRun, request: Request) -> dict[str, bool]:
         """Stop the run started with this handle (killed if running); false if none is going."""
-        if refused := refusal(request):
-            return refused
         return {"cancelled": request.app.state.pool.cancel(body.handle)}
 
-    app.include_router(lab_router(refusal, error, busy))
+    gate = [Depends(admit)]
+    app.include_router(runs, dependencies=gate)
+    app.include_router(lab_routes.router, dependencies=gate)
     return app
 
 
@@ -296,7 +267,7 @@ async def _warm(
         return
     try:
         await asyncio.gather(pool.start(), playground.start(), lab.start())
-    except (RunnerUnavailableError, OSError, TimeoutError) as exc:
+    except (WorkerUnavailableError, OSError, TimeoutError) as exc:
         log.error("the sandbox's workers did not start: %s", exc)
         readiness.state = "off"
         readiness.reason = f"Running code is off: the sandbox's workers did not start ({exc})."

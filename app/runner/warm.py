@@ -9,7 +9,8 @@ import json
 import sys
 
 from app.core.config import PROJECT_DIR
-from app.runner.pool import ZYGOTE_ENV, RunnerUnavailableError
+from app.runner.errors import WorkerUnavailableError
+from app.runner.pool import ZYGOTE_ENV
 
 
 class WarmProcess:
@@ -34,7 +35,7 @@ class WarmProcess:
         assert self.process.stdout
         line = await self.process.stdout.readline()
         if not line or json.loads(line).get("event") != "ready":
-            raise RunnerUnavailableError(f"the {self.module} worker did not start")
+            raise WorkerUnavailableError(f"the {self.module} worker did not start")
 
     def alive(self) -> bool:
         return self.process is not None and self.process.returncode is None

@@ -108,8 +108,8 @@ def warm_up() -> None:
     """Pay the one-time costs here, not in every run: kernels, autograd, the optimizer import.
     The lab's data and training loop are imported too: the jail has no app files, so a run
     can only import modules that are already loaded (a learner's lab model needs these)."""
-    import app.lab.dataset
-    import app.lab.training  # noqa: F401 - loaded for the runs, see above
+    import app.training.dataset
+    import app.training.loop  # noqa: F401 - loaded for the runs, see above
 
     torch.set_num_threads(1)
     model = torch.nn.LSTM(4, 8, num_layers=2, batch_first=True, bidirectional=True)

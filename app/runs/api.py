@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app.core.clients import client_address
-from app.core.deps import RunnerDep, learner_public_id
 from app.core.routing import UnitOfWorkRoute
+from app.learners.deps import learner_public_id
+from app.runner.deps import RunnerDep
 from app.runner.protocol import RunRequest, RunResult
 from app.runs.schemas import RunCode
 

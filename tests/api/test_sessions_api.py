@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from app.attempts.models import Answer
+from app.bank.grading import letter
 from app.bank.schema import (
     AnyQuestion,
     ChoiceQuestion,
@@ -18,14 +19,14 @@ from app.bank.schema import (
     ShortText,
     TensorShape,
 )
-from app.core.markdown import render
-from app.questions.grading import letter
+from app.core.markdown import render, render_inline
 
 
 def bank_question(client: TestClient, shown: dict[str, Any] | str) -> AnyQuestion:
     """The full question, answer included, behind an API item's question or a page: to build
     right and wrong answers. Found by its prompt, as a parameterised question shows one of its
-    variants."""
+    variants; a choice question's options come in the order shown (each attempt has its own),
+    so its letters are those the learner sees."""
     html = shown if isinstance(shown, str) else shown["prompt_html"]
     catalog = client.app.state.catalog  # type: ignore[attr-defined]
     for topic in catalog.topics.values():
@@ -33,8 +34,25 @@ def bank_question(client: TestClient, shown: dict[str, Any] | str) -> AnyQuestio
             for version_id in q.variant_ids or (q.version_id,):
                 model = catalog.version(cast(Session, None), version_id)  # all in memory
                 if str(render(model.prompt)) in html:
-                    return model  # type: ignore[no-any-return]
+                    return as_shown(model, shown)
     raise AssertionError("shows no known question")
+
+
+def as_shown(question: AnyQuestion, shown: dict[str, Any] | str) -> AnyQuestion:
+    """The question with its options in the order an API item or a page shows them."""
+    if not isinstance(question, ChoiceQuestion):
+        return question
+    if isinstance(shown, str):  # a page: the order the options' texts appear in its fieldset
+        fieldset = shown[shown.index('<fieldset class="options"') :]
+        label = "</span> {}</label>"  # each option's label ends so (_answer_input.html)
+        place = {
+            id(o): fieldset.index(label.format(render_inline(o.text))) for o in question.options
+        }
+    else:
+        texts = [o["text"] for o in shown["options"]]
+        place = {id(o): texts.index(o.text) for o in question.options}
+    options = sorted(question.options, key=lambda o: place[id(o)])
+    return question.model_copy(update={"options": options})
 
 
 def right_answer(question: AnyQuestion) -> Any:
@@ -60,7 +78,7 @@ def wrong_answer(question: AnyQuestion) -> Any:
     if isinstance(question, TensorShape):
         return [*question.answer, 1]
     if isinstance(question, CodeQuestion):
-        return question.starter
+        return question.starter + "\n# not finished yet\n"  # edited, so an attempt, but failing
     return "certainly not the answer"
 
 

@@ -25,6 +25,8 @@ MIRROR_PATH = "/__axe_mirror__"
 # axe is loaded from this same-origin path, which every context answers with axe's source: the
 # app's Content-Security-Policy refuses inline scripts, axe included.
 AXE_PATH = "/__axe__.js"
+# Where the app's scripts are served from: its own, and htmx with its extensions.
+APP_SCRIPTS = ("**/static/js/**", "**/static/vendor/htmx/**")
 
 _RUN_AXE = """async (tags) => {
   const result = await axe.run(document, {
@@ -197,8 +199,10 @@ class Browsing:
     def _mirror_page(self) -> Page:
         if self._mirror is None:
             context = self.new_context()
-            # Only the server's HTML is checked: the app's scripts must not change it.
-            context.route("**/static/js/**", lambda route: route.abort())
+            # Only the server's HTML is checked: the app's scripts (its own and htmx, vendored)
+            # must not change it.
+            for scripts in APP_SCRIPTS:
+                context.route(scripts, lambda route: route.abort())
             self._mirror = context.new_page()
         return self._mirror
 

@@ -65,3 +65,32 @@ def test_the_lab_without_javascript(browsing: Browsing) -> None:
     expect(page.get_by_role("alert")).to_contain_text("model size")
     expect(page.get_by_label("Hidden size (per direction)")).to_have_value("200")
     expect(page.locator("details.hint").nth(2)).to_be_attached()
+
+
+def test_a_run_is_followed_through_its_events_in_the_same_status_line(
+    checked_page: CheckedPage,
+) -> None:
+    """htmx's sse extension swaps each "run" event in: the status text changes inside the same
+    role="status" element (so the change is announced), and "end" removes the cancel form."""
+    cp, page = checked_page, checked_page.page
+    # Counted from the start of every document, before the page's own scripts run.
+    page.add_init_script(
+        "window.sseMessages = 0;"
+        "addEventListener('htmx:sseMessage', () => { window.sseMessages += 1 }, true)"
+    )
+    cp.goto("/topics/birnn/lab?preset=baseline")
+    page.get_by_label("Seed (initial weights and dropout)").fill("9")
+    with page.expect_response(re.compile(r"/lab/runs/[^/]+$")) as served, cp.navigation():
+        page.get_by_role("button", name="Train", exact=True).click()
+    assert "sse-connect=" in served.value.text(), "the run had ended before its page was served"
+    page.evaluate("window.statusLine = document.getElementById('run-status')")
+
+    status = page.locator("#run-status")
+    expect(status).to_contain_text("Finished", timeout=60_000)
+    expect(page.locator("#run-progress")).to_have_attribute("value", "20")
+    expect(page.locator(".cancel-form")).to_have_count(0)
+    same = page.evaluate("document.getElementById('run-status') === window.statusLine")
+    assert same, "the status line was replaced instead of updated"
+    assert page.evaluate("window.sseMessages") >= 1
+    expect(page.locator("#run-live #run-details")).to_have_count(1)  # replaced, not nested
+    cp.check("a run followed to its end")

@@ -157,3 +157,62 @@ def test_malformed_shape_answer_is_not_counted(checked_page: CheckedPage) -> Non
     cp.goto("/progress")
     total = page.get_by_role("table").first.locator("tfoot tr")
     expect(total.locator("td").nth(1)).to_have_text("1")
+
+
+def test_the_verdict_is_announced_in_place_after_an_answer(checked_page: CheckedPage) -> None:
+    """htmx posts the answer in the background; the verdict's text changes inside the same
+    role="status" element, which screen readers announce (a new element may not be)."""
+    cp, page = checked_page, checked_page.page
+    start_practice(cp, difficulty="easy")
+    go_to_question_of_kind(cp, "single_choice")
+    page.evaluate("window.verdictBox = document.getElementById('verdict')")
+    verdict = page.get_by_role("status")
+    expect(verdict).to_be_empty()
+
+    for letter, button in (("A", "Check answer"), ("B", "Answer again")):
+        page.locator(f"#option-{letter}").check()
+        with page.expect_request(lambda r: r.method == "POST") as posted:
+            page.get_by_role("button", name=button).click()
+        assert posted.value.resource_type == "xhr", "the answer was not sent in the background"
+        assert posted.value.headers.get("hx-request") == "true"
+        expect(verdict).to_contain_text(f"You answered {letter};")
+        right = "Correct." in verdict.inner_text()
+        box = r"\bverdict-box-correct\b" if right else r"\bverdict-box-wrong\b"
+        expect(page.locator("#verdict")).to_have_class(re.compile(box))
+        expect(page.locator("#feedback")).to_be_focused()
+        same = page.evaluate("document.getElementById('verdict') === window.verdictBox")
+        assert same, "the verdict's live region was replaced instead of updated"
+        cp.check(f"verdict after answering {letter}")
+    expect(page).to_have_url(re.compile(r"/practice/[^/]+/\d+\?answer=\d+$"))
+
+
+def test_an_answer_that_cannot_be_sent_in_the_background_is_posted_as_a_form(
+    checked_page: CheckedPage,
+) -> None:
+    cp, page = checked_page, checked_page.page
+    start_practice(cp)
+    give_answer(page)
+    # The background request fails as if the network were down; the form then posts itself.
+    page.route(
+        "**/practice/**",
+        lambda route: route.abort() if route.request.resource_type == "xhr" else route.continue_(),
+    )
+    with cp.navigation():
+        page.get_by_role("button", name="Check answer").click()
+    expect(page).to_have_url(re.compile(r"/practice/[^/]+/1\?answer=\d+#feedback$"))
+    expect(page.get_by_role("status")).to_contain_text("the correct answer is")
+
+
+def test_an_expired_form_shows_the_servers_explanation_as_without_javascript(
+    checked_page: CheckedPage,
+) -> None:
+    """The server refuses the answer with an error page (403), which holds no question to swap
+    in: the form is posted as without JavaScript, so the learner reads why."""
+    cp, page = checked_page, checked_page.page
+    start_practice(cp)
+    give_answer(page)
+    page.locator("#answer-form input[name=csrf_token]").evaluate("input => { input.value = 'ff' }")
+    with cp.navigation():
+        page.get_by_role("button", name="Check answer").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("403")
+    expect(page.get_by_role("alert")).to_contain_text("this form has expired")

@@ -182,3 +182,62 @@ def test_playground_without_javascript(browsing: Browsing) -> None:
     expect(page).to_have_url(re.compile(r"cell=RNN"))
     expect(page.get_by_role("status")).to_contain_text("Output shape (4, 7, 20); h_n (1, 4, 20)")
     expect(page.get_by_label("bidirectional")).not_to_be_checked()
+
+
+def test_a_live_preview_never_puts_the_csrf_token_in_an_address(checked_page: CheckedPage) -> None:
+    """The lab's form posts (with its CSRF token) to start a run; its live model size is a GET
+    beside it, whose address must not carry the token (addresses end up in logs and history)."""
+    cp, page = checked_page, checked_page.page
+    addresses: list[str] = []
+    page.on("request", lambda request: addresses.append(request.url))
+    cp.goto("/topics/birnn/lab?preset=solution")
+    assert page.locator(".playground-form.lab-form input[name=csrf_token]").count() == 1
+
+    with page.expect_request(lambda r: "hidden_size=128" in r.url) as preview:
+        page.get_by_label("Hidden size (per direction)").fill("128")
+    assert preview.value.method == "GET"
+    assert preview.value.headers.get("hx-request") == "true"
+    assert "cell=" in preview.value.url and "bidirectional=on" in preview.value.url
+    expect(page.locator("#lab-size")).to_contain_text("47,365 parameters: 6.11x the baseline")
+    cp.check("the model size after a change")
+
+    cp.goto("/playground")
+    page.get_by_label("hidden_size").fill("8")
+    expect(page).to_have_url(re.compile(r"hidden_size=8"))
+    assert [url for url in addresses if "csrf_token" in url] == []
+    assert "csrf_token" not in page.url
+
+
+def test_a_value_the_browser_would_refuse_still_gets_the_servers_word_next_to_its_field(
+    checked_page: CheckedPage,
+) -> None:
+    """A number over its field's max is invalid to the browser too; the preview still asks the
+    server, which names the problem beside the field, as without JavaScript."""
+    cp, page = checked_page, checked_page.page
+    cp.goto("/playground")
+    summary = page.get_by_role("status")
+    layers = page.get_by_label("num_layers")
+    layers.fill("9")  # the field's max is 4
+    expect(layers).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#num_layers-problem")).to_be_visible()
+    described = (layers.get_attribute("aria-describedby") or "").split()
+    assert "num_layers-problem" in described, described
+    expect(summary).to_contain_text("Fix the 1 problem in the form")
+    cp.check("a value over the field's max")
+
+    layers.fill("2")
+    expect(layers).not_to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#num_layers-problem")).to_have_count(0)
+    expect(summary).to_contain_text("h_n (4, 4, 20)")
+
+
+def test_ticking_a_box_again_updates_the_playground_each_time(checked_page: CheckedPage) -> None:
+    cp, page = checked_page, checked_page.page
+    cp.goto("/playground")
+    summary = page.get_by_role("status")
+    expect(summary).to_contain_text("h_n (2, 4, 20)")
+    both_ways = page.get_by_label("bidirectional")
+    for ticked, h_n in ((False, "(1, 4, 20)"), (True, "(2, 4, 20)"), (False, "(1, 4, 20)")):
+        both_ways.set_checked(ticked)
+        expect(summary).to_contain_text(f"h_n {h_n}")
+    cp.check("after ticking a box three times")

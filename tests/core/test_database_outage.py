@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
@@ -32,11 +33,28 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield from _scratch_postgres()
 
 
+# The app's SQLite connection waits 5 s for the lock before it gives up (app.core.db). Every
+# outage here outlasts the wait, whatever its length: a shorter one gives the same 503s sooner.
+BUSY_TIMEOUT_MS = 250
+
+
 @pytest.fixture(scope="module")
 def client(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = make_settings(database_url, tmp_path_factory.mktemp("instance"), runner_url="off")
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        if database_url.startswith("sqlite"):
+            shorter_busy_timeout(client.app.state.database.sessions.kw["bind"])  # type: ignore[attr-defined]
         yield client
+
+
+def shorter_busy_timeout(engine: Engine) -> None:
+    """Set after the app's own pragmas on each new connection; the pooled one is replaced."""
+
+    @event.listens_for(engine, "connect")
+    def _busy_timeout(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    engine.dispose()
 
 
 @contextlib.contextmanager

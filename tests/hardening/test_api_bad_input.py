@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from app.attempts.models import Answer, QuizSession
 from app.core import handlers
+from app.core.db import Database
 from app.core.deps import SessionDep
 from app.core.routing import UnitOfWorkRoute
 from app.lab.models import LabRun
@@ -162,8 +163,8 @@ def test_a_value_the_database_refuses_is_a_422_naming_it_and_nothing_is_written(
     and the request's transaction is rolled back."""
     app = FastAPI()
     handlers.register(app)
-    app.state.session_factory = sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint"
+    app.state.database = Database(
+        sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
     )
     router = APIRouter(route_class=UnitOfWorkRoute)
 

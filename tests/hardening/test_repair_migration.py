@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from alembic import command
 
 from app.core.db import alembic_config
-from app.lab.config import BASELINE, LabConfig
+from app.lab.config import BASELINE
+from app.training.config import LabConfig
 from tests.conftest import BACKENDS, _scratch_postgres
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)

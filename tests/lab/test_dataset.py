@@ -7,9 +7,9 @@ import time
 import pytest
 import torch
 
-from app.lab.config import INPUT_SIZE, NUM_CLASSES
-from app.lab.dataset import Draw, LabData, draw, make_data
-from app.lab.design import (
+from app.training.config import INPUT_SIZE, NUM_CLASSES
+from app.training.dataset import Draw, LabData, draw, make_data
+from app.training.design import (
     DATA_SEED,
     FILLER_WORDS,
     KEYWORD_POSITIONS,

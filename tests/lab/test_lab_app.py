@@ -3,15 +3,19 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from app.lab import service
 from app.lab.config import SOLUTION
 from app.main import create_app
 from tests.conftest import _scratch_postgres, make_settings, until_ready
@@ -295,3 +299,72 @@ def test_a_full_queue_answers_429_and_stores_nothing(lab_app: TestClient) -> Non
         for one, answer in zip(learners, answers, strict=True):
             if answer.status_code == 202:
                 one.post(f"/api/v1/lab/runs/{answer.json()['id']}/cancel")
+
+
+# --- your own model: accepted by the runner before it is stored, cancelled at once ---
+
+SLEEPER = "import time\n\ntime.sleep(50)\n"  # a model that never gets built: it holds its place
+
+
+def lab_code_lane(runner_url: str) -> dict[str, int]:
+    transport = httpx.HTTPTransport(uds=runner_url.removeprefix("unix://"))
+    with httpx.Client(transport=transport, base_url="http://runner") as runner:
+        return runner.get("/healthz").json()["lanes"]["lab_code"]  # type: ignore[no-any-return]
+
+
+def until_status(client: Learner, run_id: str, status: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while (run := client.get(f"/api/v1/lab/runs/{run_id}").json())["status"] != status:
+        assert time.monotonic() < deadline, f"the run stayed {run['status']}"
+        time.sleep(0.05)
+    return run  # type: ignore[no-any-return]
+
+
+def test_an_own_model_waiting_for_its_turn_is_queued_and_cancelled_at_once(
+    lab_app: TestClient, runner_url: str
+) -> None:
+    first, second = learner(lab_app), learner(lab_app)
+    sleeping = first.post("/api/v1/lab/runs", json={"code": SLEEPER, "config": {"seed": 31}})
+    assert sleeping.status_code == 202, sleeping.text
+    until_status(first, sleeping.json()["id"], "running")  # the lane's one place is taken
+    waiting = second.post("/api/v1/lab/runs", json={"code": SLEEPER, "config": {"seed": 32}})
+    assert waiting.status_code == 202 and waiting.json()["status"] == "queued", waiting.text
+    assert lab_code_lane(runner_url)["queued"] == 1, "accepted: it holds its place at the runner"
+
+    asked = time.monotonic()
+    cancelled = second.post(f"/api/v1/lab/runs/{waiting.json()['id']}/cancel")
+    took = time.monotonic() - asked
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert took < 1, f"the cancel answered after {took:.2f} s"
+    assert lab_code_lane(runner_url)["queued"] == 0, "its place in the queue is free"
+
+    stopped = first.post(f"/api/v1/lab/runs/{sleeping.json()['id']}/cancel").json()
+    assert stopped["status"] == "cancelled"
+
+
+def test_an_own_model_that_cannot_be_stored_after_the_runner_took_it_is_cancelled_there(
+    lab_app: TestClient, runner_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two starts by one learner in two processes both find the learner idle: the runner takes
+    both, the database's index of active runs stores one. The other is refused as a learner's
+    second run is, and the runner no longer holds it."""
+    client = learner(lab_app)
+    going = client.post("/api/v1/lab/runs", json={"code": SLEEPER, "config": {"seed": 33}})
+    assert going.status_code == 202, going.text
+    until_status(client, going.json()["id"], "running")
+    real, checks = service.active_run, itertools.count()
+
+    def active_run(db: Session, learner_id: int) -> Any:
+        """The first check is the other process's, made before this run was stored."""
+        return None if next(checks) == 0 else real(db, learner_id)
+
+    monkeypatch.setattr(service, "active_run", active_run)
+
+    second = client.post("/api/v1/lab/runs", json={"code": SLEEPER, "config": {"seed": 34}})
+    assert second.status_code == 429 and second.json()["code"] == "run_in_progress", second.text
+    assert client.get("/api/v1/lab/runs").json()["total"] == 1
+    deadline = time.monotonic() + 5
+    while (lane := lab_code_lane(runner_url))["queued"]:
+        assert time.monotonic() < deadline, f"the runner still holds the run: {lane}"
+        time.sleep(0.05)
+    client.post(f"/api/v1/lab/runs/{going.json()['id']}/cancel")

@@ -11,19 +11,11 @@ import itertools
 import pytest
 import torch
 
-from app.lab.config import (
-    BASELINE,
-    GATES,
-    NUM_CLASSES,
-    READOUTS,
-    SOLUTION,
-    TASK,
-    LabConfig,
-    parameter_count,
-)
-from app.lab.dataset import LabData, make_data
-from app.lab.design import OVERFIT_MAX_VAL_ACCURACY, OVERFIT_MIN_TRAIN_ACCURACY, SEQ_LEN
-from app.lab.training import Epoch, Outcome, build_model, train
+from app.lab.config import BASELINE, SOLUTION, TASK
+from app.training.config import GATES, NUM_CLASSES, READOUTS, LabConfig, parameter_count
+from app.training.dataset import LabData, make_data
+from app.training.design import OVERFIT_MAX_VAL_ACCURACY, OVERFIT_MIN_TRAIN_ACCURACY, SEQ_LEN
+from app.training.loop import Epoch, Outcome, build_model, train
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -84,14 +84,16 @@ def users_python() -> Iterator[Path]:
 
 @contextlib.contextmanager
 def runner_as_user(
-    python: Path, *options: str, log: int | None = None
+    python: Path, *options: str, log: int | None = None, **settings: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`torchquiz runner` over TCP with a token, started by the unprivileged user; its stderr
-    goes to `log` (subprocess.PIPE: for the caller to read once it has ended it)."""
+    """`torchquiz runner` over TCP with a token and these settings (TORCHQUIZ_RUNNER_<NAME>),
+    started by the unprivileged user; its stderr goes to `log` (subprocess.PIPE: for the
+    caller to read once it has ended it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {"PATH": os.environ["PATH"], "TORCHQUIZ_RUNNER_TOKEN": TOKEN}
+    env |= {f"TORCHQUIZ_RUNNER_{name.upper()}": value for name, value in settings.items()}
     process = subprocess.Popen(
         [str(python), "-m", "app.cli", "runner", "--port", str(port), *options],
         env=env,
@@ -112,7 +114,7 @@ def service(users_python: Path) -> Iterator[Runner]:
     """The runner as a service, run the way a normal user runs it: as an unprivileged uid,
     from a venv under /tmp (the rootless sandbox, with its interpreter where a private /tmp
     would hide it)."""
-    with runner_as_user(users_python, "--uid-base", "61000") as (url, process):
+    with runner_as_user(users_python, uid_base="61000") as (url, process):
         wait_until_ready(url, process, 180)
         with httpx.Client() as client:
             mode = client.get(f"{url}/healthz").json()["mode"]

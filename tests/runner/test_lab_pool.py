@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from app.lab.config import BASELINE, parameter_count
-from app.runner.lab_pool import LabPool, LearnerBusyError
-from app.runner.pool import QueueFullError
+from app.lab.config import BASELINE
+from app.runner.errors import LearnerBusyError, QueueFullError
+from app.runner.lab_pool import LabPool
+from app.training.config import parameter_count
 from tests.runner.conftest import MODE
 
 T = TypeVar("T")

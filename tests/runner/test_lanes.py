@@ -7,18 +7,22 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 
 from app.runner.child import RUN_NICENESS
-from app.runner.lanes import BUSY_RUNS, Lane
+from app.runner.errors import QueueFullError
+from app.runner.lanes import BUSY_RUNS, Lane, WithdrawnError
 from app.runner.limits import Limits
 from app.runner.pool import PoolConfig, ZygotePool
 from app.runner.protocol import RunResult
+from app.runner.settings import RunnerSettings
 from tests.runner.conftest import MODE, TEST_LIMITS, Runner
 
 # Sleeps until cancelled (the test's clean-up), well within lab_code's own limits.
@@ -133,6 +137,116 @@ def test_requesters_with_runs_waiting_take_turns() -> None:
 
 def test_a_run_cancelled_while_it_waits_gives_up_its_turn() -> None:
     assert turns(["a1", "b1", "c1"], parallel=1, cancel="b1") == ["a1", "c1"]
+
+
+def test_a_place_withdrawn_from_the_queue_frees_it_at_once_for_the_next_requester() -> None:
+    async def scenario() -> list[Any]:
+        lane = Lane(parallel=1, depth=1, typical_ms=1)
+        running, queued = lane.join("a"), lane.join("b")
+        seen: list[Any] = [lane.full("c")]
+        seen.append(lane.withdraw(queued))
+        seen += [lane.full("c"), lane.waiting]
+        third = lane.join("c")  # the place in the queue that "b" left
+        with pytest.raises(WithdrawnError):
+            async with lane.turn("b", queued):
+                seen.append("b ran")
+        async with lane.turn("a", running):
+            seen.append("a ran")
+        async with lane.turn("c", third):
+            seen.append("c ran")
+        return [*seen, lane.active, lane.waiting, lane.withdraw(third)]
+
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        seen = thread.submit(asyncio.run, scenario()).result()
+    assert seen == [True, True, False, 0, "a ran", "c ran", 0, 0, False]
+
+
+def test_a_lane_without_places_refuses_every_run_whatever_its_depth() -> None:
+    """TORCHQUIZ_RUNNER_LAB_CODE_PARALLEL=0: no learner's lab model is trained, none waits."""
+    config = RunnerSettings(lab_code_parallel=0).pool_config()
+    assert Lane(
+        parallel=config.lab_code_parallel, depth=config.lab_code_queue_depth, typical_ms=1
+    ).full()
+
+
+def test_a_queued_lab_code_run_cancelled_leaves_the_queue_at_once_for_a_third_requester() -> None:
+    """The lab code lane's one place is taken by a sleeping run and its one waiting place by a
+    second run: a third is refused. The second is cancelled: its run ends "cancelled" at once,
+    not when its turn would have come, and the third requester gets its place."""
+
+    async def scenario() -> tuple[RunResult, float, RunResult, RunResult]:
+        # Its uids apart from the session runner's.
+        config = PoolConfig(mode=MODE, spares=0, parallel=1, lab_code_queue_depth=1, uid_base=63100)
+        pool, long = ZygotePool(config), Limits(wall_seconds=30, cpu_seconds=2)
+        await pool.start()
+        try:
+            sleeping = pool.queue(SLEEPING_LAB_RUN, long, handle="s", kind="lab_code", who="a")
+            queued = pool.queue(SLEEPING_LAB_RUN, long, handle="q", kind="lab_code", who="b")
+            with pytest.raises(QueueFullError):
+                pool.queue("print(3)", long, kind="lab_code", who="c")
+            asked = time.monotonic()
+            assert pool.cancel("q")
+            cancelled = await asyncio.wait_for(queued, 5)
+            took = time.monotonic() - asked
+            third = pool.queue("print(3)", long, kind="lab_code", who="c")
+            pool.cancel("s")
+            return cancelled, took, await sleeping, await asyncio.wait_for(third, 30)
+        finally:
+            await pool.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        cancelled, took, slept, third = thread.submit(asyncio.run, scenario()).result()
+    assert cancelled.limit is not None and cancelled.limit.name == "cancelled", cancelled
+    assert took < 0.2, f"the queued run left the queue after {took:.2f} s"
+    assert slept.limit is not None and slept.limit.name == "cancelled", slept
+    assert third.ok and third.stdout == "3\n", third
+
+
+def test_a_streamed_run_cancelled_in_the_queue_ends_cancelled_at_once(embedded: Runner) -> None:
+    """Through the runner's HTTP routes: a streamed run waits behind a sleeping one (its answer
+    is 200 already: it holds its place), is cancelled by its handle, and its stream ends with
+    the "cancelled" result at once; the one that then gets a place says when it starts."""
+    sleeper, queued = f"s-{uuid.uuid4().hex}", f"q-{uuid.uuid4().hex}"
+    with embedded.client() as client, concurrent.futures.ThreadPoolExecutor(1) as thread:
+        sleeping = thread.submit(client.post, "/v1/runs/stream", json=lab_run(handle=sleeper))
+        until_lane(embedded, running=1, queued=0)
+        with client.stream("POST", "/v1/runs/stream", json=lab_run(handle=queued)) as stream:
+            assert stream.status_code == 200
+            until_lane(embedded, running=1, queued=1)
+            asked = time.monotonic()
+            assert client.post("/v1/runs/cancel", json={"handle": queued}).json()["cancelled"]
+            lines = [json.loads(line) for line in stream.iter_lines() if line]
+            took = time.monotonic() - asked
+        client.post("/v1/runs/cancel", json={"handle": sleeper})
+        slept = [json.loads(line) for line in sleeping.result().text.splitlines()]
+    assert lines == [{"result": lines[-1]["result"]}], "it never started"
+    assert lines[-1]["result"]["limit"]["name"] == "cancelled"
+    assert took < 0.5, f"the stream ended {took:.2f} s after the cancel"
+    assert slept[0] == {"started": True} and slept[-1]["result"]["limit"]["name"] == "cancelled"
+
+
+def test_a_streamed_run_whose_caller_goes_away_leaves_the_queue(embedded: Runner) -> None:
+    sleeper = f"s-{uuid.uuid4().hex}"
+    with embedded.client() as client, concurrent.futures.ThreadPoolExecutor(1) as thread:
+        sleeping = thread.submit(client.post, "/v1/runs/stream", json=lab_run(handle=sleeper))
+        until_lane(embedded, running=1, queued=0)
+        with (
+            embedded.client() as caller,
+            caller.stream("POST", "/v1/runs/stream", json=lab_run()) as stream,
+        ):
+            assert stream.status_code == 200
+            until_lane(embedded, running=1, queued=1)
+        until_lane(embedded, running=1, queued=0)  # gone with its caller
+        client.post("/v1/runs/cancel", json={"handle": sleeper})
+        sleeping.result()
+    until_lane(embedded, running=0, queued=0)
+
+
+def until_lane(runner: Runner, *, running: int, queued: int, seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while (lane := lab_lane(runner))["running"] != running or lane["queued"] != queued:
+        assert time.monotonic() < deadline, f"the lab code lane stayed {lane}"
+        time.sleep(0.02)
 
 
 def test_a_snippet_never_waits_for_a_long_runs_deadline_in_the_zygote() -> None:

@@ -18,8 +18,9 @@ from starlette.testclient import TestClient
 from app.core.config import PROJECT_DIR, Settings
 from app.main import create_app
 from app.runner.embedded import embedded_runner, listening
+from app.runner.errors import QueueFullError
 from app.runner.limits import DEFAULT_LIMITS, Limits
-from app.runner.pool import PoolConfig, QueueFullError, ZygotePool
+from app.runner.pool import PoolConfig, ZygotePool
 from app.runner.ratelimit import RateLimiter
 from tests.runner.conftest import MODE, TOKEN, Runner
 

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from app.bank.verify import verify_questions
-from app.core.deps import CatalogDep, RunnerDep
 from app.core.errors import ForbiddenError, UnauthorizedError
 from app.core.routing import UnitOfWorkRoute
+from app.questions.deps import CatalogDep
+from app.runner.deps import RunnerDep
 
 router = APIRouter(prefix="/admin", tags=["instructors"], route_class=UnitOfWorkRoute)
 

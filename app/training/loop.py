@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from app.lab.config import INPUT_SIZE, NUM_CLASSES, LabConfig
-from app.lab.dataset import LabData
+from app.training.config import INPUT_SIZE, NUM_CLASSES, LabConfig
+from app.training.dataset import LabData
 
 # Shuffling draws from its own generator so that dropout's draws (global RNG) do not move it.
 SHUFFLE_SEED_OFFSET = 100

@@ -24,7 +24,7 @@ flipped share is exact in each split, so that ceiling is the same in every split
 
 from __future__ import annotations
 
-from app.lab.config import INPUT_SIZE, NUM_CLASSES
+from app.training.config import INPUT_SIZE, NUM_CLASSES
 
 SEQ_LEN = 13  # words per sentence
 TRAIN_SIZE = 400
@@ -40,8 +40,8 @@ TOKEN_NOISE = 0.5 * INPUT_SIZE**-0.5  # per-entry std of each word's own noise (
 LABEL_NOISE = 0.10  # this share of each split's labels is replaced by another class
 VOCABULARY = FILLER_WORDS + NUM_CLASSES * KEYWORDS_PER_CLASS  # word ids: fillers, then keywords
 
-# The story's targets for the baseline (the task's own targets for a solution are config.TASK):
-# it memorises the training sentences, yet does poorly on unseen ones.
+# The story's targets for the baseline (the task's own targets for a solution are the app's:
+# app.lab.config.TASK): it memorises the training sentences, yet does poorly on unseen ones.
 OVERFIT_MIN_TRAIN_ACCURACY = 0.93
 OVERFIT_MAX_VAL_ACCURACY = 0.80
 

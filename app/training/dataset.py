@@ -1,4 +1,4 @@
-"""The experiment lab's toy data set, drawn from app.lab.design (the design is documented there).
+"""The experiment lab's toy data set, drawn from app.training.design (which documents it).
 
 Deterministic: one local torch.Generator seeded with the data seed draws everything, so the
 global RNG (model init, dropout) is neither used nor disturbed.
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
-from app.lab.config import INPUT_SIZE, NUM_CLASSES
-from app.lab.design import (
+from app.training.config import INPUT_SIZE, NUM_CLASSES
+from app.training.design import (
     DATA_SEED,
     FILLER_WORDS,
     KEYWORD_POSITIONS,

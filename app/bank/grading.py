@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.bank.checks import compare, from_run
+from app.bank.indexing import IndexSyntaxError, parse_index, select
 from app.bank.schema import (
     AnyQuestion,
     ChoiceQuestion,
@@ -21,6 +22,7 @@ from app.bank.schema import (
     ShortText,
     SingleChoice,
     TensorShape,
+    TextAnswer,
 )
 from app.core.errors import AnswerFormatError
 from app.runner.protocol import MAX_CODE_BYTES, RunResult
@@ -60,6 +62,30 @@ def code_of(raw: Any) -> str:
     if len(code.encode()) > MAX_CODE_BYTES:
         raise AnswerFormatError(f"keep the code under {MAX_CODE_BYTES // 1024} KiB")
     return code
+
+
+def code_answer(question: CodeQuestion, raw: Any) -> str:
+    """As code_of; the starter sent back unchanged is not an attempt either."""
+    code = code_of(raw)
+    if _is_starter(question, code):
+        raise AnswerFormatError("this is the starter code unchanged: change it to answer")
+    return code
+
+
+def unanswered(question: AnyQuestion, raw: Any) -> bool:
+    """No answer at all: nothing given, or a code question's starter sent back unchanged."""
+    values = raw if isinstance(raw, list) else [raw]
+    if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+        return True
+    code = _single(raw)
+    return (
+        isinstance(question, CodeQuestion) and isinstance(code, str) and _is_starter(question, code)
+    )
+
+
+def _is_starter(question: CodeQuestion, code: str) -> bool:
+    # A browser sends a textarea's line breaks as CRLF.
+    return code.replace("\r\n", "\n").strip() == question.starter.strip()
 
 
 def grade_code(question: CodeQuestion, code: str, run: RunResult) -> Grade:
@@ -224,10 +250,31 @@ def grade_short_text(question: ShortText, raw: Any) -> Grade:
     text = str(raw)
     if len(text) > 500:
         raise AnswerFormatError("keep the answer under 500 characters")
-    case = question.answer.case_sensitive
-    accepted = {normalise_text(a, case_sensitive=case) for a in question.answer.accepted}
-    correct = normalise_text(text, case_sensitive=case) in accepted
+    if question.answer.index_of is not None:
+        correct = _same_selection(question.answer, text)
+    else:
+        case = question.answer.case_sensitive
+        accepted = {normalise_text(a, case_sensitive=case) for a in question.answer.accepted}
+        correct = normalise_text(text, case_sensitive=case) in accepted
     return Grade(correct, 1.0 if correct else 0.0, text.strip())
+
+
+def _same_selection(answer: TextAnswer, text: str) -> bool:
+    """An index answer is right when it selects what an accepted expression selects: the same
+    elements of the same tensor, in the same shape. Text that is not an index expression is a
+    format error; an index torch would refuse for this shape (out of range) is a wrong answer."""
+    assert answer.index_of is not None
+    name, shape = answer.index_of.tensor, tuple(answer.index_of.shape)
+    try:
+        given = parse_index(text.strip().strip("`"))
+    except IndexSyntaxError as exc:
+        raise AnswerFormatError(f"write an indexing expression on `{name}`: {exc}") from None
+    if given.name != name:
+        return False
+    selected = select(given, shape)
+    return selected is not None and any(
+        select(parse_index(reference), shape) == selected for reference in answer.accepted
+    )
 
 
 def format_answer(given: Any) -> str:

@@ -6,9 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.bank.schema import MultipleSelect, Numeric, ShortText, SingleChoice, TensorShape
-from app.core.errors import AnswerFormatError
-from app.questions.grading import (
+from app.bank.grading import (
     SHAPE_FORMS,
     Grade,
     format_answer,
@@ -17,6 +15,8 @@ from app.questions.grading import (
     parse_number,
     parse_shape,
 )
+from app.bank.schema import MultipleSelect, Numeric, ShortText, SingleChoice, TensorShape
+from app.core.errors import AnswerFormatError
 
 COMMON: dict[str, Any] = {
     "difficulty": "easy",

@@ -1,0 +1,86 @@
+"""A test's end: finishing it (once, whichever tab asks first) and its result, with the review
+of every question in the order and letters the learner saw."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from app.attempts.models import Answer, QuizSession
+from app.attempts.order import Order, option_order, to_shown
+from app.attempts.records import SessionRecord, reload_session
+from app.attempts.schemas import DifficultyScore, ReviewItem, TestResult
+from app.attempts.service import session_view, test_answers
+from app.bank.schema import AnyQuestion, Difficulty
+from app.core.db import utcnow
+from app.core.errors import ConflictError
+from app.questions.catalog import Catalog
+from app.questions.service import (
+    public_question,
+    question_in_order,
+    solution,
+    solution_in_order,
+    with_choices,
+)
+
+
+def finish_test(db: Session, catalog: Catalog, session: SessionRecord) -> TestResult:
+    """Idempotent: finishing twice (two tabs, even at once) returns the same result."""
+    if session.mode != "test":
+        raise ConflictError("only a test session can be finished")
+    if session.finished_at is None:
+        db.execute(
+            update(QuizSession)
+            .where(QuizSession.id == session.id, QuizSession.finished_at.is_(None))
+            .values(finished_at=utcnow())
+        )
+        session = reload_session(db, session.id)
+    result = test_result(db, catalog, session)
+    db.execute(update(QuizSession).where(QuizSession.id == session.id).values(score=result.percent))
+    return result
+
+
+def test_result(db: Session, catalog: Catalog, session: SessionRecord) -> TestResult:
+    if session.mode != "test" or session.finished_at is None:
+        raise ConflictError("the result is shown once the test is finished")
+    by_slot = test_answers(db, session)
+    questions = catalog.versions(db, session.version_ids)
+    review, levels = (
+        [],
+        {d.value: DifficultyScore(correct=0, total=0, points=0.0) for d in Difficulty},
+    )
+    for position, question in enumerate(questions, start=1):
+        answer = by_slot.get(position)
+        level = levels[question.difficulty.value]
+        level.total += 1
+        if answer is not None:
+            level.points += answer.score
+            level.correct += int(answer.correct)
+        order = option_order(question, session.public_id, position)
+        review.append(_review_item(position, question, answer, order))
+    for level in levels.values():
+        level.points = round(level.points, 2)
+    points = round(sum(level.points for level in levels.values()), 2)
+    return TestResult(
+        session=session_view(db, catalog, session),
+        percent=round(100 * points / len(questions), 1),
+        points=points,
+        max_points=len(questions),
+        correct_count=sum(level.correct for level in levels.values()),
+        by_difficulty=levels,
+        review=review,
+    )
+
+
+def _review_item(
+    position: int, question: AnyQuestion, answer: Answer | None, order: Order | None
+) -> ReviewItem:
+    given = to_shown(answer.given, order) if answer else None
+    return ReviewItem(
+        position=position,
+        question=question_in_order(public_question(question), order),
+        given=given,
+        correct=bool(answer and answer.correct),
+        score=answer.score if answer else 0.0,
+        solution=with_choices(solution_in_order(solution(question), order), given),
+    )

@@ -1,0 +1,1 @@
+"""The learner's way in: the home page and each topic's hub, with their progress."""

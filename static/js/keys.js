@@ -1,0 +1,52 @@
+// Keyboard shortcuts on question pages (listed in templates/attempts/_shortcuts.html).
+// Off while the learner types in a text box, so letters and digits stay text there.
+(function () {
+  "use strict";
+
+  function isTyping(target) {
+    var tag = target && target.tagName;
+    return tag === "TEXTAREA" || tag === "SELECT" ||
+      (tag === "INPUT" && !/^(radio|checkbox|hidden|submit|button)$/.test(target.type));
+  }
+
+  // Looked up on each key press: the answer form is replaced after each practice answer.
+  function chooseOption(index) {
+    var input = document.querySelector('#answer-form input[data-key="' + index + '"]');
+    if (!input) return false;
+    if (input.type === "checkbox") input.checked = !input.checked; else input.checked = true;
+    input.focus();
+    return true;
+  }
+
+  function follow(shortcut) {
+    var link = document.querySelector('[data-shortcut="' + shortcut + '"]');
+    if (link && link.tagName === "A") { link.click(); return true; }
+    return false;
+  }
+
+  function showNextHint() {
+    var closed = document.querySelector("details.hint:not([open])");
+    if (!closed) return false;
+    closed.open = true;
+    closed.querySelector("summary").focus();
+    return true;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+    var key = event.key.toLowerCase();
+    var handled = false;
+    if (/^[1-7]$/.test(key)) handled = chooseOption(Number(key));
+    else if (/^[a-g]$/.test(key)) handled = chooseOption(key.charCodeAt(0) - 96);
+    else if (key === "n") handled = follow("n");
+    else if (key === "p") handled = follow("p");
+    else if (key === "s") handled = showNextHint();
+    else if (key === "enter" && event.target.form && event.target.form.id === "answer-form") {
+      // A radio button or checkbox does not submit on Enter by itself. requestSubmit fires
+      // the submit event, so htmx posts the answer in the background where it is set up.
+      event.target.form.requestSubmit();
+      handled = true;
+    }
+    if (handled) event.preventDefault();
+  });
+})();

@@ -1,0 +1,105 @@
+"""Each request is one transaction (app.core.routing), and an answer that waits on the code
+runner is two: one before the run, one after it, never one held open across it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, SessionTransaction
+from starlette.testclient import TestClient
+
+from app.attempts.models import Answer
+from app.bank.schema import AnyQuestion, CodeQuestion
+from tests.api.test_sessions_api import bank_question, right_answer, start
+from tests.pages.test_pages_without_js import as_form, csrf
+
+
+@pytest.fixture
+def transactions() -> Iterator[list[Session]]:
+    """Every outermost session transaction begun while the test runs (on the test's connection
+    these are savepoints; a savepoint a service opens inside one is not counted)."""
+    begun: list[Session] = []
+
+    def count(session: Session, transaction: SessionTransaction, *_: Any) -> None:
+        if not transaction.nested:
+            begun.append(session)
+
+    event.listen(Session, "after_begin", count)
+    yield begun
+    event.remove(Session, "after_begin", count)
+
+
+def _position_of(
+    client: TestClient, session: dict[str, Any], code: bool
+) -> tuple[int, AnyQuestion]:
+    for position in range(1, session["total"] + 1):
+        item = client.get(f"/api/v1/sessions/{session['id']}/questions/{position}").json()
+        question = bank_question(client, item["question"])
+        if isinstance(question, CodeQuestion) == code:
+            return position, question
+    raise AssertionError(f"no {'code' if code else 'data'} question in this session")
+
+
+@pytest.mark.parametrize("go", ["next", "finish"])
+def test_saving_a_test_answer_from_the_page_is_one_transaction(
+    client: TestClient, transactions: list[Session], go: str
+) -> None:
+    session = start(client, mode="test")
+    position, question = _position_of(client, session, code=False)
+    page = client.get(f"/tests/{session['id']}/{position}")
+    form = {"csrf_token": csrf(page.text), "go": go, "answer": as_form(right_answer(question))}
+    transactions.clear()
+    response = client.post(f"/tests/{session['id']}/{position}", data=form, follow_redirects=False)
+    assert response.status_code == 303
+    assert len(transactions) == 1
+
+
+def test_a_practice_answer_through_the_api_is_one_transaction(
+    client: TestClient, transactions: list[Session]
+) -> None:
+    session = start(client, mode="practice")
+    position, question = _position_of(client, session, code=False)
+    transactions.clear()
+    url = f"/api/v1/sessions/{session['id']}/answers"
+    response = client.post(url, json={"position": position, "answer": right_answer(question)})
+    assert response.status_code == 200, response.text
+    assert response.json()["correct"] is True
+    assert len(transactions) == 1
+
+
+def test_a_code_answer_in_a_test_is_two_transactions_around_its_run(
+    client: TestClient, transactions: list[Session]
+) -> None:
+    for _ in range(20):  # a test draws its questions at random: find one with a code question
+        session = start(client, mode="test")
+        try:
+            position, question = _position_of(client, session, code=True)
+        except AssertionError:
+            continue
+        transactions.clear()
+        url = f"/api/v1/sessions/{session['id']}/answers"
+        response = client.post(url, json={"position": position, "answer": right_answer(question)})
+        assert response.status_code == 200, response.text
+        assert response.json()["answered_count"] == 1
+        assert len(transactions) == 2
+        return
+    raise AssertionError("no test drew a code question in 20 tries")
+
+
+def test_untouched_starter_code_is_no_attempt_through_the_api(
+    client: TestClient, db: Session
+) -> None:
+    session = start(client, mode="practice")
+    position, question = _position_of(client, session, code=True)
+    assert isinstance(question, CodeQuestion)
+    before = db.scalar(select(func.count()).select_from(Answer))
+    url = f"/api/v1/sessions/{session['id']}/answers"
+    as_sent = question.starter.replace("\n", "\r\n")
+    response = client.post(url, json={"position": position, "answer": as_sent})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "invalid_answer" and "starter code unchanged" in body["message"]
+    assert db.scalar(select(func.count()).select_from(Answer)) == before
