@@ -47,9 +47,11 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+# The app and its dev extras in one install (one resolve, one build of the project), which
+# also stands for the app's own.
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+	touch $(VENV)/.installed $@
 
 # Headless Chromium from Debian (a test tool's own browser download does not work here),
 # and axe-core from npm for the accessibility checks.

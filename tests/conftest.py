@@ -23,6 +23,7 @@ from app.core.db import Database, create_db_engine
 from app.core.deps import get_database, get_rng
 from app.main import create_app
 from app.runner.embedded import embedded_runner
+from app.runner.settings import RunnerSettings
 from tests.parallel import (  # noqa: F401 - hooks, registered here
     pytest_runtest_protocol,
     pytest_xdist_make_scheduler,
@@ -78,8 +79,17 @@ def make_settings(database_url: str, instance_dir: Path, **overrides: object) ->
 def runner_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One real code runner for the whole run, started the way `torchquiz serve` starts it
     (privileged as root, rootless otherwise)."""
-    with embedded_runner(tmp_path_factory.mktemp("runner") / "r.sock") as url:
+    socket = tmp_path_factory.mktemp("runner") / "r.sock"
+    with embedded_runner(socket, RunnerSettings(uid_base=worker_uid_base())) as url:
         yield url
+
+
+def worker_uid_base() -> int:
+    """Privileged runs have a uid per slot, and the kernel counts a uid's processes machine-wide
+    (a fork bomb's 32 would leave none for a run of another runner): each test process's runner
+    has uids of its own, apart from the runners' default 60000 that tests start."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # gw0, gw1...
+    return 60100 + 100 * int(worker.removeprefix("gw"))
 
 
 class Backends:

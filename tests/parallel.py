@@ -1,9 +1,9 @@
 """The suite in parallel processes (pytest-xdist: `-n 2 --dist loadfile` in pyproject.toml).
 
 Each process has its own session fixtures: its own code runner, scratch databases and temporary
-folders. What a process sets up, it should use for as many tests as it can: the tests of a file
-go to one process (module fixtures are set up once, and tests that rely on the one before them
-keep their order), and so do the tests of a folder whose fixtures are shared and costly.
+folders (tests/conftest.py). The tests of a file run in one process, in their order: its module
+fixtures are set up once, and a test may rely on the one before it. So do those of a folder with
+costly package-scoped fixtures (ONE_UNIT).
 
 Tests marked `serial` time something against the machine's CPU (a CPU limit that must be hit
 before a wall-clock one, say): one runs only while no other process runs a test, its fixtures'
@@ -22,24 +22,25 @@ from typing import Any
 
 import pytest
 
-# Folders whose tests share a costly fixture wider than a module: the app under uvicorn and
-# Chromium (tests/browser); an app per backend whose requests commit (tests/hardening).
-SHARED_SETUP = ("tests/browser/", "tests/hardening/")
+# Folders whose tests share package-scoped fixtures: run in one process, one file after the
+# other, pytest sets those up once; split among files of other folders, once per file.
+# tests/hardening: a second runner, and an app per backend whose requests commit.
+ONE_UNIT = ("tests/hardening/",)
 _open: dict[str, int] = {}
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)  # before xdist's own
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """--dist loadfile, with each folder of SHARED_SETUP as one file. (Not loadgroup and
-    xdist_group marks: with pytest 9.2, xdist 3.8 no longer sees the groups.)"""
+    """--dist loadfile, where each folder of ONE_UNIT counts as one file. (Not --dist loadgroup:
+    xdist 3.8 no longer sees its groups under pytest 9.2, pytest-xdist issue 1386.)"""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
 
-    class Scheduling(LoadFileScheduling):
+    class Scheduling(LoadFileScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            folder = next((f for f in SHARED_SETUP if nodeid.startswith(f)), None)
-            return folder or super()._split_scope(nodeid)
+            folder = next((f for f in ONE_UNIT if nodeid.startswith(f)), None)
+            return folder or str(super()._split_scope(nodeid))
 
     return Scheduling(config, log)
 

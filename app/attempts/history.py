@@ -26,6 +26,7 @@ class GradedAnswer:
     correct: bool
     given: Any
     at: datetime
+    mode: str  # "practice" or "test"
 
 
 def graded_answers(db: Session, learner_id: int | None, topic: CatalogTopic) -> list[GradedAnswer]:
@@ -33,7 +34,7 @@ def graded_answers(db: Session, learner_id: int | None, topic: CatalogTopic) -> 
     if learner_id is None:
         return []
     rows = db.execute(
-        select(Answer, QuestionRow.slug, QuestionVersion.difficulty)
+        select(Answer, QuestionRow.slug, QuestionVersion.difficulty, QuizSession.mode)
         .join(QuizSession, Answer.session_id == QuizSession.id)
         .join(QuestionVersion, Answer.question_version_id == QuestionVersion.id)
         .join(QuestionRow, QuestionVersion.question_id == QuestionRow.id)
@@ -45,14 +46,17 @@ def graded_answers(db: Session, learner_id: int | None, topic: CatalogTopic) -> 
         .order_by(Answer.updated_at, Answer.id)
     )
     return [
-        GradedAnswer(slug, difficulty, answer.correct, answer.given, as_utc(answer.updated_at))
-        for answer, slug, difficulty in rows
+        GradedAnswer(
+            slug, difficulty, answer.correct, answer.given, as_utc(answer.updated_at), mode
+        )
+        for answer, slug, difficulty, mode in rows
     ]
 
 
-def latest_wrong(db: Session, learner_id: int | None, topic: CatalogTopic) -> list[GradedAnswer]:
-    """The current questions whose latest answer was wrong, most recent first."""
+def latest_wrong(history: list[GradedAnswer], topic: CatalogTopic) -> list[GradedAnswer]:
+    """The current questions whose latest answer in `history` (graded_answers) was wrong,
+    most recent first."""
     current = {q.slug for q in topic.questions}
-    latest = {a.slug: a for a in graded_answers(db, learner_id, topic)}
+    latest = {a.slug: a for a in history}
     wrong = [a for slug, a in latest.items() if not a.correct and slug in current]
     return sorted(wrong, key=lambda a: a.at, reverse=True)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from app.attempts import answering, results, service
+from app.attempts.drawing import TEST_MIX
 from app.attempts.records import SessionRecord, get_session
 from app.attempts.schemas import AnswerIn, PracticeFeedback, StartSession, TestAck
 from app.bank.grading import format_answer
@@ -267,7 +268,7 @@ def _practice_context_of(
 @router.get("/topics/{slug}/test")
 def test_start_page(slug: Slug, request: Request, catalog: CatalogDep) -> Response:
     topic = catalog.topic(slug)
-    context = {"topic": topic_summary(topic), "mix": service.TEST_MIX}
+    context = {"topic": topic_summary(topic), "mix": TEST_MIX}
     return render_page(request, "attempts/test_start.html", context)
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import Table, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.attempts.history import latest_wrong
+from app.attempts.drawing import draw_test, just_met, practice_order
+from app.attempts.history import GradedAnswer, graded_answers, latest_wrong
 from app.attempts.models import Answer, QuizSession
 from app.attempts.order import Order, option_order, to_canonical, to_shown
 from app.attempts.records import SessionRecord
@@ -22,7 +23,7 @@ from app.attempts.schemas import (
     TestAck,
 )
 from app.bank.grading import Grade, code_answer, grade, unanswered
-from app.bank.schema import AnyQuestion, CodeQuestion, Difficulty
+from app.bank.schema import AnyQuestion, CodeQuestion
 from app.core.db import as_utc, utcnow
 from app.core.errors import AppError, ConflictError, NotFoundError
 from app.learners.models import Learner
@@ -38,19 +39,17 @@ from app.questions.service import (
     with_choices,
 )
 
-# A test draws 3 easy, 4 medium and 3 hard questions (topped up from other levels if short).
-TEST_MIX = {Difficulty.easy: 3, Difficulty.medium: 4, Difficulty.hard: 3}
-
 
 def start_session(
     db: Session, catalog: Catalog, learner: Learner, request: StartSession, *, rng: random.Random
 ) -> SessionRecord:
     topic = catalog.topic(request.topic)
     filters: dict[str, object] = {}
+    history = graded_answers(db, learner.id, topic)
     if request.mode == "test":
-        chosen = draw_test(topic, rng)
+        chosen = draw_test(topic, rng, avoid=just_met(history, utcnow()))
     else:
-        chosen, filters = _practice_questions(db, catalog, learner, topic, request)
+        chosen, filters = _practice_questions(catalog, topic, request, history, rng)
     if not chosen:
         raise AppError("no questions match these filters", field="filters")
     session = QuizSession(
@@ -66,26 +65,20 @@ def start_session(
 
 
 def _practice_questions(
-    db: Session, catalog: Catalog, learner: Learner, topic: CatalogTopic, request: StartSession
+    catalog: Catalog,
+    topic: CatalogTopic,
+    request: StartSession,
+    history: list[GradedAnswer],
+    rng: random.Random,
 ) -> tuple[list[CatalogQuestion], dict[str, object]]:
     if request.mistakes_only:
-        wrong = latest_wrong(db, learner.id, topic)
+        wrong = latest_wrong(history, topic)
         return [catalog.question(a.slug) for a in wrong], {"mistakes_only": True}
     if request.tag is not None and request.tag not in topic.tags():
         raise NotFoundError(f"no tag '{request.tag}' in topic '{topic.slug}'", field="tag")
     chosen = filter_questions(topic, difficulty=request.difficulty, tag=request.tag)
     filters = {"difficulty": request.difficulty, "tag": request.tag}
-    return chosen, {k: v for k, v in filters.items() if v is not None}
-
-
-def draw_test(topic: CatalogTopic, rng: random.Random) -> list[CatalogQuestion]:
-    picked: list[CatalogQuestion] = []
-    for difficulty, count in TEST_MIX.items():
-        pool = filter_questions(topic, difficulty=difficulty)
-        picked += rng.sample(pool, min(count, len(pool)))
-    rest = [q for q in topic.questions if q not in picked]
-    picked += rng.sample(rest, min(sum(TEST_MIX.values()) - len(picked), len(rest)))
-    return sorted(picked, key=lambda q: q.position)
+    return practice_order(chosen, history, rng), {k: v for k, v in filters.items() if v is not None}
 
 
 _ANSWERS = Answer.__table__

@@ -115,16 +115,19 @@ def _item(node: ast.expr) -> IndexItem:
     if isinstance(node, ast.Constant) and node.value is Ellipsis:
         return Ellipsis
     if isinstance(node, ast.Slice):
-        step = _integer(node.step) if node.step is not None else None
+        step = _bound(node.step)
         if step is not None and step <= 0:
             raise IndexSyntaxError(
                 "a slice's step must be positive: torch refuses `::-1` and `::0`"
             )
-        return slice(
-            _integer(node.lower) if node.lower is not None else None,
-            _integer(node.upper) if node.upper is not None else None,
-            step,
-        )
+        return slice(_bound(node.lower), _bound(node.upper), step)
+    return _integer(node)
+
+
+def _bound(node: ast.expr | None) -> int | None:
+    """A slice's start, stop or step: left out, `None` (as in `None:None:2`), or a whole number."""
+    if node is None or (isinstance(node, ast.Constant) and node.value is None):
+        return None
     return _integer(node)
 
 

@@ -305,7 +305,7 @@ class TensorShape(QuestionBase):
 
 
 class IndexOf(Strict):
-    """The tensor that answers index: its name (matched exactly) and its shape."""
+    """The tensor an index answer selects from: its name (matched exactly) and its shape."""
 
     tensor: Identifier
     shape: list[Annotated[int, Field(ge=0)]] = Field(min_length=1, max_length=8)

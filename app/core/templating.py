@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from functools import cache
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +18,18 @@ from app.core.markdown import code_block
 templates = Jinja2Templates(directory=PROJECT_DIR / "templates")
 templates.env.globals["difficulty_label"] = {"easy": "Easy", "medium": "Medium", "hard": "Hard"}
 templates.env.filters["code_block"] = code_block
+
+
+def points(value: float) -> str:
+    """A score as learners read it: 1, "1/2", "2/3" (partial credit is a share of a question's
+    tests or options, so a small fraction), else at most two decimals, never "0.666667"."""
+    share = Fraction(value).limit_denominator(12)
+    if abs(float(share) - value) < 1e-9:
+        return str(share.numerator) if share.denominator == 1 else f"{share}"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+templates.env.filters["points"] = points
 
 
 @cache

@@ -63,5 +63,5 @@ def mistakes(
             given=a.given,
             answered_at=a.at,
         )
-        for a in latest_wrong(db, learner_id, topic)
+        for a in latest_wrong(graded_answers(db, learner_id, topic), topic)
     ]

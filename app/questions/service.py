@@ -109,6 +109,10 @@ def _public_fields(question: AnyQuestion) -> dict[str, object]:
         fields["answer_format"] = "a number, such as 15493 or 0.25"
     elif isinstance(question, TensorShape):
         fields["answer_format"] = SHAPE_FORMS
+    elif isinstance(question, ShortText) and (index_of := question.answer.index_of):
+        fields["answer_format"] = (
+            f"an indexing expression on {index_of.tensor}, with integers, slices and ..."
+        )
     elif isinstance(question, ShortText):
         fields["answer_format"] = "a short answer"
     elif isinstance(question, CodeQuestion):

@@ -1,23 +1,154 @@
-// Code boxes (textarea[data-editor]): Tab indents instead of leaving the box (Escape, then Tab,
-// leaves it); Ctrl+Enter submits the box's form; Python highlighting under the text.
+// Code boxes (textarea[data-editor]): Python highlighting under the text, and the keys of an
+// editor that never traps the keyboard. Tab moves on, as in any text box, until the learner
+// edits (Enter, typing, pasting, or a click in the box); from then on Tab indents and Shift+Tab
+// removes an indent, until Escape (or leaving the box) makes Tab move on again. Ctrl+Enter
+// submits the box's form. The keys are said in visible text the box's aria-describedby names
+// (#<id>-keys, rendered by templates/_editor_keys.html with words true without JavaScript, and
+// rewritten here); each change of what Tab does is said in a polite live region beside it.
 (function () {
   "use strict";
 
-  var escaped = false;
-  document.addEventListener("keydown", function (event) {
-    var box = event.target;
-    if (!box.matches || !box.matches("textarea[data-editor]")) return;
-    if (event.key === "Escape") { escaped = true; return; }
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-      event.preventDefault();
-      box.form.requestSubmit();  // a submit event, so htmx sends it where the form is set up
-    } else if (event.key === "Tab" && !event.shiftKey && !escaped) {
-      event.preventDefault();
-      box.setRangeText("    ", box.selectionStart, box.selectionEnd, "end");
+  var INDENT = "    ";
+  var SAY_EDITING = "Editing: Tab indents. Press Escape, then Tab, to move on.";
+  var SAY_MOVING = "Tab moves on to the next control again.";
+  var statusOf = new WeakMap();  // box -> its live region
+
+  function isEditor(target) {
+    return target && target.matches && target.matches("textarea.editor-input");
+  }
+
+  function indenting(box) { return box.hasAttribute("data-tab-indents"); }
+
+  // say: announce the change (it was the learner's doing); else the live region is only
+  // emptied (leaving the box), which screen readers do not read out.
+  function setIndenting(box, on, say) {
+    if (on === indenting(box)) return;
+    if (on) box.setAttribute("data-tab-indents", ""); else box.removeAttribute("data-tab-indents");
+    var status = statusOf.get(box);
+    if (status) status.textContent = say ? (on ? SAY_EDITING : SAY_MOVING) : "";
+  }
+
+  // Replace value[start:end] with text as typing would (the browser's undo keeps it), then
+  // select [selStart, selEnd].
+  function replaceRange(box, start, end, text, selStart, selEnd) {
+    box.setSelectionRange(start, end);
+    var done = false;
+    try {
+      done = document.execCommand(text ? "insertText" : "delete", false, text);
+    } catch (error) {
+      done = false;
+    }
+    if (!done) {
+      box.setRangeText(text, start, end);
       box.dispatchEvent(new Event("input", { bubbles: true }));  // keeps the highlighting in step
     }
-    if (event.key !== "Escape") escaped = false;
+    box.setSelectionRange(selStart, selEnd);
+  }
+
+  // The lines the selection touches: [from, to) of value, without the final line break; a
+  // selection ending at the start of a line does not take that line.
+  function linesOf(box) {
+    var value = box.value, start = box.selectionStart, end = box.selectionEnd;
+    if (end > start && value[end - 1] === "\n") end -= 1;
+    var from = value.lastIndexOf("\n", start - 1) + 1;
+    var to = value.indexOf("\n", end);
+    return { from: from, to: to === -1 ? value.length : to };
+  }
+
+  function indent(box) {
+    var value = box.value, start = box.selectionStart, end = box.selectionEnd;
+    var lines = linesOf(box);
+    if (value.slice(start, end).indexOf("\n") === -1) {
+      // To the next multiple of four columns.
+      var spaces = INDENT.slice((start - lines.from) % INDENT.length);
+      replaceRange(box, start, end, spaces, start + spaces.length, start + spaces.length);
+      return;
+    }
+    var block = value.slice(lines.from, lines.to).split("\n").map(function (line) {
+      return line ? INDENT + line : line;
+    }).join("\n");
+    replaceRange(box, lines.from, lines.to, block, lines.from, lines.from + block.length);
+  }
+
+  function outdent(box) {
+    var value = box.value, start = box.selectionStart, end = box.selectionEnd;
+    var lines = linesOf(box), old = value.slice(lines.from, lines.to);
+    var block = old.split("\n").map(function (line) {
+      return line.replace(/^( {1,4}|\t)/, "");
+    }).join("\n");
+    if (block === old) return;
+    if (old.indexOf("\n") !== -1) {
+      replaceRange(box, lines.from, lines.to, block, lines.from, lines.from + block.length);
+    } else {
+      var removed = old.length - block.length;
+      replaceRange(box, lines.from, lines.to, block,
+        Math.max(lines.from, start - removed), Math.max(lines.from, end - removed));
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var box = event.target;
+    if (!isEditor(box) || event.isComposing) return;
+    var key = event.key;
+    if (key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      box.form.requestSubmit();  // a submit event, so htmx sends it where the form is set up
+    } else if (key === "Escape") {
+      setIndenting(box, false, true);
+    } else if (key === "Enter" && !event.altKey && !indenting(box)) {
+      event.preventDefault();  // starts editing; the next Enter breaks the line
+      setIndenting(box, true, true);
+    } else if (key === "Tab" && !event.ctrlKey && !event.altKey && !event.metaKey && indenting(box)) {
+      event.preventDefault();
+      if (event.shiftKey) outdent(box); else indent(box);
+    }
   }, true);
+
+  // Any edit (typing, pasting, deleting) starts editing; so does a click or tap in the box.
+  document.addEventListener("input", function (event) {
+    if (isEditor(event.target)) setIndenting(event.target, true, true);
+  }, true);
+  document.addEventListener("pointerdown", function (event) {
+    if (isEditor(event.target)) setIndenting(event.target, true, true);
+  }, true);
+  // Leaving the box for another part of the page ends editing, so that coming back with Tab
+  // (or Shift+Tab) passes through again. Leaving the window (no relatedTarget, and the
+  // document loses focus) does not: the learner comes back to the code as they left it.
+  document.addEventListener("focusout", function (event) {
+    var box = event.target;
+    if (!isEditor(box) || !(event.relatedTarget || document.hasFocus())) return;
+    setIndenting(box, false, false);
+    var status = statusOf.get(box);
+    if (status) status.textContent = "";
+  }, true);
+
+  function keysText(box) {
+    return "Tab moves on to the next control. Press Enter or start typing to edit the code; " +
+      "then Tab indents and Shift+Tab removes an indent, until you press Escape. Ctrl+Enter " +
+      (box.getAttribute("data-editor-submit") || "submits the form") + ".";
+  }
+
+  // The keys, in the paragraph the box's aria-describedby names (made if the page has none),
+  // and an empty live region after it for the changes of what Tab does.
+  function describeKeys(box, after) {
+    var keys = document.getElementById(box.id + "-keys");
+    if (!keys) {
+      keys = document.createElement("p");
+      keys.className = "hint-text editor-keys";
+      keys.id = box.id + "-keys";
+      after.parentNode.insertBefore(keys, after.nextSibling);
+      var described = (box.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+      if (described.indexOf(keys.id) === -1) {
+        box.setAttribute("aria-describedby", described.concat(keys.id).join(" "));
+      }
+    }
+    keys.textContent = keysText(box);
+    var status = document.createElement("p");
+    status.className = "hint-text editor-mode";
+    status.setAttribute("aria-live", "polite");
+    keys.parentNode.insertBefore(status, keys.nextSibling);
+    statusOf.set(box, status);
+  }
 
   // The textarea stays the real, labelled control (its text drawn transparent, caret visible)
   // over a highlighted copy hidden from screen readers. Token classes are Pygments' own, so
@@ -79,6 +210,7 @@
       wrap.appendChild(box);
       box.classList.add("editor-input");
       box.setAttribute("wrap", "off");
+      if (box.id) describeKeys(box, wrap);
       if (focused) box.focus();
       function sync() {
         code.innerHTML = highlightPython(box.value);

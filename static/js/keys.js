@@ -9,6 +9,11 @@
       (tag === "INPUT" && !/^(radio|checkbox|hidden|submit|button)$/.test(target.type));
   }
 
+  function isOption(target) {
+    return target.tagName === "INPUT" && /^(radio|checkbox)$/.test(target.type) &&
+      target.form !== null && target.form.id === "answer-form";
+  }
+
   // Looked up on each key press: the answer form is replaced after each practice answer.
   function chooseOption(index) {
     var input = document.querySelector('#answer-form input[data-key="' + index + '"]');
@@ -41,9 +46,11 @@
     else if (key === "n") handled = follow("n");
     else if (key === "p") handled = follow("p");
     else if (key === "s") handled = showNextHint();
-    else if (key === "enter" && event.target.form && event.target.form.id === "answer-form") {
+    else if (key === "enter" && isOption(event.target)) {
       // A radio button or checkbox does not submit on Enter by itself. requestSubmit fires
       // the submit event, so htmx posts the answer in the background where it is set up.
+      // (A button submits on Enter by itself, with its own name and value: a test's "Save
+      // and next" must say where to go, so Enter on it is left to the browser.)
       event.target.form.requestSubmit();
       handled = true;
     }

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from app.attempts.models import Answer
-from app.bank.grading import letter
+from app.bank.grading import grade, letter
 from app.bank.schema import (
     AnyQuestion,
     ChoiceQuestion,
@@ -79,6 +79,10 @@ def wrong_answer(question: AnyQuestion) -> Any:
         return [*question.answer, 1]
     if isinstance(question, CodeQuestion):
         return question.starter + "\n# not finished yet\n"  # edited, so an attempt, but failing
+    assert isinstance(question, ShortText)
+    if (index_of := question.answer.index_of) is not None:  # a valid indexing expression
+        rows = (f"{index_of.tensor}[{i}]" for i in range(index_of.shape[0]))
+        return next(row for row in rows if not grade(question, row).correct)
     return "certainly not the answer"
 
 

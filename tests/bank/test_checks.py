@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from app.bank.checks import answer_mismatches, run_check
+from app.bank.checks import answer_mismatches, observe, run_check
 from app.bank.schema import Check, QuestionAdapter
 
 RNN_CODE = """\
@@ -16,7 +16,7 @@ import torch
 rnn = torch.nn.RNN(input_size=5, hidden_size=3, bidirectional=True, batch_first=True)
 out, h_n = rnn(torch.randn(4, 7, 5))
 """
-# nn.RNN checks only that the last dimension equals input_size: 6 != 5 raises RuntimeError.
+# nn.RNN requires the input's last dimension to equal input_size: 6 != 5 raises RuntimeError.
 WRONG_INPUT_CODE = "import torch\ntorch.nn.RNN(5, 3)(torch.randn(4, 7, 6))\n"
 # dropout applies between layers, so one layer with dropout > 0 warns.
 DROPOUT_ONE_LAYER = "import torch\ntorch.nn.GRU(4, 4, dropout=0.5)\n"
@@ -305,3 +305,23 @@ def test_answer_from_on_a_short_text_question_is_reported() -> None:
         check={"code": "n = 6\n", "expect": {"values": {"n": 6}}, "answer_from": "n"},
     )
     assert "short_text" in only_line(answer_mismatches(q))
+
+
+# --- what a snippet leaves behind ---
+
+
+def test_a_check_that_imports_numpy_holds_and_its_tensors_keep_their_shapes() -> None:
+    """The numpy module has a `shape` attribute (the function np.shape): it is no tensor."""
+    code = "import numpy as np\nimport torch\nx = torch.zeros(2, 3)\nn = int(np.prod(x.shape))\n"
+
+    assert run_check(check(code, shapes={"x": [2, 3]}, values={"n": 6})) == []
+
+
+def test_only_tensors_are_reported_with_shapes_as_the_sandbox_reports_them() -> None:
+    seen = observe(
+        "import numpy as np\nimport torch\n"
+        "t = torch.ones(4, 5)\narray = np.ones((2, 2))\nshape_function = np.shape\n"
+    )
+
+    assert seen.exception is None
+    assert seen.shapes == {"t": [4, 5]}

@@ -475,3 +475,138 @@ def test_short_text_over_500_characters_is_a_format_error() -> None:
     with pytest.raises(AnswerFormatError) as info:
         grade(question, "x" * 501)
     assert "500" in info.value.message
+
+
+# --- short text graded as an index expression (answer.index_of) ---
+
+
+def index_answer(
+    accepted: list[str], tensor: str = "h_n", shape: list[int] | None = None
+) -> ShortText:
+    return ShortText.model_validate(
+        {
+            **COMMON,
+            "id": "index",
+            "type": "short_text",
+            "answer": {
+                "accepted": accepted,
+                "index_of": {"tensor": tensor, "shape": shape or [4, 3, 16]},
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "h_n[-2]",
+        "h_n[2]",
+        "h_n[-2, :]",
+        "h_n[2, :]",
+        "h_n[-2,:]",
+        "h_n[-2][:]",
+        "h_n[-2, :, :]",
+        "h_n[2, ...]",
+        "h_n[..., :][-2]",
+        "h_n[-2, 0:3, ::1]",
+        "h_n[2:3][0]",
+        "h_n[(-2,)]",
+        "(h_n)[-2]",
+        "`h_n[-2]`",
+        "  h_n [ -2 ]  ",
+        "h_n[--2]",
+    ],
+)
+def test_an_index_answer_is_right_whenever_it_selects_the_same_elements_in_the_same_shape(
+    raw: str,
+) -> None:
+    result = grade(index_answer(["h_n[-2]"]), raw)
+    assert_right(result)
+    assert result.given == raw.strip()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "h_n[-1]",  # another row
+        "h_n[1]",
+        "h_n[-2:-1]",  # the same elements, but shape (1, 3, 16)
+        "h_n[2:]",
+        "h_n[-2, :, :8]",  # part of the row
+        "h_n[:, -2]",
+        "h_n",  # the whole tensor
+        "h_n[-2][None:None:2]",
+    ],
+)
+def test_an_index_answer_that_selects_other_elements_or_another_shape_is_wrong(raw: str) -> None:
+    assert_wrong(grade(index_answer(["h_n[-2]"]), raw))
+
+
+def test_an_index_answer_names_the_tensor_exactly() -> None:
+    question = index_answer(["h_n[-2]"])
+    assert_wrong(grade(question, "H_N[-2]"))
+    assert_wrong(grade(question, "hn[-2]"))
+    assert_wrong(grade(question, "out[-2]"))
+
+
+@pytest.mark.parametrize(
+    "raw", ["h_n[4]", "h_n[-5]", "h_n[0, 3]", "h_n[0, 0, 0, 0]", "h_n[0][0][0][0]"]
+)
+def test_an_index_torch_refuses_for_this_shape_is_a_wrong_answer_not_a_format_error(
+    raw: str,
+) -> None:
+    """Out of range, or more indices than dimensions: torch raises an IndexError, a mistake
+    about the tensor worth recording, not a typo."""
+    assert_wrong(grade(index_answer(["h_n[-2]"]), raw))
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("h_n[-2", "not a Python expression"),
+        ("h_n[]", "not a Python expression"),
+        ("h_n[-2]; import os", "not a Python expression"),
+        ("h_n[-2].sum()", "name followed by brackets"),
+        ("h_n.T[-2]", "name followed by brackets"),
+        ("__import__('os').system('true')", "name followed by brackets"),
+        ("-2", "name followed by brackets"),
+        ("[-2]", "name followed by brackets"),
+        ("h_n[1.0]", "whole numbers"),
+        ("h_n[True]", "whole numbers"),
+        ("h_n[None]", "whole numbers"),
+        ("h_n[[0, 1]]", "whole numbers"),
+        ("h_n[i]", "whole numbers"),
+        ("h_n[1 + 1]", "whole numbers"),
+        ("h_n[len(h_n)]", "whole numbers"),
+        ("h_n[..., ...]", "at most once"),
+        ("h_n[::-1]", "step must be positive"),
+        ("h_n[::0]", "step must be positive"),
+    ],
+)
+def test_text_that_is_not_an_index_expression_is_a_format_error_saying_why(
+    raw: str, reason: str
+) -> None:
+    with pytest.raises(AnswerFormatError) as info:
+        grade(index_answer(["h_n[-2]"]), raw)
+    assert info.value.message.startswith("write an indexing expression on `h_n`: ")
+    assert reason in info.value.message
+
+
+def test_deeply_nested_index_text_is_a_format_error_not_a_crash() -> None:
+    question = index_answer(["h_n[-2]"])
+    with pytest.raises(AnswerFormatError):
+        grade(question, "h_n[" + "(" * 240 + "2" + ")" * 240 + "]")
+    assert_right(grade(question, "h_n[" + "-" * 250 + "2]"))  # an even number of minus signs
+
+
+def test_an_index_answer_matches_any_of_its_accepted_expressions() -> None:
+    question = index_answer(["out[:, -1, :16]", "out[:, 0, 16:]"], tensor="out", shape=[3, 10, 32])
+    assert_right(grade(question, "out[:, 9, 0:16]"))
+    assert_right(grade(question, "out[..., 0, 16:32]"))
+    assert_wrong(grade(question, "out[:, -1]"))
+
+
+def test_an_index_answer_is_stored_as_written() -> None:
+    result = grade(index_answer(["h_n[-2]"]), "h_n[2, ...]")
+    assert result.given == "h_n[2, ...]"
+    assert format_answer(result.given) == "h_n[2, ...]"

@@ -506,3 +506,64 @@ def test_yml_file_is_reported_not_skipped(bank: Any) -> None:
 
     assert problem.path == "rnn/forgotten.yml"
     assert ".yaml" in problem.message
+
+
+# --- short text answers graded as index expressions ---
+
+
+def index_question(bank: Any, **answer: Any) -> dict[str, Any]:
+    """A short_text question about `h_n` of shape (4, 3, 16), its answer updated by `answer`."""
+    data = bank.base_question("index-question", type="short_text")
+    del data["check"]
+    data["answer"] = {
+        "accepted": ["h_n[-2]"],
+        "index_of": {"tensor": "h_n", "shape": [4, 3, 16]},
+        **answer,
+    }
+    return data
+
+
+def test_an_index_answer_loads(bank: Any) -> None:
+    bank.topic()
+    bank.question(index_question(bank, accepted=["h_n[-2]", "h_n[-1, :, 8:]"]))
+
+    (loaded,) = bank.load().topics["rnn"].questions
+    assert loaded.question.answer.index_of.shape == [4, 3, 16]
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        pytest.param(
+            {"accepted": ["h_n[-2"]}, "'h_n[-2' is not an index expression", id="not-python"
+        ),
+        pytest.param({"accepted": ["h_n[0.5]"]}, "whole numbers", id="float-index"),
+        pytest.param({"accepted": ["out[-2]"]}, "'out[-2]' does not index h_n", id="other-name"),
+        pytest.param({"accepted": ["h_n[4]"]}, "out of range for shape [4, 3, 16]", id="range"),
+        pytest.param(
+            {"accepted": ["h_n[0, 0, 0, 0]"]}, "out of range", id="more-indices-than-dimensions"
+        ),
+        pytest.param({"case_sensitive": False}, "drop case_sensitive", id="case-sensitivity-given"),
+        pytest.param(
+            {"index_of": {"tensor": "h_n", "shape": [100, 100]}},
+            "at most 4096 elements",
+            id="tensor-too-large",
+        ),
+        pytest.param(
+            {"index_of": {"tensor": "h n", "shape": [4, 3, 16]}},
+            "pattern",
+            id="tensor-not-an-identifier",
+        ),
+    ],
+)
+def test_a_bad_index_answer_is_reported_with_its_field(
+    bank: Any, answer: dict[str, Any], message: str
+) -> None:
+    bank.topic()
+    bank.question(index_question(bank, **answer))
+
+    problem = only_problem(bank.problems())
+
+    assert problem.path == "rnn/index-question.yaml"
+    assert problem.field.startswith("answer")
+    assert message in problem.message

@@ -27,7 +27,7 @@ def answer_wrongly(cp: CheckedPage) -> None:
     """On a practice page, give a wrong answer to a single-choice question."""
     page = cp.page
     go_to_question_of_kind(cp, "single_choice")
-    verdict = page.get_by_role("status")
+    verdict = page.locator("#verdict[role=status]")
     page.locator("#option-A").check()
     page.get_by_role("button", name="Check answer").click()
     expect(verdict).to_contain_text(re.compile(r"Correct\.|Incorrect\.|Partly correct"))

@@ -53,14 +53,14 @@ def test_practice_wrong_then_right(checked_page: CheckedPage) -> None:
 
     # The live region is in the accessibility tree before anything is put in it, so that
     # screen readers announce the verdict when it appears.
-    expect(page.get_by_role("status")).to_be_empty()
+    expect(page.locator("#verdict[role=status]")).to_be_empty()
 
     # Keyboard: 1 chooses option A, Enter submits; the verdict is swapped in without a reload.
     page.keyboard.press("1")
     expect(page.locator("#option-A")).to_be_checked()
     expect(page.locator("#option-A")).to_be_focused()
     page.keyboard.press("Enter")
-    verdict = page.get_by_role("status")
+    verdict = page.locator("#verdict[role=status]")
     expect(verdict).to_contain_text(re.compile(r"the correct answer is [A-G]\."))
     correct = re.search(r"the correct answer is ([A-G])\.", verdict.inner_text())[1]
     wrong = "B" if correct == "A" else "A"
@@ -102,7 +102,7 @@ def test_practice_works_without_javascript(browsing: Browsing) -> None:
         page.get_by_role("button", name="Check answer").click()
 
     expect(page).to_have_url(re.compile(r"/practice/[^/]+/1\?answer=\d+#feedback$"))
-    verdict = page.get_by_role("status")
+    verdict = page.locator("#verdict[role=status]")
     expect(verdict).to_contain_text(re.compile(r"Correct\.|Incorrect\.|Partly correct"))
     expect(verdict).to_contain_text("the correct answer is")
     explanation = page.locator("#explanation")
@@ -117,7 +117,7 @@ def test_practice_works_without_javascript(browsing: Browsing) -> None:
     with cp.navigation():
         page.get_by_role("link", name="Next question").click()
     expect(page).to_have_url(re.compile(r"/practice/[^/]+/2$"))
-    expect(page.get_by_role("status")).to_be_empty()
+    expect(page.locator("#verdict[role=status]")).to_be_empty()
 
 
 def test_malformed_shape_answer_is_not_counted(checked_page: CheckedPage) -> None:
@@ -140,7 +140,7 @@ def test_malformed_shape_answer_is_not_counted(checked_page: CheckedPage) -> Non
     expect(box).to_be_focused()
     described = box.get_attribute("aria-describedby") or ""
     assert "answer-error" in described.split(), described
-    expect(page.get_by_role("status")).to_be_empty()  # no verdict
+    expect(page.locator("#verdict[role=status]")).to_be_empty()  # no verdict
     expect(page.locator("#explanation")).to_be_empty()
     cp.check("answer cannot be read")
 
@@ -166,7 +166,7 @@ def test_the_verdict_is_announced_in_place_after_an_answer(checked_page: Checked
     start_practice(cp, difficulty="easy")
     go_to_question_of_kind(cp, "single_choice")
     page.evaluate("window.verdictBox = document.getElementById('verdict')")
-    verdict = page.get_by_role("status")
+    verdict = page.locator("#verdict[role=status]")
     expect(verdict).to_be_empty()
 
     for letter, button in (("A", "Check answer"), ("B", "Answer again")):
@@ -200,7 +200,7 @@ def test_an_answer_that_cannot_be_sent_in_the_background_is_posted_as_a_form(
     with cp.navigation():
         page.get_by_role("button", name="Check answer").click()
     expect(page).to_have_url(re.compile(r"/practice/[^/]+/1\?answer=\d+#feedback$"))
-    expect(page.get_by_role("status")).to_contain_text("the correct answer is")
+    expect(page.locator("#verdict[role=status]")).to_contain_text("the correct answer is")
 
 
 def test_an_expired_form_shows_the_servers_explanation_as_without_javascript(

@@ -86,11 +86,12 @@ def test_run_it_without_javascript(browsing: Browsing) -> None:
 
 def test_code_question_with_hidden_tests(checked_page: CheckedPage) -> None:
     cp, page = checked_page, checked_page.page
-    start_practice(cp, difficulty="easy", tag="shapes")
+    start_practice(cp, difficulty="medium", tag="shapes")  # three code questions
     go_to_question_of_kind(cp, "code")
     editor = page.get_by_label("Your code")
 
-    # Tab indents inside the editor instead of leaving it.
+    # After an edit, Tab indents inside the editor instead of leaving it (test_keyboard.py has
+    # the rest: Tab passes through the box until the learner edits, and after Escape).
     editor.fill("")
     editor.press("Tab")
     expect(editor).to_have_value("    ")

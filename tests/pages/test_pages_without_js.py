@@ -156,7 +156,8 @@ def test_error_pages_are_html_for_browsers(client: TestClient) -> None:
 def test_feedback_of_another_question_is_not_shown(client: TestClient) -> None:
     location = start_practice(client)
     page = client.get(location)
-    response = client.post(location, data={"csrf_token": csrf(page.text), "answer": "A"})
+    answer = as_form(wrong_answer(bank_question(client, page.text)))
+    response = client.post(location, data={"csrf_token": csrf(page.text), "answer": answer})
     answer_id = re.search(r"answer=(\d+)", str(response.url))
     assert answer_id, "a practice answer redirects to its feedback"
     other_question = re.sub(r"/1$", "/2", location)
