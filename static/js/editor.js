@@ -19,13 +19,23 @@
 
   function indenting(box) { return box.hasAttribute("data-tab-indents"); }
 
-  // say: announce the change (it was the learner's doing); else the live region is only
-  // emptied (leaving the box), which screen readers do not read out.
-  function setIndenting(box, on, say) {
+  // The learner's own change of mode is said in the live region; leaving the box (rest) ends
+  // editing silently and hides what the region said. Hidden, not emptied: it keeps its place,
+  // so that what lies below does not move between the press and the release of a click there
+  // (a button that moved would never get the click).
+  function setIndenting(box, on) {
     if (on === indenting(box)) return;
     if (on) box.setAttribute("data-tab-indents", ""); else box.removeAttribute("data-tab-indents");
     var status = statusOf.get(box);
-    if (status) status.textContent = say ? (on ? SAY_EDITING : SAY_MOVING) : "";
+    if (!status) return;
+    status.textContent = on ? SAY_EDITING : SAY_MOVING;
+    status.classList.remove("editor-mode-rest");
+  }
+
+  function rest(box) {
+    box.removeAttribute("data-tab-indents");
+    var status = statusOf.get(box);
+    if (status) status.classList.add("editor-mode-rest");
   }
 
   // Replace value[start:end] with text as typing would (the browser's undo keeps it), then
@@ -94,10 +104,10 @@
       event.preventDefault();
       box.form.requestSubmit();  // a submit event, so htmx sends it where the form is set up
     } else if (key === "Escape") {
-      setIndenting(box, false, true);
+      setIndenting(box, false);
     } else if (key === "Enter" && !event.altKey && !indenting(box)) {
       event.preventDefault();  // starts editing; the next Enter breaks the line
-      setIndenting(box, true, true);
+      setIndenting(box, true);
     } else if (key === "Tab" && !event.ctrlKey && !event.altKey && !event.metaKey && indenting(box)) {
       event.preventDefault();
       if (event.shiftKey) outdent(box); else indent(box);
@@ -106,20 +116,17 @@
 
   // Any edit (typing, pasting, deleting) starts editing; so does a click or tap in the box.
   document.addEventListener("input", function (event) {
-    if (isEditor(event.target)) setIndenting(event.target, true, true);
+    if (isEditor(event.target)) setIndenting(event.target, true);
   }, true);
   document.addEventListener("pointerdown", function (event) {
-    if (isEditor(event.target)) setIndenting(event.target, true, true);
+    if (isEditor(event.target)) setIndenting(event.target, true);
   }, true);
   // Leaving the box for another part of the page ends editing, so that coming back with Tab
   // (or Shift+Tab) passes through again. Leaving the window (no relatedTarget, and the
   // document loses focus) does not: the learner comes back to the code as they left it.
   document.addEventListener("focusout", function (event) {
     var box = event.target;
-    if (!isEditor(box) || !(event.relatedTarget || document.hasFocus())) return;
-    setIndenting(box, false, false);
-    var status = statusOf.get(box);
-    if (status) status.textContent = "";
+    if (isEditor(box) && (event.relatedTarget || document.hasFocus())) rest(box);
   }, true);
 
   function keysText(box) {
