@@ -2,8 +2,8 @@
 
 Each process has its own session fixtures: its own code runner, scratch databases and temporary
 folders (tests/conftest.py). The tests of a file run in one process, in their order: its module
-fixtures are set up once, and a test may rely on the one before it. So do those of a folder with
-costly package-scoped fixtures (ONE_UNIT).
+fixtures are set up once, and a test may rely on the one before it. So do those of a folder whose
+files share a costly fixture (ONE_UNIT).
 
 Tests marked `serial` time something against the machine's CPU (a CPU limit that must be hit
 before a wall-clock one, say): one runs only while no other process runs a test, its fixtures'
@@ -22,10 +22,11 @@ from typing import Any
 
 import pytest
 
-# Folders whose tests share package-scoped fixtures: run in one process, one file after the
-# other, pytest sets those up once; split among files of other folders, once per file.
-# tests/hardening: a second runner, and an app per backend whose requests commit.
-ONE_UNIT = ("tests/hardening/",)
+# Folders whose files share a costly fixture, each run in one process as if one file:
+# - tests/hardening: a second runner and an app per backend, package-scoped (in a process that
+#   also runs other folders' files in between, pytest would start them again for each file);
+# - tests/runner: the runner as a service, run by an unprivileged user from a venv under /tmp.
+ONE_UNIT = ("tests/hardening/", "tests/runner/")
 _open: dict[str, int] = {}
 
 
