@@ -71,7 +71,9 @@ def test_every_page_is_accessible(browsing: Browsing) -> None:
     assert response is not None and response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
     expect(page.get_by_role("alert")).to_contain_text("nope")
-    assert cp.checks >= 11
+    # Nine pages and the wrong answer's verdict; one more when option A happened to be right
+    # (options are shown in an order of each attempt's own).
+    assert cp.checks >= 10
 
 
 def test_phone_sized_pages_do_not_scroll_sideways(browsing: Browsing) -> None:

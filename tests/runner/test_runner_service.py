@@ -260,6 +260,7 @@ def test_the_embedded_runner_takes_its_lab_settings_from_the_environment(
         )
 
 
+@pytest.mark.serial  # the gaps between its printed lines are timed
 def test_a_streamed_run_sends_its_output_as_it_prints(runner: Runner) -> None:
     code = "import time\nfor i in range(4):\n    print(i, flush=True)\n    time.sleep(0.15)\n"
     messages = []
