@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 import schemathesis
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from schemathesis import APIOperation, GenerationMode
 from starlette.testclient import TestClient
@@ -24,6 +24,7 @@ from tests.hardening.support import EDGE_INTS, EDGE_TEXTS, URL_EDGE_TEXTS, bound
 
 # The document of the app the tests start (building an app opens nothing: that is its start).
 DOCUMENT = create_app(make_settings("sqlite://", Path(tempfile.gettempdir()))).openapi()
+MAX_URL = 16 * 1024
 OPERATIONS = [
     result.ok() for result in schemathesis.openapi.from_dict(DOCUMENT).get_all_operations()
 ]
@@ -102,6 +103,9 @@ def test_no_api_operation_answers_5xx(
     @given(case=cases, data=st.data())
     def answers_without_5xx(case: schemathesis.Case, data: st.DataObject) -> None:
         method, url, sent = request_of(case, ids, data)
+        # HTTP parsers cap the request line before any app sees it (h11's default: 16 KiB), and
+        # httpx sends no URL past 64 KiB: longer drawn paths are not the app's to answer.
+        assume(len(url) <= MAX_URL)
         response = live_client.request(method, url, **sent)
         assert response.status_code < 500, f"{response.status_code}: {method} {url} {sent}"
         if response.status_code >= 400:
