@@ -43,6 +43,16 @@ def database_url(request: pytest.FixtureRequest, backends: Backends) -> str:
     return backends.settings(request.param).database_url
 
 
+def own_database(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> Iterator[str]:
+    """A fresh, empty database of one backend, for a module that must not share the run's."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp(name) / f'{name}.sqlite3'}"
+    else:
+        yield from _scratch_postgres()
+
+
 def _scratch_postgres() -> Iterator[str]:
     name = f"torchquiz_test_{uuid.uuid4().hex[:10]}"
     admin = make_url(POSTGRES_ADMIN_URL)

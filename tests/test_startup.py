@@ -35,7 +35,7 @@ from app.runner.pool import ZygotePool
 from app.runner.sandbox import Sandbox
 from app.runner.server import create_runner_app
 from app.runner.settings import RunnerSettings
-from tests.conftest import _scratch_postgres, make_settings, until_ready
+from tests.conftest import make_settings, own_database, until_ready
 
 WARMING = "the code runner is warming up"
 OFF_REASON = "Running code is off: the kernel said no (test). To turn it on: nothing (test)."
@@ -46,10 +46,7 @@ PLAYGROUND = {"cell": "GRU", "input_size": 4, "hidden_size": 3, "input_shape": [
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def fresh_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """An empty database: no variants stored by an earlier start."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('startup') / 'startup.sqlite3'}"
-    else:
-        yield from _scratch_postgres()
+    yield from own_database(request.param, tmp_path_factory, "startup")
 
 
 @contextlib.contextmanager

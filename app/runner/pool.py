@@ -190,8 +190,7 @@ class ZygotePool:
         """Run code in the sandbox, in its kind's lane, taking turns there with other
         requesters (`who`: app.runner.lanes.requester). `on_output` hears its stdout as it is
         printed."""
-        lane, place = self._join(kind, who, handle)
-        return await self._take_turn(code, limits, tests, handle, on_output, lane, place, None)
+        return await self.queue(code, limits, tests, handle, on_output, kind=kind, who=who)
 
     def queue(
         self,

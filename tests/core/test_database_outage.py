@@ -21,16 +21,13 @@ from starlette.testclient import TestClient
 
 from app.core.handlers import DATABASE_RETRY_SECONDS
 from app.main import create_app
-from tests.conftest import POSTGRES_ADMIN_URL, _scratch_postgres, make_settings
+from tests.conftest import POSTGRES_ADMIN_URL, make_settings, own_database
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A database of this module's own: it is the one that goes down."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('outage') / 'outage.sqlite3'}"
-    else:
-        yield from _scratch_postgres()
+    yield from own_database(request.param, tmp_path_factory, "outage")
 
 
 # The app's SQLite connection waits 5 s for the lock before it gives up (app.core.db). Every
