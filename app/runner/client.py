@@ -184,13 +184,6 @@ class RunnerClient:
         )
         return PlaygroundResult.model_validate_json(response.content)
 
-    async def run_streamed(
-        self, request: RunRequest, on_output: Callable[[str], Awaitable[None]]
-    ) -> RunResult:
-        """As `run`, hearing the code's stdout as it prints (for a long run, such as a lab
-        model training): `open_streamed`, then the run followed to its result."""
-        return await (await self.open_streamed(request)).follow(on_output)
-
     async def open_streamed(self, request: RunRequest) -> StreamedRun:
         """Start a run whose output streams, and return once the runner has accepted it (it
         holds its place in its kind's queue), before it has run: a refusal (429 with
