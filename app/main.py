@@ -73,7 +73,8 @@ async def warm_up(app: FastAPI, catalog: Catalog) -> None:
     """After start-up, while the app serves: the lab's own start; the parameterised questions'
     stored variants as soon as the runner's torch version is known (at once for the embedded
     runner, which runs this install; a separate one says in its /healthz, warm or not); then,
-    once the runner is ready, the missing variants computed in its sandbox."""
+    once the runner is ready, the missing variants computed in its sandbox. The lab's reference
+    runs likewise: the shipped ones stored as soon as torch is known, any missing measured."""
     database, lab = app.state.database, app.state.lab
     runner: RunnerClient | None = app.state.runner
     await start_lab(lab)
@@ -81,10 +82,12 @@ async def warm_up(app: FastAPI, catalog: Catalog) -> None:
         torch = installed_torch() if runner.embedded else (await runner.heard()).torch
         if torch:
             lab.torch_version = torch
+            await lab.keep_references()
             app.state.catalog = await materialize(catalog, database, None, torch, final=False)
     state: RunnerState = await runner.settled() if runner else app.state.runner_state
     lab.torch_version = state.torch or ""
     if runner is not None and state.ready:
+        await lab.keep_references()
         app.state.catalog = await materialize(catalog, database, runner, state.torch)
     else:  # running code is off: whatever was stored, by any torch
         app.state.catalog = await materialize(catalog, database, None, None)

@@ -41,13 +41,19 @@ class Task(BaseModel):
 
     def refusal(self, config: LabConfig) -> str | None:
         """Why the task cannot accept this config (before any run), or None."""
-        count, limit = parameter_count(config), self.max_parameters()
+        return self.size_refusal(parameter_count(config)) or self.procedure_refusal(config)
+
+    def size_refusal(self, count: int) -> str | None:
+        """Why a model of `count` parameters is too big for the task, or None: said the same
+        way for a config (counted by formula) and for a learner's own model (counted once
+        built, in the sandbox)."""
+        limit = self.max_parameters()
         if count > limit:
             return (
                 f"model size: {count:,} parameters is more than {self.max_size_ratio:g} times "
                 f"the baseline's {parameter_count(BASELINE):,} (at most {limit:,})"
             )
-        return self.procedure_refusal(config)
+        return None
 
     def procedure_refusal(self, config: LabConfig) -> str | None:
         changed = [f for f in self.procedure if getattr(config, f) != getattr(BASELINE, f)]
@@ -58,3 +64,8 @@ class Task(BaseModel):
 
 
 TASK = Task()
+
+
+def broken_constraint(why: str) -> str:
+    """A task run's refusal, before it trains (app.lab.service) or once its model is built."""
+    return f"this run breaks the task's constraint on {why}"

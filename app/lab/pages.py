@@ -18,8 +18,7 @@ from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page, templates
 from app.lab import form
 from app.lab.api import NO_BUFFERING, LabDep
-from app.lab.charts import accuracy_chart
-from app.lab.config import BASELINE, SOLUTION
+from app.lab.curves import compare_curves, reference_curves, run_curves
 from app.lab.custom import STARTER
 from app.lab.overview import LabOverview, overview, preset
 from app.lab.running import Lab
@@ -69,6 +68,7 @@ async def start_code_from_form(
         problems, refused = {"code": outcome.message}, outcome
     _, values, _ = form.parse({})
     values |= {"code": fields.get("code", ""), "code_seed": fields.get("code_seed", "0")}
+    values["code_task"] = str(bool(fields.get("code_task")))  # shown back as sent
     status = refused.status if refused else 422
     return await _lab_page(
         request, slug, catalog, lab, values, problems, status=status, refused=refused
@@ -81,7 +81,10 @@ async def _start(request: Request, lab: Lab, start: StartLabRun) -> Response | A
         run = await lab.start(learner_public_id(request), start, address=client_address(request))
     except AppError as exc:
         return exc
-    return RedirectResponse(request.url_for("lab_run_page", run_id=run.id), 303)
+    url = request.url_for("lab_run_page", run_id=run.id)
+    if request.headers.get("HX-Request"):  # htmx goes there itself (it would swap a redirect)
+        return Response(status_code=200, headers={"HX-Redirect": str(url)})
+    return RedirectResponse(url, 303)
 
 
 async def _lab_page(
@@ -112,10 +115,11 @@ async def _lab_page(
         "problems": problems,
         "labels": form.LABELS,
         "runs": mine,
-        "references": _reference_curves(baseline, await _seed_zero(lab, facts, "solution")),
-        "compare": _compare_chart(mine, baseline),
+        "references": reference_curves(baseline, await _seed_zero(lab, facts, "solution")),
+        "compare": compare_curves(mine, baseline),
         "solution_code": SOLUTION_CODE,
-        "starter_code": values.get("code") or STARTER,
+        "starter_code": _editor_code(values, mine),
+        "refused_run": getattr(refused, "run_id", None),
         "size": preset("yours", start.config) if start else None,
         "runner": request.app.state.runner_state,
     }
@@ -125,50 +129,23 @@ async def _lab_page(
     return response
 
 
+def _editor_code(values: dict[str, str], runs: list[LabRunOut]) -> str:
+    """What the editor holds: the code just sent (a refused start), else the learner's latest
+    own model (so a failed run's code is there to fix), else the starter."""
+    latest = next((run.code for run in runs if run.code), None)
+    return values.get("code") or latest or STARTER
+
+
 async def _seed_zero(lab: Lab, facts: LabOverview, preset_name: str) -> LabRunOut | None:
     """A preset's reference run with seed 0, once measured."""
     figures = facts.references.get(preset_name)
     return await lab.run_view(None, figures.runs[0]) if figures else None
 
 
-def _reference_curves(baseline: LabRunOut | None, solution: LabRunOut | None) -> Any:
-    """Seed 0's curves of the baseline and the solution, when both are measured."""
-    if baseline is None or solution is None:
-        return None
-    series = [
-        ("Baseline, training", [e.train_accuracy for e in baseline.epochs]),
-        ("Baseline, validation", [e.val_accuracy for e in baseline.epochs]),
-        ("Solution, training", [e.train_accuracy for e in solution.epochs]),
-        ("Solution, validation", [e.val_accuracy for e in solution.epochs]),
-    ]
-    epochs = max(BASELINE.epochs, SOLUTION.epochs)
-    return accuracy_chart("Accuracy per epoch, seed 0: baseline and solution", series, epochs)
-
-
-def _compare_chart(runs: list[LabRunOut], baseline: LabRunOut | None) -> Any:
-    """The latest runs' validation curves over the baseline's (seed 0), which is always there
-    once measured."""
-    finished = [r for r in runs if r.epochs][:3]
-    if not finished:
-        return None
-    series = [
-        (f"Run {runs.index(r) + 1}: validation", [e.val_accuracy for e in r.epochs])
-        for r in finished
-    ]
-    if baseline is not None:
-        series.insert(
-            0, ("Baseline, seed 0: validation", [e.val_accuracy for e in baseline.epochs])
-        )
-    epochs = max([r.config.epochs for r in finished] + [BASELINE.epochs])
-    return accuracy_chart(
-        "Validation accuracy per epoch: your latest runs and the baseline", series, epochs
-    )
-
-
 @router.get("/lab/runs/{run_id}")
 async def lab_run_page(run_id: PublicId, request: Request, lab: LabDep) -> Response:
     run = await lab.run_view(learner_public_id(request), run_id)
-    return render_page(request, "lab/run.html", {"run": run, "chart": run_chart(run)})
+    return render_page(request, "lab/run.html", {"run": run, "curves": run_curves(run)})
 
 
 @router.get("/lab/runs/{run_id}/live")
@@ -180,7 +157,7 @@ async def lab_run_live(run_id: PublicId, request: Request, lab: LabDep) -> Strea
 
     async def events() -> AsyncIterator[str]:
         async for run in lab.follow(learner, run_id):
-            html = live.render(request=request, run=run, chart=run_chart(run))
+            html = live.render(request=request, run=run, curves=run_curves(run))
             yield "event: run\n" + "".join(f"data: {line}\n" for line in html.splitlines()) + "\n"
         yield "event: end\ndata: \n\n"
 
@@ -193,21 +170,14 @@ async def cancel_from_form(run_id: PublicId, request: Request, lab: LabDep) -> R
     return RedirectResponse(request.url_for("lab_run_page", run_id=run_id), 303)
 
 
-def run_chart(run: LabRunOut) -> Any:
-    series = [
-        ("Training (eval mode)", [e.train_accuracy for e in run.epochs]),
-        ("Validation", [e.val_accuracy for e in run.epochs]),
-    ]
-    return accuracy_chart("Accuracy per epoch", series, run.config.epochs)
-
-
-# The solution, as the page shows it: the model the SOLUTION preset trains (app.training.loop).
+# The solution, as the page shows it: the model the SOLUTION preset trains (app.training.loop),
+# named Model as advanced mode asks, so that it can be pasted there and trained as it is.
 SOLUTION_CODE = """\
 import torch
 from torch import nn
 
 
-class BiRNNClassifier(nn.Module):
+class Model(nn.Module):
     def __init__(self, input_size=50, hidden_size=64, num_classes=5):
         super().__init__()
         self.word_dropout = nn.Dropout(0.7)      # on the word vectors, before the RNN

@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from app.core.db import Database
-from app.lab import custom, service
+from app.lab import custom, references, service
+from app.lab.config import REFERENCES
 from app.lab.models import ACTIVE, LabRun
 from app.lab.schemas import LabRunOut, StartLabRun
 from app.learners.service import NewLearnerLimit, find_learner, get_or_create_learner
@@ -155,7 +156,7 @@ class Lab:
             if served is not None:
                 return service.view(served)
             handle = service.new_public_id()
-            program = custom.program(request.code, request.config)
+            program = custom.program(request.code, request.config, task=request.task)
             run = RunRequest(
                 code=program, kind="lab_code", learner=learner, address=address, handle=handle
             )
@@ -284,9 +285,20 @@ class Lab:
                     pass
         return await self.run_view(learner, public_id)
 
+    async def keep_references(self) -> None:
+        """At start-up, once the runner's torch is known: the reference runs shipped with the
+        app stored (if measured with this torch: the same numbers), and those still missing
+        measured in the background once the runner is ready, so no visitor waits for them."""
+        if not self.torch_version:
+            return
+        await self.database.run(references.store_shipped, self.torch_version)
+        measured = await self.database.run(service.reference_figures, self.torch_version)
+        if len(measured) < len(REFERENCES):
+            self.measure_references()
+
     def measure_references(self) -> None:
-        """Measure the page's reference runs in the background, once, when first asked for
-        (not at start-up: most processes, and most tests, never show the lab)."""
+        """Measure the page's missing reference runs in the background, once (at start-up, or
+        when the lab is shown if the runner was not ready then)."""
         if self.available() and (self._measuring is None or self._measuring.done()):
             self._measuring = self._in_background(self._measure_references())
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from app.core.bounds import Text
 from app.training.config import LabConfig
 
-RunStatus = Literal["queued", "running", "done", "failed", "stopped", "cancelled"]
-FINISHED: frozenset[str] = frozenset({"done", "failed", "stopped", "cancelled"})
+# refused: a learner's own model, built in the sandbox, was over the task's size (not trained).
+RunStatus = Literal["queued", "running", "done", "failed", "stopped", "cancelled", "refused"]
+FINISHED: frozenset[str] = frozenset({"done", "failed", "stopped", "cancelled", "refused"})
 
 
 class StartLabRun(BaseModel):
     config: LabConfig = Field(default_factory=LabConfig)
     code: Text | None = Field(
         default=None,
-        min_length=1,
         max_length=20_000,
         description="Advanced mode: Python defining `class Model(nn.Module)`, trained in the "
         "sandbox with the config's procedure and seed; the config's model fields are ignored.",
@@ -28,6 +28,19 @@ class StartLabRun(BaseModel):
         description="Judge the run against the task: its constraints are checked before it "
         "starts and its result is passed or failed on each criterion. Off for free exploration.",
     )
+
+    @field_validator("code")
+    @classmethod
+    def _some_code(cls, code: str | None) -> str | None:
+        if code is not None and not code.strip():
+            raise ValueError(EMPTY_CODE)
+        return code
+
+
+EMPTY_CODE = (
+    "write a model class named Model (an nn.Module built with no arguments) to train; "
+    "the starter code is a place to begin"
+)
 
 
 class EpochOut(BaseModel):
@@ -62,6 +75,10 @@ class LabRunOut(BaseModel):
     verdict: list[Criterion] = Field(default=[], description="Each task criterion, when judged.")
     passed: bool | None = Field(default=None, description="Every criterion met (task runs).")
     message: str | None = None
+    output: str | None = Field(
+        default=None, description="What your own model's code printed (its runs only)."
+    )
+    output_truncated: bool = Field(default=False, description="Cut at the runner's limit.")
     cached: bool = Field(default=False, description="Served from an identical earlier run.")
     torch_version: str
     duration_s: float | None = None

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import as_utc, utcnow
 from app.core.errors import AppError, NotFoundError
-from app.lab.config import BASELINE, REFERENCE_SEEDS, REFERENCES, TASK
+from app.lab.config import BASELINE, REFERENCE_SEEDS, REFERENCES, TASK, broken_constraint
 from app.lab.models import ACTIVE, LabRun
 from app.lab.schemas import FINISHED, Criterion, EpochOut, LabRunOut, ReferenceFigures
 from app.training.config import LabConfig, parameter_count
@@ -23,6 +23,11 @@ from app.training.config import LabConfig, parameter_count
 class RunInProgressError(AppError):
     status = 429
     code = "run_in_progress"
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"you already have a run in progress ({run_id}); wait for it or cancel it")
+        self.run_id = run_id  # the page links to it
+        self.headers = {"Retry-After": "5"}
 
 
 class ConstraintError(AppError):
@@ -35,7 +40,7 @@ def refuse_if_invalid(config: LabConfig, task: bool, code: str | None = None) ->
     A learner's own model is only sized once built: the verdict judges its size."""
     why = TASK.procedure_refusal(config) if code else TASK.refusal(config)
     if task and why:
-        raise ConstraintError(f"this run breaks the task's constraint on {why}", field="config")
+        raise ConstraintError(broken_constraint(why), field="config")
 
 
 def cached_run(db: Session, key: str) -> LabRun | None:
@@ -51,11 +56,7 @@ def active_run(db: Session, learner_id: int) -> LabRun | None:
 
 def ensure_idle(db: Session, learner_id: int) -> None:
     if run := active_run(db, learner_id):
-        error = RunInProgressError(
-            f"you already have a run in progress ({run.public_id}); wait for it or cancel it"
-        )
-        error.headers = {"Retry-After": "5"}
-        raise error
+        raise RunInProgressError(run.public_id)
 
 
 def new_run(
@@ -94,6 +95,22 @@ def new_run(
         if learner_id is not None:
             ensure_idle(db, learner_id)
         raise
+    return run
+
+
+def new_finished_run(
+    db: Session,
+    config: LabConfig,
+    torch_version: str,
+    epochs: list[dict[str, Any]],
+    outcome: dict[str, Any],
+) -> LabRun:
+    """A reference run measured elsewhere with this torch (app.lab.references), stored done."""
+    run = new_run(db, None, config, task=False, torch_version=torch_version)
+    run.status, run.epochs, run.outcome = "done", epochs, outcome
+    run.duration_s = round(sum(e["seconds"] for e in epochs), 3)
+    run.finished_at = utcnow()
+    db.flush()
     return run
 
 
@@ -183,6 +200,8 @@ def view(run: LabRun) -> LabRunOut:
         verdict=verdict,
         passed=all(c.passed for c in verdict) if verdict else None,
         message=run.message,
+        output=outcome.get("output"),
+        output_truncated=bool(outcome.get("output_truncated")),
         cached=run.cached_from_id is not None,
         torch_version=run.torch_version,
         duration_s=run.duration_s,

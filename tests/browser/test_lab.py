@@ -6,7 +6,10 @@ import re
 
 import pytest
 from browser_support import Browsing, CheckedPage
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
+
+from app.lab import service
+from app.lab.running import Lab
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +46,9 @@ def test_a_run_fills_its_curves_live_and_ends_with_a_verdict(checked_page: Check
     expect(status).to_contain_text("Finished", timeout=60_000)
     expect(status).to_contain_text(re.compile(r"The run (meets|does not meet) the task\."))
     expect(page.locator("#run-progress")).to_have_attribute("value", "20")
-    expect(page.locator("figure.chart polyline")).to_have_count(2)
+    expect(page.locator(".chart-pair figure.chart")).to_have_count(2)  # accuracy and loss
+    expect(page.locator("figure.chart polyline")).to_have_count(4)  # training and validation
+    expect(page.locator("#run-details")).to_contain_text("Loss (cross-entropy) per epoch")
     expect(page.locator(".verdict-list li")).to_have_count(3)
     expect(page.locator(".verdict-list")).to_contain_text("Validation accuracy at least 85%")
     expect(page.locator(".cancel-form")).to_have_count(0)
@@ -63,6 +68,8 @@ def test_the_lab_without_javascript(browsing: Browsing) -> None:
     with cp.navigation():
         page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text("model size")
+    expect(page.get_by_role("alert")).to_be_focused()  # where the learner is looking
+    expect(page).to_have_url(re.compile(r"#run-form-problems$"))
     expect(page.get_by_label("Hidden size (per direction)")).to_have_value("200")
     expect(page.locator("details.hint").nth(2)).to_be_attached()
 
@@ -94,3 +101,136 @@ def test_a_run_is_followed_through_its_events_in_the_same_status_line(
     assert page.evaluate("window.sseMessages") >= 1
     expect(page.locator("#run-live #run-details")).to_have_count(1)  # replaced, not nested
     cp.check("a run followed to its end")
+
+
+BIG_MODEL = """from torch import nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(50, 128, num_layers=2, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(256, 5)
+
+    def forward(self, words):
+        return self.out(self.rnn(words)[0][:, -1])
+"""
+
+
+def test_a_refusal_appears_in_place_beside_its_button_and_takes_focus(
+    checked_page: CheckedPage,
+) -> None:
+    cp, page = checked_page, checked_page.page
+    cp.goto("/topics/birnn/lab")
+    page.evaluate("window.sameDocument = true")
+    page.get_by_label("Hidden size (per direction)").fill("200")
+    page.get_by_label("Bidirectional").check()
+    page.get_by_role("button", name="Train", exact=True).click()
+    alert = page.locator("#run-form-problems")
+    expect(alert).to_contain_text("model size")
+    expect(alert).to_be_focused()
+    expect(alert).to_be_in_viewport()
+    expect(page.get_by_label("Hidden size (per direction)")).to_have_value("200")
+    cp.check("a refused run, in place")
+
+    page.get_by_label("Your model (Python)").fill("")
+    page.get_by_role("button", name="Train my model").click()
+    refused = page.locator("#code-form-problems")
+    expect(refused).to_contain_text("write a model class named Model")
+    expect(refused).not_to_contain_text("pydantic")
+    expect(refused).to_be_focused()
+    assert page.evaluate("window.sameDocument") is True, "the page reloaded"
+    cp.check("empty code, refused in place")
+
+
+def test_your_own_model_is_judged_once_built_and_stays_in_the_editor(
+    checked_page: CheckedPage,
+) -> None:
+    cp, page = checked_page, checked_page.page
+    cp.goto("/topics/birnn/lab")
+    page.get_by_label("Your model (Python)").fill(BIG_MODEL)
+    with cp.navigation():
+        page.get_by_role("button", name="Train my model").click()
+    expect(page).to_have_url(re.compile(r"/lab/runs/[^/]+$"))
+    status = page.locator("#run-status")
+    expect(status).to_contain_text(
+        "Not trained: this run breaks the task's constraint on model size", timeout=15_000
+    )
+    expect(status).to_contain_text(re.compile(r"\d{3},\d{3} parameters is more than 2.5 times"))
+    cp.check("an own model refused once built")
+
+    with cp.navigation():
+        page.get_by_role("link", name=re.compile("Back to the experiment")).click()
+    expect(page.get_by_label("Your model (Python)")).to_have_value(BIG_MODEL)
+
+
+def chart_boxes(page: Page, pair: str) -> list[dict[str, float]]:
+    figures = page.locator(f"{pair} figure.chart")
+    expect(figures).to_have_count(2)
+    return [figures.nth(i).bounding_box() or {} for i in range(2)]
+
+
+def test_accuracy_and_loss_sit_side_by_side_and_stack_on_a_phone(browsing: Browsing) -> None:
+    cp = browsing.new_page(viewport={"width": 1280, "height": 900})
+    cp.goto("/topics/birnn/lab")
+    accuracy, loss = chart_boxes(cp.page, "#before-after .chart-pair")
+    assert accuracy["y"] == loss["y"] and loss["x"] >= accuracy["x"] + accuracy["width"]
+    expect(cp.page.locator("#before-after")).to_contain_text("Loss (cross-entropy) per epoch")
+
+    phone = browsing.new_page(viewport={"width": 375, "height": 740})
+    phone.goto("/topics/birnn/lab")
+    accuracy, loss = chart_boxes(phone.page, "#before-after .chart-pair")
+    assert loss["y"] >= accuracy["y"] + accuracy["height"], "one under the other"
+    assert phone.page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth") <= 0
+
+
+def test_the_page_shows_the_reference_runs_as_they_arrive(
+    checked_page: CheckedPage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While they are measured (at start-up, in the background) the page asks for them again
+    every few seconds and shows them once there, without a reload."""
+    cp, page = checked_page, checked_page.page
+    real = service.reference_figures
+    monkeypatch.setattr(Lab, "measure_references", lambda self: None)
+    monkeypatch.setattr(
+        service, "reference_figures", lambda db, torch: {"baseline": real(db, torch)["baseline"]}
+    )
+    cp.goto("/topics/birnn/lab")
+    page.evaluate("window.sameDocument = true")
+    progress = page.locator("#references-progress")
+    expect(progress).to_contain_text("1 of 5 models done")
+    expect(page.locator("#before-after")).to_contain_text("Being measured")
+
+    monkeypatch.setattr(service, "reference_figures", real)  # the last runs have arrived
+    expect(progress).to_contain_text("Measured on this server", timeout=10_000)
+    expect(page.locator("#before-after table.runs")).to_contain_text("Solution")
+    expect(page.locator("#readout-choice table.runs")).to_be_visible()
+    assert page.evaluate("window.sameDocument") is True, "the page reloaded"
+    cp.check("the reference runs, arrived")
+
+
+TINY_PRINTING_MODEL = """from torch import nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Linear(50, 5)
+        print("a linear model over the mean word")
+
+    def forward(self, words):
+        return self.out(words.mean(dim=1))
+"""
+
+
+def test_what_your_model_prints_shows_with_its_run(checked_page: CheckedPage) -> None:
+    cp, page = checked_page, checked_page.page
+    cp.goto("/topics/birnn/lab")
+    page.get_by_label("Your model (Python)").fill(TINY_PRINTING_MODEL)
+    page.get_by_label("Judge against the task", exact=True).last.uncheck()
+    with cp.navigation():
+        page.get_by_role("button", name="Train my model").click()
+    expect(page.locator("#run-status")).to_contain_text("Finished", timeout=60_000)
+    printed = page.get_by_role("region", name="What your model printed")
+    expect(printed).to_have_text("a linear model over the mean word")
+    cp.check("a run with its output")

@@ -71,7 +71,7 @@ def test_the_config_and_the_data_design_are_torch_free(imported: dict[str, Any])
 
 
 def test_a_learners_model_is_trained_by_a_harness_that_imports_only_the_training_code() -> None:
-    source = program("class Model:\n    pass\n", LabConfig())
+    source = program("class Model:\n    pass\n", LabConfig(), task=True)
     assert app_imports(source) == {
         "app.training.config",
         "app.training.dataset",
