@@ -20,6 +20,7 @@ from app.runner.client import URL_OFF, embedded_socket
 from app.runner.embedded import embedded_runner
 from app.runner.settings import ENV_PREFIX as RUNNER_ENV_PREFIX
 from app.runner.settings import RunnerSettings
+from app.study.checks import study_problems
 
 # How `serve` runs uvicorn (the tests run their servers the same way).
 SERVER_OPTIONS: dict[str, Any] = {
@@ -179,12 +180,15 @@ def questions_check(root: Path | None, run_checks: bool) -> None:
         click.echo(str(exc), err=True)
         sys.exit(1)
     if run_checks:
-        problems = check_problems(bank, root)
+        problems = check_problems(bank, root) + study_problems(bank, root)
         if problems:
             click.echo(format_report(problems), err=True)
             sys.exit(1)
     checked = sum(1 for t in bank.topics.values() for q in t.questions if q.question.check)
+    studied = sum(len(t.bugs) + len(t.worked) for t in bank.topics.values())
     ran = f", {checked} checks hold against torch" if run_checks else ""
+    if run_checks and studied:
+        ran += f", and so do {studied} spot-the-bug and worked-example files"
     click.echo(f"OK: {len(bank.topics)} topic(s), {bank.question_count()} questions{ran}.")
 
 

@@ -19,7 +19,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.bank.loader import load_bank
+from app.bank.loader import Bank, load_bank
 from app.core import handlers, security
 from app.core.clients import ClientAddressMiddleware
 from app.core.config import PROJECT_DIR, Settings, get_settings
@@ -39,11 +39,12 @@ from app.runner.client import (
     embedded_socket,
     installed_torch,
 )
+from app.study.service import StudyContent
 
 log = logging.getLogger("torchquiz")
 
 
-def prepare(settings: Settings) -> Catalog:
+def prepare(settings: Settings) -> tuple[Catalog, Bank]:
     """Migrate, then sync the bank. Raises BankInvalidError (with every problem) on a bad bank."""
     bank = load_bank(settings.questions_dir)  # validate before touching the database
     engine = create_db_engine(settings.database_url)
@@ -55,7 +56,7 @@ def prepare(settings: Settings) -> Catalog:
         engine.dispose()
     if report.new_versions or report.retired:
         log.info("bank sync: %d new versions, retired %s", len(report.new_versions), report.retired)
-    return catalog
+    return catalog, bank
 
 
 def runner_of(settings: Settings) -> RunnerClient | None:
@@ -98,8 +99,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        catalog = prepare(settings)
+        catalog, bank = prepare(settings)
         app.state.catalog = without_templates(catalog)  # until their variants are known
+        app.state.study = StudyContent.of(bank)  # the study modes' bugs and worked series
         checkpointer = None
         if path := settings.sqlite_file():
             checkpointer = WalCheckpointer(path)

@@ -37,6 +37,8 @@ from app.questions import pages as questions_pages
 from app.runner.client import RunnerState
 from app.runner.protocol import WARMING_RETRY_SECONDS
 from app.runs import api as runs_api
+from app.study import api as study_api
+from app.study import pages as study_pages
 
 API_PREFIX = "/api/v1"
 templates.env.globals["format_answer"] = format_answer  # answers as the pages show them
@@ -51,6 +53,7 @@ API_ROUTERS: list[tuple[APIRouter, Access, tuple[int, ...]]] = [
     (runs_api.router, "learner", (429, 503)),
     (playground_api.router, "learner", (429, 503)),
     (lab_api.router, "learner", (429, 503)),
+    (study_api.router, "learner", (429, 503)),  # a fix runs in the sandbox, as its learner
     (instructors_api.router, "admin", (503,)),
 ]
 PAGE_ROUTERS = [
@@ -62,6 +65,7 @@ PAGE_ROUTERS = [
         progress_pages,
         playground_pages,
         lab_pages,
+        study_pages,
     )
 ]
 

@@ -116,6 +116,8 @@ def test_questions_check_run_checks_real_bank(runner: CliRunner) -> None:
 
     assert result.exit_code == 0, result.output
     assert f"{checked} checks hold against torch" in result.stdout
+    studied = len(list(REAL_BANK.glob("*/bugs/*.yaml")) + list(REAL_BANK.glob("*/worked/*.yaml")))
+    assert f"and so do {studied} spot-the-bug and worked-example files" in result.stdout
 
 
 def test_questions_check_defaults_to_settings_questions_dir(

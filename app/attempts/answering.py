@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.attempts import results, service
+from app.attempts import service
 from app.attempts.records import get_session
 from app.attempts.schemas import AnswerIn, PracticeFeedback, TestAck
 from app.bank.grading import Grade, grade_code
@@ -27,12 +27,10 @@ async def answer(
     *,
     address: str | None = None,
     blank_allowed: bool = False,
-    finish: bool = False,
 ) -> Answered:
     """`address`: the client's, for the runner's limit per address on a code answer's run.
-    `blank_allowed`: see service.submit_answer. `finish`: also end the test, in the same
-    transaction as the answer (its result is then read with results.test_result)."""
-    outcome = await database.run(_submit, catalog, learner, session_id, body, blank_allowed, finish)
+    `blank_allowed`: see service.submit_answer."""
+    outcome = await database.run(_submit, catalog, learner, session_id, body, blank_allowed)
     if not isinstance(outcome, service.CodeToRun):
         return outcome
     if runner is None:
@@ -43,7 +41,7 @@ async def answer(
     )
     graded = grade_code(outcome.question, outcome.code, await runner.run(request))
     return await database.run(
-        _record, catalog, learner, session_id, body, outcome.version_id, graded, finish
+        _record, catalog, learner, session_id, body, outcome.version_id, graded
     )
 
 
@@ -54,13 +52,9 @@ def _submit(
     session_id: str,
     body: AnswerIn,
     blank_allowed: bool,
-    finish: bool,
 ) -> Answered | service.CodeToRun:
     session = get_session(db, learner, session_id)
-    outcome = service.submit_answer(db, catalog, session, body, blank_allowed=blank_allowed)
-    if finish and not isinstance(outcome, service.CodeToRun):
-        results.finish_test(db, catalog, session)
-    return outcome
+    return service.submit_answer(db, catalog, session, body, blank_allowed=blank_allowed)
 
 
 def _record(
@@ -71,11 +65,7 @@ def _record(
     body: AnswerIn,
     version_id: int,
     graded: Grade,
-    finish: bool,
 ) -> PracticeFeedback | TestAck:
     session = get_session(db, learner, session_id)  # afresh: a test may have ended meanwhile
     service.question_to_answer(db, catalog, session, body.position)
-    recorded = service.record_answer(db, catalog, session, body, version_id, graded)
-    if finish:
-        results.finish_test(db, catalog, session)
-    return recorded
+    return service.record_answer(db, catalog, session, body, version_id, graded)

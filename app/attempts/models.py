@@ -65,3 +65,33 @@ class Answer(Base):
     time_taken_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Reveal(Base):
+    """Help a learner asked for in practice: a hint (`number` 1, 2...) or the solution
+    (`number` 0). An answer given after its question's solution, or after its last hint, in the
+    same session is correct without being mastered (app.attempts.history)."""
+
+    __tablename__ = "reveals"
+    __table_args__ = (
+        # Asking twice (a second tab, a double click) records one reveal.
+        UniqueConstraint("session_id", "position", "number", name="uq_reveals_session_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("quiz_sessions.id"), index=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+    # The solution, or the question's last hint: what makes a later answer "with help".
+    gives_away: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Flag(Base):
+    """A test question its learner marked to revisit before finishing."""
+
+    __tablename__ = "flags"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("quiz_sessions.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Awaitable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
@@ -11,7 +12,7 @@ from pydantic import BaseModel, field_validator
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from app.attempts import answering, results, service
+from app.attempts import answering, code_runs, help, results, service, summary
 from app.attempts.drawing import TEST_MIX
 from app.attempts.records import SessionRecord, get_session
 from app.attempts.schemas import AnswerIn, PracticeFeedback, StartSession, TestAck
@@ -48,12 +49,15 @@ class AnswerForm(BaseModel):
     # When the page was shown (ms since the epoch), to measure time taken without JavaScript.
     shown_at: int | None = None
     go: Literal["check", "next", "previous", "finish", "stay"] = "check"
+    # A test's "Flag this question" checkbox: sent when ticked, absent when not.
+    flag: Literal["on"] | None = None
 
-    def to_answer(self, position: int) -> AnswerIn:
+    def to_answer(self, position: int, *, test: bool = False) -> AnswerIn:
         taken = None
         if self.shown_at is not None:
             taken = min(max(0, int(time.time() * 1000) - self.shown_at), 86_400_000)
-        return AnswerIn(position=position, answer=self.answer, time_taken_ms=taken)
+        flagged = self.flag == "on" if test else None
+        return AnswerIn(position=position, answer=self.answer, time_taken_ms=taken, flagged=flagged)
 
     def is_blank(self) -> bool:
         return not any(a.strip() for a in self.answer)
@@ -131,14 +135,18 @@ def _practice_context(
     answer_id: int | None,
 ) -> dict[str, Any]:
     view = service.session_view(db, catalog, session)
+    if answer_id is None:  # coming back to a question: its latest answer, never a blank page
+        answer_id = service.latest_answer_id(db, session, position)
     feedback = None
     if answer_id is not None:
         feedback = service.practice_feedback(db, catalog, session, answer_id, position)
+    solution = feedback.solution if feedback else None
     return {
         "session": view,
         "topic": topic_summary(catalog.topic(view.topic)),
         "item": service.session_question(db, catalog, session, position),
         "feedback": feedback,
+        "solution": solution or help.revealed_solution(db, catalog, session, position),
         "prefill": prefill(feedback.given) if feedback else [],
         "shown_at": int(time.time() * 1000),
     }
@@ -216,6 +224,60 @@ async def practice_run(
     return render_page(request, "attempts/practice.html", context)
 
 
+@router.post("/practice/{session_id}/{position:int}/samples", dependencies=[CsrfProtected])
+async def practice_code_run(
+    session_id: PublicId,
+    position: Position,
+    form: Annotated[AnswerForm, Form()],
+    request: Request,
+    database: DatabaseDep,
+    catalog: CatalogDep,
+    learner: LearnerDep,
+    runner: MaybeRunnerDep,
+) -> Response:
+    """Run: the editor's code on a code question's samples; the page again, code kept."""
+    context = await database.run(
+        _practice_context_of, catalog, learner.public_id, session_id, position
+    )
+    run = code_runs.run_samples(
+        database,
+        catalog,
+        runner,
+        learner.public_id,
+        session_id,
+        position,
+        _editor_code(form),
+        address=learner.address,
+    )
+    return await _code_run(request, "attempts/practice.html", context, form, run)
+
+
+def _editor_code(form: AnswerForm) -> str:
+    return form.answer[0] if len(form.answer) == 1 else ""
+
+
+async def _code_run(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    form: AnswerForm,
+    run: Awaitable[code_runs.SampleRun],
+) -> Response:
+    """The page `name` again with the editor's code and what its Run did (`code_run`), or
+    why it did not run: no code (`code_run_error`, 422) or a refusal (`code_run_refused`)."""
+    context["prefill"] = [_editor_code(form)]
+    try:
+        context["code_run"] = await run
+    except code_runs.CodeRunError as exc:
+        if exc.field != "code":
+            raise  # not a code question: the error page says so
+        context["code_run_error"] = exc.message
+        return render_page(request, name, context, status_code=exc.status)
+    except REFUSALS as exc:
+        return _refused(request, name, context, exc, "code_run_refused")
+    return render_page(request, name, context)
+
+
 @router.post("/practice/{session_id}/{position:int}", dependencies=[CsrfProtected])
 async def practice_answer(
     session_id: PublicId,
@@ -250,6 +312,46 @@ async def practice_answer(
     return RedirectResponse(f"{url}?answer={feedback.answer_id}#feedback", status_code=303)
 
 
+@router.post("/practice/{session_id}/{position:int}/hints", dependencies=[CsrfProtected])
+def practice_hint(
+    session_id: PublicId,
+    position: Position,
+    number: Annotated[int, Form(ge=1, le=20)],
+    request: Request,
+    db: SessionDep,
+    catalog: CatalogDep,
+    learner: LearnerDep,
+    answer: Annotated[RowId | None, Form()] = None,
+) -> Response:
+    """Reveal a hint (recorded, app.attempts.help) and show the page again at it."""
+    session = get_session(db, learner.public_id, session_id)
+    help.reveal_hint(db, catalog, session, position, number)
+    return _back_to_practice(request, session_id, position, answer, f"hint-{number}")
+
+
+@router.post("/practice/{session_id}/{position:int}/solution", dependencies=[CsrfProtected])
+def practice_solution(
+    session_id: PublicId,
+    position: Position,
+    request: Request,
+    db: SessionDep,
+    catalog: CatalogDep,
+    learner: LearnerDep,
+    answer: Annotated[RowId | None, Form()] = None,
+) -> Response:
+    """ "Show solution" (recorded: an answer after it is not counted as mastered)."""
+    help.reveal_solution(db, catalog, get_session(db, learner.public_id, session_id), position)
+    return _back_to_practice(request, session_id, position, answer, "explanation")
+
+
+def _back_to_practice(
+    request: Request, session_id: str, position: int, answer: int | None, anchor: str
+) -> RedirectResponse:
+    url = request.url_for("practice_page", session_id=session_id, position=position)
+    query = f"?answer={answer}" if answer is not None else ""
+    return RedirectResponse(f"{url}{query}#{anchor}", status_code=303)
+
+
 def _practice_context_of(
     db: Session,
     catalog: Catalog,
@@ -260,6 +362,18 @@ def _practice_context_of(
 ) -> dict[str, Any]:
     session = get_session(db, learner, session_id)
     return _practice_context(db, catalog, session, position, answer_id)
+
+
+@router.get("/practice/{session_id}/summary", name="practice_summary_page")
+def practice_summary_page(
+    session_id: PublicId, request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
+) -> Response:
+    session = get_session(db, learner.public_id, session_id)
+    if session.mode != "practice":
+        return _redirect(request, "test_summary_page", session_id=session_id)
+    found = summary.practice_summary(db, catalog, session)
+    context = {"summary": found, "topic": topic_summary(catalog.topic(found.session.topic))}
+    return render_page(request, "attempts/practice_summary.html", context)
 
 
 # --- tests ---
@@ -328,8 +442,8 @@ async def test_answer(
     learner: LearnerDep,
     runner: MaybeRunnerDep,
 ) -> Response:
-    """Save the answer (none is fine: a test may be left unanswered) and move, or finish."""
-    finish = form.go == "finish"
+    """Save the answer (none is fine: a test may be left unanswered) and its flag, and move:
+    to another question, or to the summary shown before finishing."""
     try:
         saved = await answering.answer(
             database,
@@ -337,10 +451,9 @@ async def test_answer(
             runner,
             learner.public_id,
             session_id,
-            form.to_answer(position),
+            form.to_answer(position, test=True),
             address=learner.address,
             blank_allowed=True,
-            finish=finish,
         )
     except service.FinishedError:
         return _redirect(request, "test_result_page", session_id=session_id)
@@ -356,8 +469,8 @@ async def test_answer(
         )
         context["prefill"] = form.answer
         return _refused(request, "attempts/test.html", context, exc, "answer_refused")
-    if finish:
-        return _redirect(request, "test_result_page", session_id=session_id)
+    if form.go == "finish":
+        return _redirect(request, "test_summary_page", session_id=session_id)
     assert isinstance(saved, TestAck | service.Skipped)
     step = {"next": 1, "previous": -1}.get(form.go, 0)
     target = min(max(1, position + step), saved.total)
@@ -366,10 +479,61 @@ async def test_answer(
     return RedirectResponse(f"{url}{query}", status_code=303)
 
 
+@router.post("/tests/{session_id}/{position:int}/samples", dependencies=[CsrfProtected])
+async def test_code_run(
+    session_id: PublicId,
+    position: Position,
+    form: Annotated[AnswerForm, Form()],
+    request: Request,
+    database: DatabaseDep,
+    catalog: CatalogDep,
+    learner: LearnerDep,
+    runner: MaybeRunnerDep,
+) -> Response:
+    """Run, in a test: as in practice; nothing is saved (Save and next saves the answer)."""
+    context = await database.run(_test_context_of, catalog, learner.public_id, session_id, position)
+    run = code_runs.run_samples(
+        database,
+        catalog,
+        runner,
+        learner.public_id,
+        session_id,
+        position,
+        _editor_code(form),
+        address=learner.address,
+    )
+    try:
+        return await _code_run(request, "attempts/test.html", context, form, run)
+    except service.FinishedError:
+        return _redirect(request, "test_result_page", session_id=session_id)
+
+
 def _test_context_of(
     db: Session, catalog: Catalog, learner: str, session_id: str, position: int
 ) -> dict[str, Any]:
     return _test_context(db, catalog, get_session(db, learner, session_id), position)
+
+
+@router.get("/tests/{session_id}/summary", name="test_summary_page")
+def test_summary_page(
+    session_id: PublicId, request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
+) -> Response:
+    """Before finishing: what is answered, unanswered and flagged, each a link back."""
+    session = get_session(db, learner.public_id, session_id)
+    if session.finished_at is not None:
+        return _redirect(request, "test_result_page", session_id=session_id)
+    view = service.session_view(db, catalog, session)
+    context = {"session": view, "topic": topic_summary(catalog.topic(view.topic))}
+    return render_page(request, "attempts/test_summary.html", context)
+
+
+@router.post("/tests/{session_id}/finish", dependencies=[CsrfProtected])
+def finish_test(
+    session_id: PublicId, request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
+) -> Response:
+    """End the test (finishing twice is harmless) and show its result."""
+    results.finish_test(db, catalog, get_session(db, learner.public_id, session_id))
+    return _redirect(request, "test_result_page", session_id=session_id)
 
 
 @router.get("/tests/{session_id}/result", name="test_result_page")

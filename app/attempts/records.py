@@ -73,3 +73,13 @@ def reload_session(db: Session, session_id: int) -> SessionRecord:
     """Read afresh, after this request changed it."""
     row = db.connection().execute(select(_SESSIONS).where(_SESSIONS.c.id == session_id)).one()
     return SessionRecord.of(row)
+
+
+def version_at(session: SessionRecord, position: int) -> int:
+    """The question version at a 1-based position, or a 404 naming the session's range."""
+    if not 1 <= position <= len(session.version_ids):
+        raise NotFoundError(
+            f"position {position} is outside this session (1 to {len(session.version_ids)})",
+            field="position",
+        )
+    return session.version_ids[position - 1]

@@ -40,6 +40,11 @@ class AnswerIn(BaseModel):
         )
     )
     time_taken_ms: int | None = Field(default=None, ge=0, le=86_400_000)
+    flagged: bool | None = Field(
+        default=None,
+        description="Tests only: true marks the question to revisit before finishing, false "
+        "clears the mark; left out, the mark stays as it is.",
+    )
 
 
 class SessionQuestion(BaseModel):
@@ -59,6 +64,7 @@ class SessionView(BaseModel):
     finished_at: datetime | None
     elapsed_seconds: int
     answered_positions: list[int]
+    flagged_positions: list[int] = Field(description="Tests: questions marked to revisit.")
 
 
 class PracticeFeedback(BaseModel):
@@ -67,7 +73,27 @@ class PracticeFeedback(BaseModel):
     correct: bool
     score: float
     given: GivenAnswer
-    solution: Solution
+    solution: Solution | None = Field(
+        description=(
+            "The explanation. Null for a code question not yet answered correctly in this "
+            "session: the learner may ask for it (POST .../questions/{position}/solution), "
+            "and an answer given after that does not count as mastered."
+        )
+    )
+
+
+class HintRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: int = Field(ge=1, le=20, description="The hint to reveal, from 1, in order.")
+
+
+class Hints(BaseModel):
+    """The hints revealed so far at a practice question, in order."""
+
+    position: int
+    hints_html: list[str]
+    total: int = Field(description="How many hints the question has.")
 
 
 class TestAck(BaseModel):
@@ -100,3 +126,40 @@ class TestResult(BaseModel):
     correct_count: int
     by_difficulty: dict[str, DifficultyScore]
     review: list[ReviewItem]
+
+
+class PracticeSummaryItem(BaseModel):
+    position: int
+    question_id: str
+    difficulty: str
+    attempts: int
+    correct: bool | None = Field(description="The latest answer's grading; null if unanswered.")
+    helped: bool = Field(description="The latest answer came after the solution or last hint.")
+    answer_id: int | None = Field(description="The latest answer, for its feedback.")
+
+
+class PracticeSummary(BaseModel):
+    """A practice session at a glance: what was answered, right alone, right with help."""
+
+    session: SessionView
+    answered: int
+    correct: int
+    correct_with_help: int
+    time_spent_seconds: int = Field(description="From the session's start to its last answer.")
+    items: list[PracticeSummaryItem]
+
+
+class SessionListItem(BaseModel):
+    """One of a learner's sessions, to resume it or look back at it."""
+
+    id: str
+    mode: Mode
+    topic: str
+    total: int
+    answered: int
+    started_at: datetime
+    finished_at: datetime | None
+    percent: float | None = Field(description="A finished test's score.")
+    resume_position: int | None = Field(
+        description="Where to carry on: the first question not answered; null when finished."
+    )

@@ -5,15 +5,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import Table, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.orm import Session
 
+from app.attempts import help
 from app.attempts.drawing import draw_test, just_met, practice_order
 from app.attempts.history import GradedAnswer, graded_answers, latest_wrong
-from app.attempts.models import Answer, QuizSession
+from app.attempts.models import Answer, Flag, QuizSession
 from app.attempts.order import Order, option_order, to_canonical, to_shown
-from app.attempts.records import SessionRecord
+from app.attempts.records import SessionRecord, version_at
 from app.attempts.schemas import (
     AnswerIn,
     PracticeFeedback,
@@ -24,11 +24,10 @@ from app.attempts.schemas import (
 )
 from app.bank.grading import Grade, code_answer, grade, unanswered
 from app.bank.schema import AnyQuestion, CodeQuestion
-from app.core.db import as_utc, utcnow
+from app.core.db import add_once, as_utc, utcnow
 from app.core.errors import AppError, ConflictError, NotFoundError
 from app.learners.models import Learner
 from app.questions.catalog import Catalog, CatalogQuestion, CatalogTopic
-from app.questions.schemas import Solution
 from app.questions.service import (
     filter_questions,
     practice_question,
@@ -125,22 +124,35 @@ def session_view(db: Session, catalog: Catalog, session: SessionRecord) -> Sessi
         finished_at=as_utc(session.finished_at) if session.finished_at else None,
         elapsed_seconds=int((end - as_utc(session.started_at)).total_seconds()),
         answered_positions=_answered_positions(db, session),
+        flagged_positions=flagged_positions(db, session),
     )
 
 
-def _version_at(session: SessionRecord, position: int) -> int:
-    if not 1 <= position <= len(session.version_ids):
-        raise NotFoundError(
-            f"position {position} is outside this session (1 to {len(session.version_ids)})",
-            field="position",
-        )
-    return session.version_ids[position - 1]
+def flagged_positions(db: Session, session: SessionRecord) -> list[int]:
+    if session.mode != "test":
+        return []
+    rows = db.scalars(
+        select(Flag.position).where(Flag.session_id == session.id).order_by(Flag.position)
+    )
+    return list(rows)
+
+
+def _set_flag(db: Session, session: SessionRecord, position: int, flagged: bool | None) -> None:
+    """Mark or unmark a test question to revisit; idempotent, from any tab."""
+    if flagged is None:
+        return
+    if session.mode != "test":
+        raise AppError("flags are for tests: leave out `flagged` in practice", field="flagged")
+    if not flagged:
+        db.execute(delete(Flag).where(Flag.session_id == session.id, Flag.position == position))
+        return
+    add_once(db, Flag(session_id=session.id, position=position))  # once, whatever the tabs
 
 
 def session_question(
     db: Session, catalog: Catalog, session: SessionRecord, position: int
 ) -> SessionQuestion:
-    version_id = _version_at(session, position)
+    version_id = version_at(session, position)
     order = _order(db, catalog, session, position, version_id)
     if session.mode == "test":
         # A test shows its saved answer so a reload loses nothing.
@@ -157,6 +169,7 @@ def session_question(
         .limit(1)
     )
     practice = question_in_order(catalog.view(db, version_id, practice_question), order)
+    practice = help.with_revealed_hints(practice, help.revealed(db, session, position))
     return SessionQuestion(position=position, question=practice, answered=answered is not None)
 
 
@@ -183,7 +196,7 @@ class FinishedError(ConflictError):
 def question_to_answer(
     db: Session, catalog: Catalog, session: SessionRecord, position: int
 ) -> tuple[int, AnyQuestion]:
-    version_id = _version_at(session, position)
+    version_id = version_at(session, position)
     if session.finished_at is not None:
         raise FinishedError("this test is finished; start a new one to answer again")
     return version_id, catalog.version(db, version_id)
@@ -210,6 +223,7 @@ def submit_answer(
     with `blank_allowed` (moving through a test) Skipped, since a test may be left unanswered.
     """
     version_id, question = question_to_answer(db, catalog, session, body.position)
+    _set_flag(db, session, body.position, body.flagged)
     if blank_allowed and unanswered(question, body.answer):
         return Skipped(total=len(session.version_ids))
     if isinstance(question, CodeQuestion):
@@ -250,9 +264,9 @@ def record_answer(
         )
         (answer_id,) = inserted.inserted_primary_key or (None,)
         assert isinstance(answer_id, int)
-        explanation = catalog.view(db, version_id, solution)
-        order = _order(db, catalog, session, body.position, version_id)
-        return _feedback(explanation, answer_id, body.position, result, order)
+        return _practice_feedback(
+            db, catalog, session, version_id, answer_id, body.position, result
+        )
     _save_test_answer(db, session, body.position, version_id, values)
     answered = len(test_answers(db, session))
     return TestAck(position=body.position, answered_count=answered, total=len(session.version_ids))
@@ -271,39 +285,54 @@ def _save_test_answer(
                 setattr(existing, key, value)
             db.flush()
             return
-        try:
-            with db.begin_nested():
-                db.add(
-                    Answer(
-                        session_id=session.id,
-                        learner_id=session.learner_id,
-                        question_version_id=version_id,
-                        position=position,
-                        slot=position,
-                        **values,
-                    )
-                )
-        except IntegrityError:
-            continue  # another tab inserted first: update that row instead
-        return
+        row = Answer(
+            session_id=session.id,
+            learner_id=session.learner_id,
+            question_version_id=version_id,
+            position=position,
+            slot=position,
+            **values,
+        )
+        if add_once(db, row):
+            return
+        # another tab inserted first: update that row instead
 
 
-def _feedback(
-    explanation: Solution,
+def _practice_feedback(
+    db: Session,
+    catalog: Catalog,
+    session: SessionRecord,
+    version_id: int,
     answer_id: int,
     position: int,
     result: Grade | Answer,
-    order: Order | None,
 ) -> PracticeFeedback:
-    """Everything in the letters this attempt shows (`order`); `result` holds the file's."""
+    """Everything in the letters this attempt shows; `result` holds the file's."""
+    question = catalog.version(db, version_id)
+    order = option_order(question, session.public_id, position)
     given = to_shown(result.given, order)
+    explanation = None
+    if help.solution_shown(db, question, session.id, position, correct=result.correct):
+        explanation = with_choices(
+            solution_in_order(catalog.view(db, version_id, solution), order), given
+        )
     return PracticeFeedback(
         answer_id=answer_id,
         position=position,
         correct=result.correct,
         score=result.score,
         given=given,
-        solution=with_choices(solution_in_order(explanation, order), given),
+        solution=explanation,
+    )
+
+
+def latest_answer_id(db: Session, session: SessionRecord, position: int) -> int | None:
+    """The newest practice answer at a position: a page shown again shows its feedback."""
+    return db.scalar(
+        select(Answer.id)
+        .where(Answer.session_id == session.id, Answer.position == position)
+        .order_by(Answer.id.desc())
+        .limit(1)
     )
 
 
@@ -322,6 +351,6 @@ def practice_feedback(
         or (position is not None and answer.position != position)
     ):
         raise NotFoundError(f"no answer {answer_id} to this question", field="answer")
-    explanation = catalog.view(db, answer.question_version_id, solution)
-    order = _order(db, catalog, session, answer.position, answer.question_version_id)
-    return _feedback(explanation, answer.id, answer.position, answer, order)
+    return _practice_feedback(
+        db, catalog, session, answer.question_version_id, answer.id, answer.position, answer
+    )

@@ -15,7 +15,15 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.bank.schema import AnyQuestion, Check, CodeQuestion, Expectation, Numeric, TensorShape
+from app.bank.schema import (
+    AnyQuestion,
+    Check,
+    CodeQuestion,
+    CodeTest,
+    Expectation,
+    Numeric,
+    TensorShape,
+)
 from app.runner.protocol import RunResult, TestRun
 
 
@@ -88,11 +96,27 @@ def from_run(result: RunResult | TestRun) -> Observation:
     return seen
 
 
+def expected_text(expect: Expectation) -> str:
+    """What a claim expects, in words: "pooled has shape (3, 4), ok == True"."""
+    if expect.raises is not None:
+        part = f" with a message containing {expect.message_contains!r}"
+        return f"raises {expect.raises}" + (part if expect.message_contains else "")
+    said = [f"{name} has shape {tuple(shape)}" for name, shape in (expect.shapes or {}).items()]
+    said += [f"{name} == {value!r}" for name, value in (expect.values or {}).items()]
+    said += [f"warns {expect.warns}"] if expect.warns is not None else []
+    return ", ".join(said) or "runs to the end"
+
+
+def observed_text(expect: Expectation, seen: Observation) -> str:
+    """What really happened, about the names the claim is about (see compare)."""
+    # For a claimed exception, show the tensors that exist instead.
+    names = [*(expect.shapes or {}), *(expect.values or {})] or list(seen.shapes)[:6]
+    return seen.describe(names)
+
+
 def compare(expect: Expectation, seen: Observation) -> list[str]:
     """One line per way `seen` differs from `expect` (empty when torch agrees)."""
-    # Name what the claim is about; for a claimed exception, show the tensors that exist instead.
-    names = [*(expect.shapes or {}), *(expect.values or {})] or list(seen.shapes)[:6]
-    really = seen.describe(names)
+    really = observed_text(expect, seen)
     if seen.limit is not None:
         return [
             f"claims it {'raises ' + expect.raises if expect.raises else 'runs'}; really {really}"
@@ -121,23 +145,28 @@ def run_check(check: Check) -> list[str]:
 
 
 def code_question_problems(question: CodeQuestion) -> list[str]:
-    """The reference code passes every hidden test, and the starter code does not: run here."""
+    """The reference code passes every sample and every hidden test, and the starter code
+    fails some hidden test: run here."""
     problems = [
-        f"solution_code fails test {name!r}: {line}"
-        for name, line in _failures(question, question.solution_code)
+        f"solution_code fails sample {name!r}: {line}"
+        for name, line in _failures(question.samples, question.solution_code)
     ]
-    if not _failures(question, question.starter):
+    problems += [
+        f"solution_code fails test {name!r}: {line}"
+        for name, line in _failures(question.tests, question.solution_code)
+    ]
+    if not _failures(question.tests, question.starter):
         problems.append("the starter code already passes every test")
     return problems
 
 
-def _failures(question: CodeQuestion, code: str) -> list[tuple[str, str]]:
+def _failures(tests: list[CodeTest], code: str) -> list[tuple[str, str]]:
     namespace: dict[str, Any] = {"__name__": "__main__"}
     ran = observe(code, namespace)
     if ran.exception is not None:
-        return [(test.name, f"the code raises {ran.exception}") for test in question.tests]
+        return [(test.name, f"the code raises {ran.exception}") for test in tests]
     failures = []
-    for test in question.tests:
+    for test in tests:
         for line in compare(test.expect, observe(test.code, dict(namespace))):
             failures.append((test.name, line))
     return failures

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.bank.checks import compare, from_run
+from app.bank.checks import compare, expected_text, from_run, observed_text
 from app.bank.indexing import IndexSyntaxError, parse_index, select
 from app.bank.schema import (
     AnyQuestion,
     ChoiceQuestion,
     CodeQuestion,
+    CodeTest,
     MultipleSelect,
     Numeric,
     ShortText,
@@ -24,10 +25,13 @@ from app.bank.schema import (
     TensorShape,
     TextAnswer,
 )
+from app.core.bounds import shown
 from app.core.errors import AnswerFormatError
 from app.runner.protocol import MAX_CODE_BYTES, RunResult
 
 SYNTAX_ERRORS = {"SyntaxError", "IndentationError", "TabError"}
+# A code answer keeps its run's output (stdout) to show it: the first characters, not all of it.
+MAX_SHOWN_OUTPUT = 4000
 
 # Shown when a shape answer cannot be read; also the placeholder in the answer box.
 SHAPE_FORMS = "4, 7, 6 or [4, 7, 6] or (4, 7, 6) or torch.Size([4, 7, 6])"
@@ -95,19 +99,58 @@ def grade_code(question: CodeQuestion, code: str, run: RunResult) -> Grade:
     if exception is not None and exception.type in SYNTAX_ERRORS:
         where = f" on line {exception.line}" if exception.line else ""
         raise AnswerFormatError(f"your code has a {exception.type}{where}: {exception.message}")
+    reports = report_tests(question.tests, run)
+    passed = sum(r["passed"] for r in reports)
+    given = {"code": code, "tests": reports, "stdout": shown_output(run.stdout)}
+    return Grade(passed == len(reports), passed / len(reports), given)
+
+
+def report_tests(tests: Sequence[CodeTest], run: RunResult) -> list[dict[str, Any]]:
+    """Each test's outcome in words, as stored in a code answer's `given`: its name, whether it
+    passed, the first problem (`message`), and what it `expected` and what it `got` (answers
+    stored before these two keys lack them)."""
     failed_before_tests = _why_no_tests(run)
     by_name = {test.name: test for test in run.tests}
     reports: list[dict[str, Any]] = []
-    for test in question.tests:
-        if failed_before_tests:
-            reports.append({"name": test.name, "passed": False, "message": failed_before_tests})
-            continue
+    for test in tests:
+        expected = expected_text(test.expect)
         ran = by_name.get(test.name)
-        problems = compare(test.expect, from_run(ran)) if ran else ["this test did not run"]
-        message = problems[0] if problems else "passed"
-        reports.append({"name": test.name, "passed": not problems, "message": message})
-    passed = sum(r["passed"] for r in reports)
-    return Grade(passed == len(reports), passed / len(reports), {"code": code, "tests": reports})
+        if failed_before_tests or ran is None:
+            why = failed_before_tests or "this test did not run"
+            reports.append(_report(test.name, [why], expected, why))
+            continue
+        seen = from_run(ran)
+        reports.append(
+            _report(
+                test.name, compare(test.expect, seen), expected, observed_text(test.expect, seen)
+            )
+        )
+    return reports
+
+
+def _report(name: str, problems: list[str], expected: str, got: str) -> dict[str, Any]:
+    message = problems[0] if problems else "passed"
+    return {
+        "name": name,
+        "passed": not problems,
+        "message": _storable(message),
+        "expected": expected,
+        "got": _storable(got),
+    }
+
+
+def shown_output(text: str) -> str:
+    """A run's output as kept and shown beside its result: the first MAX_SHOWN_OUTPUT
+    characters, with no NUL or lone surrogate (what a learner printed may hold either)."""
+    if len(text) > MAX_SHOWN_OUTPUT:
+        cut = f"\n[…cut: only the first {MAX_SHOWN_OUTPUT:,} characters are shown]"
+        text = text[:MAX_SHOWN_OUTPUT] + cut
+    return _storable(text)
+
+
+def _storable(text: str) -> str:
+    """Text from a learner's run as a database stores it (app.core.bounds.storable_text)."""
+    return shown(text.replace("\x00", "\ufffd"))
 
 
 def _why_no_tests(run: RunResult) -> str | None:

@@ -1,6 +1,7 @@
 """Read the question bank from files, collecting every problem before failing.
 
-Layout: `<root>/<topic-slug>/topic.yaml` plus one `<question-id>.yaml` per question.
+Layout: `<root>/<topic-slug>/topic.yaml` plus one `<question-id>.yaml` per question; the study
+modes' content (app.study) in `bugs/<id>.yaml` and `worked/<id>.yaml` beside them.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ from app.bank.schema import (
     DIFFICULTY_ORDER,
     QUESTION_TYPE_NAMES,
     AnyQuestion,
+    BugHunt,
     QuestionAdapter,
     Topic,
+    WorkedSeries,
+    note_sections,
 )
 
 TOPIC_FILE = "topic.yaml"
+BUGS_FOLDER, WORKED_FOLDER = "bugs", "worked"  # study content, one file per bug or series
 # libyaml's parser where PyYAML has it (its wheels do): the same safe loader, parsing the bank
 # in 20 ms instead of 170 ms, which `torchquiz serve` pays twice on every start.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -63,6 +68,8 @@ class LoadedTopic:
     path: Path
     content_hash: str
     questions: list[LoadedQuestion] = field(default_factory=list)
+    bugs: list[BugHunt] = field(default_factory=list)
+    worked: list[WorkedSeries] = field(default_factory=list)
 
 
 @dataclass
@@ -126,22 +133,43 @@ def _load_topic(folder: Path, root: Path, problems: list[Problem]) -> LoadedTopi
         if path.name == TOPIC_FILE:
             continue
         question = _parse(path, root, QuestionAdapter, problems)
-        if question is None:
-            continue
-        if question.id != path.stem:
-            problems.append(
-                Problem(
-                    str(path.relative_to(root)),
-                    "id",
-                    f"'{question.id}' must equal the file name '{path.stem}'",
-                )
-            )
-            continue
-        questions.append(LoadedQuestion(question, path, content_hash(question)))
+        if question is not None and _named_as_file(question.id, path, root, problems):
+            questions.append(LoadedQuestion(question, path, content_hash(question)))
+    bugs = _load_folder(folder / BUGS_FOLDER, root, BugHunt, problems)
+    worked = _load_folder(folder / WORKED_FOLDER, root, WorkedSeries, problems)
     if topic is None:
         return None
+    _check_flashcard_notes(topic, str(topic_path.relative_to(root)), problems)
     questions.sort(key=lambda q: (DIFFICULTY_ORDER[q.question.difficulty], q.question.id))
-    return LoadedTopic(folder.name, topic, topic_path, content_hash(topic), questions)
+    return LoadedTopic(folder.name, topic, topic_path, content_hash(topic), questions, bugs, worked)
+
+
+def _named_as_file(item_id: str, path: Path, root: Path, problems: list[Problem]) -> bool:
+    if item_id == path.stem:
+        return True
+    message = f"'{item_id}' must equal the file name '{path.stem}'"
+    problems.append(Problem(str(path.relative_to(root)), "id", message))
+    return False
+
+
+def _load_folder(folder: Path, root: Path, schema: Any, problems: list[Problem]) -> list[Any]:
+    """Every `<id>.yaml` of a study folder, in file-name order (the order pages list them)."""
+    items = []
+    for path in sorted(folder.glob("*.yaml")):
+        item = _parse(path, root, schema, problems)
+        if item is not None and _named_as_file(item.id, path, root, problems):
+            items.append(item)
+    return items
+
+
+def _check_flashcard_notes(topic: Topic, rel: str, problems: list[Problem]) -> None:
+    """Each card links to its section of the notes in Learn mode: the section must exist."""
+    sections = note_sections(topic.notes)
+    for index, card in enumerate(topic.flashcards):
+        if card.note not in sections:
+            known = "; ".join(sections) or "none"
+            message = f"'{card.note}' is not a `##` heading of the notes (they are: {known})"
+            problems.append(Problem(rel, f"flashcards[{index}].note", message))
 
 
 def _parse(path: Path, root: Path, schema: Any, problems: list[Problem]) -> Any:

@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -49,6 +50,10 @@ class LearningMode(StrEnum):
     test = "test"
     review = "review"
     lab = "lab"  # the experiment lab (app.lab): real training runs on a toy data set
+    # app.study: cards from the notes, a snippet's one defective line, steps left to the learner
+    flashcards = "flashcards"
+    spot_the_bug = "spot_the_bug"
+    worked_examples = "worked_examples"
 
 
 class Topic(Strict):
@@ -60,6 +65,9 @@ class Topic(Strict):
     summary: Markdown
     modes: list[LearningMode] = Field(min_length=1)
     notes: Markdown = Field(description="Concept notes in Markdown, shown in Learn mode.")
+    flashcards: list[Flashcard] = Field(
+        default=[], description="Cards drawn from the notes, each naming its `##` section."
+    )
 
 
 # --- the `check` block: a claim about PyTorch that the suite runs against real torch ---
@@ -360,7 +368,7 @@ class ShortText(QuestionBase):
 
 
 class CodeTest(Strict):
-    """A hidden test: code run after the learner's, in its namespace; judged outside the sandbox."""
+    """A test: code run after the learner's, in its namespace; judged outside the sandbox."""
 
     name: str = Field(min_length=1, max_length=120)
     code: str = Field(min_length=1, max_length=8192)
@@ -368,13 +376,33 @@ class CodeTest(Strict):
 
 
 class CodeQuestion(QuestionBase):
-    """The learner writes code; hidden tests run it in the sandbox. Partial credit: the share
-    of tests passed. A syntax error is reported and does not count as an attempt."""
+    """The learner writes code; Run tries it on the visible samples, Submit grades it by the
+    hidden tests in the sandbox. Partial credit: the share of hidden tests passed. A syntax
+    error is reported and does not count as an attempt."""
 
     type: Literal["code"]
     starter: str = Field(min_length=1, description="The code the editor starts with.")
-    tests: list[CodeTest] = Field(min_length=1, max_length=20)
-    solution_code: str = Field(min_length=1, description="A reference answer; passes every test.")
+    samples: list[CodeTest] = Field(
+        min_length=1,
+        max_length=5,
+        description=(
+            "Visible sample tests: Run tries the learner's code on them (no attempt) and shows "
+            "each one's code, what it expected and what came out."
+        ),
+    )
+    tests: list[CodeTest] = Field(min_length=1, max_length=20, description="The hidden tests.")
+    solution_code: str = Field(
+        min_length=1, description="A reference answer; passes every sample and every test."
+    )
+
+    @model_validator(mode="after")
+    def _distinct_test_names(self) -> CodeQuestion:
+        # A run's report names each test, and a report says which test failed by its name.
+        names = [test.name for test in [*self.samples, *self.tests]]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"samples and tests need distinct names; repeated: {repeated}")
+        return self
 
 
 AnyQuestion = SingleChoice | MultipleSelect | Numeric | TensorShape | ShortText | CodeQuestion
@@ -404,3 +432,140 @@ def placeholders(question: BaseModel) -> set[str]:
 QUESTION_TYPE_NAMES: frozenset[str] = frozenset(
     get_args(cls.model_fields["type"].annotation)[0] for cls in get_args(AnyQuestion)
 )
+
+
+# --- study modes (app.study): flashcards, spot the bug, worked examples with faded steps ---
+
+_NOTE_HEADING = re.compile(r"^## +(.+?)\s*$", re.MULTILINE)
+
+
+def note_sections(notes: str) -> list[str]:
+    """The `##` headings of concept notes, as written (a flashcard names one of them)."""
+    return _NOTE_HEADING.findall(notes)
+
+
+class Flashcard(Strict):
+    front: Markdown = Field(description="The prompt: a question or a term.")
+    back: Markdown = Field(description="The answer, in a few lines.")
+    note: str = Field(min_length=1, description="The `##` heading of the notes it comes from.")
+
+
+Topic.model_rebuild()  # its `flashcards` field names Flashcard, defined above
+
+
+def _lines(code: str) -> list[str]:
+    return code.rstrip("\n").split("\n")
+
+
+class BugHunt(Strict):
+    """`<topic>/bugs/<id>.yaml`: a snippet with exactly one defective line. `fixed_code` is the
+    snippet with that line (and only it) corrected; the hidden tests fail on the snippet and
+    pass on the fix, which the suite proves with real torch (app.study.checks)."""
+
+    id: Slug = Field(description="Stable id; equals the file name without .yaml.")
+    title: str = Field(min_length=1, max_length=120)
+    difficulty: Difficulty
+    task: Markdown = Field(description="What the snippet is meant to do.")
+    code: str = Field(min_length=1, max_length=4000, description="The snippet, bug included.")
+    bug_line: int = Field(ge=1, description="The defective line's number, from 1.")
+    explanation: Markdown = Field(description="Why the line is wrong, and the fix.")
+    hints: list[Markdown] = Field(min_length=1)
+    tests: list[CodeTest] = Field(min_length=1, max_length=20)
+    fixed_code: str = Field(min_length=1, max_length=4000)
+
+    @field_validator("bug_line")
+    @classmethod
+    def _line_in_code(cls, line: int, info: ValidationInfo) -> int:
+        count = len(_lines(info.data.get("code", "")))
+        if "code" in info.data and line > count:
+            raise ValueError(f"the code has {count} lines; bug_line {line} is past its end")
+        return line
+
+    @field_validator("fixed_code")
+    @classmethod
+    def _one_line_fixed(cls, fixed: str, info: ValidationInfo) -> str:
+        code, line = info.data.get("code"), info.data.get("bug_line")
+        if code is None or line is None:
+            return fixed  # reported on those fields
+        before, after = _lines(code), _lines(fixed)
+        changed = [i + 1 for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b]
+        if len(before) != len(after) or changed != [line]:
+            raise ValueError(
+                f"must be the code with line {line} changed and no other line"
+                f" (changed: {changed or 'none'}, {len(after)} lines for {len(before)})"
+            )
+        return fixed
+
+    def lines(self) -> list[str]:
+        return _lines(self.code)
+
+
+class FadedStep(Strict):
+    """One step of a worked problem: shown worked, or left to the learner (faded)."""
+
+    title: str = Field(min_length=1, max_length=120)
+    worked: Markdown = Field(description="The step worked out; {{answer}} shows its answer.")
+    ask: Markdown = Field(description="What the learner is asked when the step is faded.")
+    answer_from: Identifier | None = Field(
+        default=None,
+        description=(
+            "A variable the problem's check claims: the answer is its shape (tensor shape "
+            "answers) or its number (numeric answers), so torch proves it."
+        ),
+    )
+    tolerance: float = Field(default=0.0, ge=0, description="Numeric answers: absolute.")
+    text: TextAnswer | None = Field(default=None, description="A short text answer instead.")
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> FadedStep:
+        if (self.answer_from is None) == (self.text is None):
+            raise ValueError("give the answer as either answer_from or text")
+        return self
+
+
+class WorkedProblem(Strict):
+    statement: Markdown
+    steps: list[FadedStep] = Field(min_length=2, max_length=8)
+    check: Check = Field(description="Run by the suite; claims every step's answer_from.")
+
+    @model_validator(mode="after")
+    def _answers_claimed(self) -> WorkedProblem:
+        shapes, values = self.check.expect.shapes or {}, self.check.expect.values or {}
+        for number, step in enumerate(self.steps, start=1):
+            index = step.text.index_of if step.text else None
+            if index and index.tensor in shapes and index.shape != shapes[index.tensor]:
+                raise ValueError(
+                    f"step {number}: index_of.shape {index.shape} differs from the shape "
+                    f"of {index.tensor} that check.expect claims, {shapes[index.tensor]}"
+                )
+            name = step.answer_from
+            if name is None or name in shapes:
+                continue
+            value = values.get(name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(
+                    f"step {number}: answer_from '{name}' needs a shape or a number "
+                    "claimed in check.expect"
+                )
+        return self
+
+
+class WorkedSeries(Strict):
+    """`<topic>/worked/<id>.yaml`: problems on one idea. Problem 1 is worked in full, problem 2
+    leaves its last step to the learner, problem 3 its last two (the steps fade)."""
+
+    id: Slug = Field(description="Stable id; equals the file name without .yaml.")
+    title: str = Field(min_length=1, max_length=120)
+    idea: Markdown = Field(description="The idea the series practises.")
+    problems: list[WorkedProblem] = Field(min_length=2, max_length=3)
+
+    @field_validator("problems")
+    @classmethod
+    def _a_step_stays_worked(cls, problems: list[WorkedProblem]) -> list[WorkedProblem]:
+        for index, problem in enumerate(problems):
+            if len(problem.steps) <= index:
+                raise ValueError(
+                    f"problem {index + 1} leaves {index} steps to the learner: "
+                    f"it needs more than {index}"
+                )
+        return problems

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterable
 
 from app.bank.checks import answer_mismatches, compare, from_run
-from app.bank.grading import grade_code
+from app.bank.grading import report_tests
 from app.bank.loader import Problem
 from app.bank.schema import AnyQuestion, CodeQuestion
 from app.bank.variants import check_code, seeds, variant_problem
@@ -56,8 +56,16 @@ async def _variants_fail(question: AnyQuestion, runner: RunnerClient) -> list[st
 
 
 async def _reference_fails(question: CodeQuestion, runner: RunnerClient) -> list[str]:
-    tests = [TestSpec(name=t.name, code=t.code) for t in question.tests]
-    request = RunRequest(code=question.solution_code, kind="check", tests=tests)
-    graded = grade_code(question, question.solution_code, await runner.run(request))
-    failed = [t for t in graded.given["tests"] if not t["passed"]]
-    return [f"solution_code fails test {t['name']!r}: {t['message']}" for t in failed]
+    """What the reference answer fails: of the samples, then of the hidden tests (one run
+    each, as Run and Submit run them)."""
+    lines = []
+    for kind, tests in (("sample", question.samples), ("test", question.tests)):
+        specs = [TestSpec(name=t.name, code=t.code) for t in tests]
+        request = RunRequest(code=question.solution_code, kind="check", tests=specs)
+        reports = report_tests(tests, await runner.run(request))
+        lines += [
+            f"solution_code fails {kind} {r['name']!r}: {r['message']}"
+            for r in reports
+            if not r["passed"]
+        ]
+    return lines

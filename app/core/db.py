@@ -15,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from starlette.concurrency import run_in_threadpool
@@ -38,6 +39,18 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: DateTime(timezone=True)}  # noqa: RUF012 - read by SQLAlchemy
+
+
+def add_once(db: Session, row: Base) -> bool:
+    """Insert `row` unless a unique key says it is there already (another tab, a double
+    click got there first); True if this call inserted it. A savepoint keeps the rest of the
+    transaction when the insert is refused."""
+    try:
+        with db.begin_nested():
+            db.add(row)
+    except IntegrityError:
+        return False
+    return True
 
 
 def utcnow() -> datetime:

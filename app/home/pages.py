@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from app.attempts.summary import learner_sessions, to_resume
 from app.core.bounds import Slug
 from app.core.deps import SessionDep
 from app.core.routing import UnitOfWorkRoute
@@ -32,6 +33,21 @@ MODES = {
         "Train real models on a toy data set until a BiRNN stops overfitting.",
         "lab_page",
     ),
+    "flashcards": (
+        "Flashcards",
+        "Cards from the concept notes: recall, then check.",
+        "flashcards_page",
+    ),
+    "spot_the_bug": (
+        "Spot the bug",
+        "Find the one defective line in a snippet, then fix it and run the tests.",
+        "bugs_page",
+    ),
+    "worked_examples": (
+        "Worked examples",
+        "Problems worked step by step, then with the last steps left to you.",
+        "worked_page",
+    ),
 }
 
 
@@ -49,6 +65,9 @@ def topic_page(
     topic = service.topic_detail(catalog, slug)
     modes = [(m, *MODES[m]) for m in topic.modes if m in MODES]
     progress = topic_progress(db, catalog, learner.known_id(), catalog.topic(slug))
+    resume = to_resume(learner_sessions(db, catalog, learner.known_id(), topic=slug))
     return render_page(
-        request, "topic.html", {"topic": topic, "modes": modes, "progress": progress}
+        request,
+        "topic.html",
+        {"topic": topic, "modes": modes, "progress": progress, "resume": resume},
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from app.attempts.summary import learner_sessions
 from app.core.bounds import Slug
 from app.core.deps import SessionDep
 from app.core.routing import UnitOfWorkRoute
@@ -22,7 +23,13 @@ def progress_page(
     request: Request, db: SessionDep, catalog: CatalogDep, learner: LearnerDep
 ) -> Response:
     progress = service.all_progress(db, catalog, learner.known_id())
-    return render_page(request, "progress/progress.html", {"progress": progress})
+    tests = learner_sessions(db, catalog, learner.known_id(), mode="test")
+    context = {
+        "progress": progress,
+        "open_tests": [t for t in tests if t.finished_at is None],
+        "past_tests": [t for t in tests if t.finished_at is not None],
+    }
+    return render_page(request, "progress/progress.html", context)
 
 
 @router.get("/topics/{slug}/mistakes")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.attempts.history import GradedAnswer, graded_answers, latest_wrong
+from app.attempts.history import GradedAnswer, graded_answers, latest_wrong, mastered
 from app.bank.schema import Difficulty
 from app.progress.schemas import LevelProgress, Mistake, TopicProgress
 from app.questions.catalog import Catalog, CatalogTopic
@@ -39,7 +39,8 @@ def topic_progress(
     return TopicProgress(
         topic=topic.slug,
         title=topic.topic.title,
-        mastered=sum(a.correct for a in latest.values()),
+        mastered=len(known := mastered(answers)),
+        correct_with_help=sum(a.correct and slug not in known for slug, a in latest.items()),
         by_difficulty={
             d.value: _level(
                 [a for a in answers if a.difficulty == d.value], counts[d.value], latest
@@ -62,6 +63,10 @@ def mistakes(
             question=public_question(catalog.question(a.slug).model),
             given=a.given,
             answered_at=a.at,
+            mode=a.mode,
+            session=a.session,
+            position=a.position,
+            answer_id=a.answer_id,
         )
         for a in latest_wrong(graded_answers(db, learner_id, topic), topic)
     ]

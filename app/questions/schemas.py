@@ -29,6 +29,13 @@ class OptionPublic(BaseModel):
     text_html: str
 
 
+class SampleTest(BaseModel):
+    """A code question's visible test: run after the learner's code, in its namespace."""
+
+    name: str
+    code: str
+
+
 class QuestionPublic(BaseModel):
     """A question as a learner sees it before answering: never the answer or the solution."""
 
@@ -43,10 +50,14 @@ class QuestionPublic(BaseModel):
     answer_format: str | None = None
     starter: str | None = Field(default=None, description="Code questions: the editor's start.")
     tests: list[str] | None = Field(default=None, description="Code questions: test names.")
+    samples: list[SampleTest] | None = Field(
+        default=None, description="Code questions: the visible tests that Run tries."
+    )
 
 
 class QuestionForPractice(QuestionPublic):
-    hints_html: list[str]
+    hints_html: list[str] = Field(description="The hints revealed so far, in order.")
+    hints_total: int = Field(description="How many hints there are to reveal, one at a time.")
     snippet: str | None = Field(
         default=None, description="The prompt's code, to run after answering."
     )

@@ -22,6 +22,7 @@ from app.questions.schemas import (
     OptionReview,
     QuestionForPractice,
     QuestionPublic,
+    SampleTest,
     Solution,
     SolutionStepView,
     TopicDetail,
@@ -79,6 +80,7 @@ def practice_question(question: AnyQuestion) -> QuestionForPractice:
     return QuestionForPractice(
         **_public_fields(question),
         hints_html=[render(h) for h in question.hints],
+        hints_total=len(question.hints),
         snippet=question_snippet(question),
         predict_then_run=question.predict_then_run,
     )
@@ -118,6 +120,7 @@ def _public_fields(question: AnyQuestion) -> dict[str, object]:
     elif isinstance(question, CodeQuestion):
         fields["starter"] = question.starter
         fields["tests"] = [test.name for test in question.tests]
+        fields["samples"] = [SampleTest(name=t.name, code=t.code) for t in question.samples]
         fields["answer_format"] = "Python code; hidden tests run it in the sandbox"
     return fields
 

@@ -1,10 +1,11 @@
-// Code boxes (textarea[data-editor]): Python highlighting under the text, and the keys of an
-// editor that never traps the keyboard. Tab moves on, as in any text box, until the learner
-// edits (Enter, typing, pasting, or a click in the box); from then on Tab indents and Shift+Tab
-// removes an indent, until Escape (or leaving the box) makes Tab move on again. Ctrl+Enter
-// submits the box's form. The keys are said in visible text the box's aria-describedby names
-// (#<id>-keys, rendered by templates/_editor_keys.html with words true without JavaScript, and
-// rewritten here); each change of what Tab does is said in a polite live region beside it.
+// Code boxes (textarea[data-editor]): Python highlighting under the text, line numbers beside
+// it, and the keys of an editor that never traps the keyboard. Tab moves on, as in any text
+// box, until the learner edits (Enter, typing, pasting, or a click in the box); from then on
+// Tab indents and Shift+Tab removes an indent, until Escape (or leaving the box) makes Tab move
+// on again. Ctrl+Enter submits the box's form. The keys are said in visible text the box's
+// aria-describedby names (#<id>-keys, rendered by templates/_editor_keys.html with words true
+// without JavaScript, and rewritten here); each change of what Tab does is said in a polite
+// live region beside it.
 (function () {
   "use strict";
 
@@ -199,6 +200,14 @@
     return html + escapeHtml(code.slice(last)) + "\n";
   }
 
+  // "1\n2\n...\nn\n": the gutter's numbers, a line for each of the box's (a final newline, as
+  // in the copy, keeps it as tall). wrap="off", so a line of code is one line on screen.
+  function lineNumbers(count) {
+    var numbers = "";
+    for (var n = 1; n <= count; n += 1) numbers += n + "\n";
+    return numbers;
+  }
+
   function enhanceEditors(root) {
     if (!root.querySelectorAll) return;
     root.querySelectorAll("textarea[data-editor]:not(.editor-input)").forEach(function (box) {
@@ -212,7 +221,16 @@
       copy.setAttribute("aria-hidden", "true");
       var code = document.createElement("code");
       copy.appendChild(code);
+      // Line numbers beside the code, since errors cite lines: drawn, not read (the error says
+      // its line in words) and never focused.
+      var gutter = document.createElement("pre");
+      gutter.className = "editor-gutter";
+      gutter.setAttribute("aria-hidden", "true");
+      var numbers = document.createElement("code");  // as in the copy, so the lines match
+      gutter.appendChild(numbers);
+      var lines = 0;
       box.parentNode.insertBefore(wrap, box);
+      wrap.appendChild(gutter);
       wrap.appendChild(copy);
       wrap.appendChild(box);
       box.classList.add("editor-input");
@@ -221,7 +239,9 @@
       if (focused) box.focus();
       function sync() {
         code.innerHTML = highlightPython(box.value);
-        copy.scrollTop = box.scrollTop;
+        var count = box.value.split("\n").length;
+        if (count !== lines) numbers.textContent = lineNumbers(lines = count);
+        copy.scrollTop = gutter.scrollTop = box.scrollTop;
         copy.scrollLeft = box.scrollLeft;
       }
       box.addEventListener("input", sync);

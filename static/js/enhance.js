@@ -91,6 +91,13 @@
     else if (verdict && verdict.textContent.trim()) document.getElementById("feedback").focus();
   });
 
+  // After a hint is revealed (the swap into #hints): focus it, so it is read out next.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target.id !== "hints") return;
+    var hints = event.target.querySelectorAll(".hint");
+    if (hints.length) hints[hints.length - 1].focus();
+  });
+
   // The request could not be sent (offline, the server restarting): submit as without
   // JavaScript, so the browser shows what happened. A preview has nothing to fall back to.
   document.addEventListener("htmx:sendError", function (event) {

@@ -23,17 +23,12 @@
     return true;
   }
 
+  // A link, or a button that submits its form (a test's "Save and next" saves the answer
+  // on the way; "Show hint" asks the server for the next hint).
   function follow(shortcut) {
-    var link = document.querySelector('[data-shortcut="' + shortcut + '"]');
-    if (link && link.tagName === "A") { link.click(); return true; }
-    return false;
-  }
-
-  function showNextHint() {
-    var closed = document.querySelector("details.hint:not([open])");
-    if (!closed) return false;
-    closed.open = true;
-    closed.querySelector("summary").focus();
+    var target = document.querySelector('[data-shortcut="' + shortcut + '"]');
+    if (!target || (target.tagName !== "A" && target.tagName !== "BUTTON")) return false;
+    target.click();
     return true;
   }
 
@@ -45,7 +40,7 @@
     else if (/^[a-g]$/.test(key)) handled = chooseOption(key.charCodeAt(0) - 96);
     else if (key === "n") handled = follow("n");
     else if (key === "p") handled = follow("p");
-    else if (key === "s") handled = showNextHint();
+    else if (key === "s") handled = follow("s");
     else if (key === "enter" && isOption(event.target)) {
       // A radio button or checkbox does not submit on Enter by itself. requestSubmit fires
       // the submit event, so htmx posts the answer in the background where it is set up.

@@ -241,13 +241,24 @@ def start_test(cp: CheckedPage) -> str:
     return page.url
 
 
+def finish_test(cp: CheckedPage) -> None:
+    """From a test question: save, review the summary, and finish; ends on the result."""
+    page = cp.page
+    with cp.navigation():
+        page.get_by_role("button", name=re.compile(r"^Review and finish")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Before you finish")
+    with cp.navigation():
+        page.get_by_role("button", name=re.compile(r"^Finish")).click()
+    expect(page).to_have_url(re.compile(r"/tests/[^/]+/result$"))
+
+
 def question_kind(page: Page) -> str:
     """single_choice, multiple_select, numeric, tensor_shape, short_text or code, as shown."""
     if page.locator("#answer-form textarea[data-editor]").count():
         return "code"
-    if page.locator("#answer-form input[type=radio]").count():
+    if page.locator("#answer-form input[type=radio][name=answer]").count():
         return "single_choice"
-    if page.locator("#answer-form input[type=checkbox]").count():
+    if page.locator("#answer-form input[type=checkbox][name=answer]").count():
         return "multiple_select"
     fmt = page.locator("#answer-format").inner_text()
     if "torch.Size" in fmt:
@@ -264,7 +275,7 @@ def go_to_question_of_kind(cp: CheckedPage, kind: str) -> None:
     for _ in range(total - 1):
         if question_kind(page) == kind:
             return
-        expect(page.get_by_role("link", name="Next question")).to_be_visible()
+        expect(page.locator("a[data-shortcut=n]")).to_be_visible()
         with cp.navigation():
             page.keyboard.press("n")
     assert question_kind(page) == kind, f"no {kind} question in this practice session"

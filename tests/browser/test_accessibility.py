@@ -12,6 +12,7 @@ import pytest
 from browser_support import (
     Browsing,
     CheckedPage,
+    finish_test,
     go_to_question_of_kind,
     start_practice,
     start_test,
@@ -89,7 +90,9 @@ def test_phone_sized_pages_do_not_scroll_sideways(browsing: Browsing) -> None:
     for n in range(1, total + 1):
         if n > 1:
             with cp.navigation():
-                page.get_by_role("link", name="Next question").click()
+                page.get_by_role("navigation", name="Practice questions").get_by_role(
+                    "link", name="Next question"
+                ).click()
         if (overflow := horizontal_overflow(page)) > 0:
             wide[page.url] = overflow
     assert not wide, f"practice pages wider than the phone, by (px): {wide}"
@@ -99,8 +102,7 @@ def test_phone_sized_pages_do_not_scroll_sideways(browsing: Browsing) -> None:
 
     # Many questions' prompts and solutions at once: a test's result page.
     start_test(cp)
-    with cp.navigation():
-        page.get_by_role("button", name=re.compile(r"^Finish test")).click()
+    finish_test(cp)
     expect(page.locator("section.review-item")).to_have_count(10)
     for summary in page.locator("section.review-item details > summary").all():
         summary.click()

@@ -82,7 +82,7 @@ def test_tab_passes_through_a_code_box_until_the_learner_edits(checked_page: Che
     start_practice(cp, difficulty="medium", tag="shapes")  # three code questions
     go_to_question_of_kind(cp, "code")
     box = page.get_by_label("Your code")
-    check = page.get_by_role("button", name="Check answer")
+    check = page.get_by_role("button", name="Run", exact=True)  # the next control after the box
     starter = box.input_value()
     assert starter.strip(), "the code question should have starter code"
 
@@ -343,11 +343,21 @@ def test_practice_run_and_test_with_the_keyboard_alone(checked_page: CheckedPage
     for n in range(1, total + 1):
         expect(page.get_by_role("heading", level=1)).to_have_text(f"Test {n} / {total}")
         kinds.append(answer_by_keyboard(page))
+        if n == 2:  # flag it with Space, then N saves and moves on, as the shortcuts say
+            tab_to(page, "#flag")
+            page.keyboard.press("Space")
+            expect(page.locator("#flag")).to_be_checked()
+            with cp.navigation():
+                page.keyboard.press("n")
+            expect(page.locator("nav.test-nav li").nth(1)).to_contain_text("(flagged)")
+            continue
         last = n == total
         button = "button[value=finish]" if last else "button[value=next]"
         tab_to(page, f"#answer-form {button}")
         with cp.navigation():
             page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Before you finish")
+    follow(cp, "form.finish-form button[type=submit]")
     expect(page).to_have_url(re.compile(r"/tests/[^/]+/result$"))
     expect(page.get_by_role("status")).to_contain_text(
         re.compile(rf"You scored [\d./]+ of {total} points")

@@ -40,16 +40,14 @@ def test_practice_wrong_then_right(checked_page: CheckedPage) -> None:
     go_to_question_of_kind(cp, "single_choice")
     page.evaluate("window.sameDocument = true")  # gone if the page reloads
 
-    # S opens the first hint and moves focus to it.
-    hint = page.locator("details.hint").first
-    hint_text = hint.locator(":scope > :not(summary)").first
-    expect(hint_text).to_be_hidden()
+    # S asks the server for the first hint, which comes in place and takes focus.
+    expect(page.locator("section.hint")).to_have_count(0)
     page.keyboard.press("s")
-    expect(hint).to_have_attribute("open", "")
-    expect(hint_text).to_be_visible()
-    expect(hint_text).not_to_be_empty()
-    expect(hint.locator("summary")).to_be_focused()
-    cp.check("first hint open")
+    hint = page.locator("section.hint").first
+    expect(hint.get_by_role("heading", name=re.compile(r"^Hint 1 of \d$"))).to_be_visible()
+    expect(hint).to_be_focused()
+    expect(hint.locator(":scope > :not(h3)").first).not_to_be_empty()
+    cp.check("first hint shown")
 
     # The live region is in the accessibility tree before anything is put in it, so that
     # screen readers announce the verdict when it appears.
@@ -74,7 +72,7 @@ def test_practice_wrong_then_right(checked_page: CheckedPage) -> None:
     expect(verdict).to_contain_text(f"You answered {wrong};")
     expect(page.locator("#verdict")).to_have_class(re.compile(r"\bverdict-box-wrong\b"))
     expect_explanation(page, chosen=wrong, right=False)
-    expect(page.locator("details.hint")).to_have_count(0)  # hints are for before answering
+    expect(page.locator("#hints")).to_have_count(0)  # the solution is shown: no hints needed
     expect(page.locator("#feedback")).to_be_focused()
     cp.check("verdict: incorrect")
 
@@ -115,7 +113,9 @@ def test_practice_works_without_javascript(browsing: Browsing) -> None:
     # The form is ready for another try, showing the answer just given.
     expect(page.get_by_role("button", name="Answer again")).to_be_visible()
     with cp.navigation():
-        page.get_by_role("link", name="Next question").click()
+        page.get_by_role("navigation", name="Practice questions").get_by_role(
+            "link", name="Next question"
+        ).click()
     expect(page).to_have_url(re.compile(r"/practice/[^/]+/2$"))
     expect(page.locator("#verdict[role=status]")).to_be_empty()
 

@@ -110,23 +110,27 @@ def test_code_question_with_hidden_tests(checked_page: CheckedPage) -> None:
     cp.check("the highlighted editor")
 
     editor.fill("def broken(:\n")
-    page.get_by_role("button", name="Check answer").click()
+    page.get_by_role("button", name="Submit").click()
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("SyntaxError")
     expect(alert).to_contain_text("did not count as an attempt")
     cp.check("a syntax error")
 
     give_answer(page)  # valid Python that fails the hidden tests
-    page.get_by_role("button", name="Check answer").click()
+    page.get_by_role("button", name="Submit").click()
     expect(page.locator("#verdict")).to_contain_text("Incorrect.")
     report = page.get_by_role("table", name="Hidden tests")
     expect(report).to_contain_text("Failed")
+    expect(page.locator(".reference-code")).to_have_count(0)  # not given away by a wrong answer
     cp.check("failed hidden tests")
 
-    # The explanation's reference answer passes every test.
+    # Asked for, the reference answer is shown (and recorded), and it passes every test.
+    with cp.navigation():
+        page.get_by_role("button", name="Show solution").click()
+    expect(page.locator("#explanation")).to_be_focused()
     reference = page.locator(".reference-code pre").inner_text()
-    page.get_by_label("Your code").fill(reference)
-    page.get_by_role("button", name="Answer again").click()
+    page.get_by_role("textbox", name="Your code").fill(reference)
+    page.get_by_role("button", name="Submit").click()
     expect(page.locator("#verdict")).to_contain_text("Correct.")
     expect(report.locator("tbody tr")).not_to_have_count(0)
     expect(report).not_to_contain_text("Failed")

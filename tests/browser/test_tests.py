@@ -9,6 +9,7 @@ from browser_support import (
     Browsing,
     CheckedPage,
     expect_answer_shown,
+    finish_test,
     give_answer,
     start_test,
 )
@@ -21,7 +22,7 @@ TOTAL = 10
 
 def nav_link(page: Page, n: int) -> Locator:
     return page.get_by_role("navigation", name="Questions in this test").get_by_role(
-        "link", name=re.compile(rf"^{n} \((not )?answered\)$")
+        "link", name=re.compile(rf"^{n} \((not )?answered\)( \(flagged\))?$")
     )
 
 
@@ -53,15 +54,18 @@ def test_full_test_to_result(checked_page: CheckedPage) -> None:
     for n in range(1, TOTAL + 1):
         expect_on_question(page, n, answered=n - 1)
         if n > 1:
-            expect(page.get_by_role("status")).to_have_text(
+            expect(page.locator(".saved-status[role=status]")).to_have_text(
                 f"Your answer to question {n - 1} is saved."
             )
-            expect(nav_link(page, n - 1)).to_have_accessible_name(f"{n - 1} (answered)")
+            flag = " (flagged)" if n - 1 == 3 else ""
+            expect(nav_link(page, n - 1)).to_have_accessible_name(f"{n - 1} (answered){flag}")
             expect(nav_link(page, n - 1)).to_have_class(re.compile(r"\banswered\b"))
         expect(nav_link(page, n)).to_have_accessible_name(f"{n} (not answered)")
-        finish = page.get_by_role("button", name=re.compile(r"^Finish test"))
-        expect(finish).to_have_text(f"Finish test ({TOTAL - n + 1} not answered yet)")
+        finish = page.get_by_role("button", name=re.compile(r"^Review and finish"))
+        expect(finish).to_have_text(f"Review and finish ({TOTAL - n + 1} not answered yet)")
         given[n] = give_answer(page)
+        if n == 3:
+            page.get_by_label("Flag this question to revisit before finishing").check()
 
         if n == 5:  # mid-way: save, go back through the navigator, reload: still selected
             with cp.navigation():
@@ -74,7 +78,8 @@ def test_full_test_to_result(checked_page: CheckedPage) -> None:
             cp.reload()
             expect_on_question(page, 5, answered=5)
             expect_answer_shown(page, *given[5])
-            expect(finish).to_have_text(f"Finish test ({TOTAL - 5} not answered yet)")
+            expect(finish).to_have_text(f"Review and finish ({TOTAL - 5} not answered yet)")
+            expect(nav_link(page, 3)).to_have_accessible_name("3 (answered) (flagged)")
 
         if n < TOTAL:
             with cp.navigation():
@@ -84,6 +89,15 @@ def test_full_test_to_result(checked_page: CheckedPage) -> None:
             with cp.navigation():
                 finish.click()
 
+    # The summary before finishing: everything answered, question 3 flagged, a link back.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Before you finish")
+    expect(page.locator("main")).to_contain_text(
+        f"{TOTAL} of {TOTAL} questions answered, 1 flagged"
+    )
+    flagged = page.get_by_role("list", name="Questions flagged to revisit")
+    expect(flagged.get_by_role("link")).to_have_text(["Question 3"])
+    with cp.navigation():
+        page.get_by_role("button", name="Finish test").click()
     expect(page).to_have_url(re.compile(r"/tests/[^/]+/result$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Test result")
     score = page.get_by_role("status")
@@ -151,9 +165,7 @@ def test_test_reload_and_second_tab_do_not_duplicate(browsing: Browsing) -> None
         first.page.get_by_role("button", name="Save and next").click()
     expect_on_question(first.page, 2, answered=1)
 
-    with first.navigation():
-        first.page.get_by_role("button", name=re.compile(r"^Finish test")).click()
-    expect(first.page).to_have_url(re.compile(r"/tests/[^/]+/result$"))
+    finish_test(first)
     expect(first.page.locator("section.review-item")).to_have_count(TOTAL)
     expect(first.page.get_by_role("status")).to_contain_text(
         re.compile(rf"of {TOTAL} points.*of {TOTAL} questions fully correct")

@@ -45,7 +45,12 @@ POSTED = {
     "mistakes": ("/topics/birnn/mistakes", []),
     "practice answer": ("/practice/{practice}/{position}", ["answer", "shown_at", "go"]),
     "practice run": ("/practice/{practice}/{position}/run", ["code", "answer"]),
-    "test answer": ("/tests/{test}/{position}", ["answer", "shown_at", "go"]),
+    "practice hint": ("/practice/{practice}/{position}/hints", ["number", "answer"]),
+    "practice solution": ("/practice/{practice}/{position}/solution", ["answer"]),
+    "practice samples": ("/practice/{practice}/{position}/samples", ["answer", "shown_at"]),
+    "test answer": ("/tests/{test}/{position}", ["answer", "shown_at", "go", "flag"]),
+    "test samples": ("/tests/{test}/{position}/samples", ["answer", "shown_at"]),
+    "test finish": ("/tests/{test}/finish", []),
     "lab run": ("/topics/birnn/lab", LAB_FIELDS),
     "lab code": ("/topics/birnn/lab/code", ["code", "code_seed", "code_task"]),
 }

@@ -117,7 +117,8 @@ def test_a_lone_surrogate_in_a_test_answer_is_refused_and_the_result_still_shows
     assert_refused(client.post(url, **hostile_form(form)))
     assert count(db, Answer) == before
     finished = client.post(url, data={**form, "answer": "", "go": "finish"})
-    assert finished.status_code == 200 and "/result" in str(finished.url)
+    assert finished.status_code == 200 and "/summary" in str(finished.url)
+    assert "0 of 10 questions answered" in finished.text
 
 
 @pytest.mark.parametrize("forged", ["\u00e9" * 64, LONE_SURROGATE])

@@ -133,7 +133,12 @@ def test_full_test_through_forms(client: TestClient) -> None:
             },
         )
         url = str(response.url)
-    assert url.endswith("/result")
+    assert url.endswith("/summary")  # the last check before finishing
+    assert "10 of 10 questions answered" in response.text
+    finish = re.search(r'<form method="post" action="([^"]+/finish)"', response.text)
+    assert finish is not None
+    response = client.post(finish.group(1), data={"csrf_token": csrf(response.text)})
+    assert str(response.url).endswith("/result")
     assert "You scored <strong>10 of 10</strong>" in response.text
     assert response.text.count('class="review-item"') == 10
 
@@ -206,11 +211,12 @@ def test_run_it_says_in_words_how_the_code_ended(client: TestClient) -> None:
     location = start_practice(client)
     session_id = location.split("/")[-2]
     questions = client.get(f"/api/v1/sessions/{session_id}").json()["total"]
-    position = next(  # a question that shows code, so its page has "Run it"
-        n
+    shown = (
+        client.get(f"/api/v1/sessions/{session_id}/questions/{n}").json()["question"]
         for n in range(1, questions + 1)
-        if client.get(f"/api/v1/sessions/{session_id}/questions/{n}").json()["question"]["snippet"]
     )
+    # A question that shows code, so its page has "Run it" (a code question has Run instead).
+    position = next(n for n, q in enumerate(shown, start=1) if q["snippet"] and q["type"] != "code")
     page = client.get(f"/practice/{session_id}/{position}")
     run = f"/practice/{session_id}/{position}/run"
     for code, words in (
