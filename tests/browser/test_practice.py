@@ -94,7 +94,7 @@ def test_practice_wrong_then_right(checked_page: CheckedPage) -> None:
 def test_practice_works_without_javascript(browsing: Browsing) -> None:
     cp = browsing.new_page(java_script_enabled=False)
     page = cp.page
-    start_practice(cp)
+    start_practice(cp, difficulty="easy")  # no code question: its button says Submit
     kind, answer = give_answer(page)
     with cp.navigation():
         page.get_by_role("button", name="Check answer").click()
@@ -190,7 +190,7 @@ def test_an_answer_that_cannot_be_sent_in_the_background_is_posted_as_a_form(
     checked_page: CheckedPage,
 ) -> None:
     cp, page = checked_page, checked_page.page
-    start_practice(cp)
+    start_practice(cp, difficulty="easy")  # no code question: its button says Submit
     give_answer(page)
     # The background request fails as if the network were down; the form then posts itself.
     page.route(
@@ -209,7 +209,7 @@ def test_an_expired_form_shows_the_servers_explanation_as_without_javascript(
     """The server refuses the answer with an error page (403), which holds no question to swap
     in: the form is posted as without JavaScript, so the learner reads why."""
     cp, page = checked_page, checked_page.page
-    start_practice(cp)
+    start_practice(cp, difficulty="easy")  # no code question: its button says Submit
     give_answer(page)
     page.locator("#answer-form input[name=csrf_token]").evaluate("input => { input.value = 'ff' }")
     with cp.navigation():
