@@ -39,10 +39,14 @@ def revealed(db: Session, session: SessionRecord, position: int) -> set[int]:
     return set(rows)
 
 
+def _hint_count(shown: set[int]) -> int:
+    """How many hints `revealed` found (hints are revealed in order)."""
+    return max((n for n in shown if n != SOLUTION), default=0)
+
+
 def with_revealed_hints(question: QuestionForPractice, shown: set[int]) -> QuestionForPractice:
-    """The question with the hints revealed so far (hints are revealed in order)."""
-    count = max((n for n in shown if n != SOLUTION), default=0)
-    return question.model_copy(update={"hints_html": question.hints_html[:count]})
+    """The question with the hints revealed so far."""
+    return question.model_copy(update={"hints_html": question.hints_html[: _hint_count(shown)]})
 
 
 def _record(db: Session, session: SessionRecord, position: int, number: int, last: bool) -> None:
@@ -65,25 +69,17 @@ def reveal_hint(
     """Reveal hint `number` (from 1). Hints come in order: the next one or one already shown;
     asking twice for the same hint is harmless."""
     _practice_only(session)
-    version_id = version_at(session, position)
-    question = catalog.version(db, version_id)
-    total = len(question.hints)
-    shown = revealed(db, session, position)
-    count = max((n for n in shown if n != SOLUTION), default=0)
+    view = catalog.view(db, version_at(session, position), practice_question)
+    total = view.hints_total
+    count = _hint_count(revealed(db, session, position))
     if not 1 <= number <= total:
         raise NotFoundError(f"this question has hints 1 to {total}; got {number}", field="number")
     if number > count + 1:
         raise ConflictError(f"hints come in order: ask for hint {count + 1} first", field="number")
     if number == count + 1:
         _record(db, session, position, number, last=number == total)
-    return _hints(catalog, db, version_id, max(count, number), total, position)
-
-
-def _hints(
-    catalog: Catalog, db: Session, version_id: int, count: int, total: int, position: int
-) -> Hints:
-    view = catalog.view(db, version_id, practice_question)
-    return Hints(position=position, hints_html=view.hints_html[:count], total=total)
+    shown = view.hints_html[: max(count, number)]
+    return Hints(position=position, hints_html=shown, total=total)
 
 
 def reveal_solution(

@@ -194,9 +194,7 @@ def _refused(
     """The page again, saying in `key` why the code did not run (503 with Retry-After while
     the runner warms up, 429 when the learner runs too often)."""
     context[key] = refusal_note(exc)
-    response = render_page(request, name, context, status_code=exc.status)
-    response.headers.update(exc.headers)
-    return response
+    return render_page(request, name, context, status_code=exc.status, headers=exc.headers)
 
 
 @router.post("/practice/{session_id}/{position:int}/run", dependencies=[CsrfProtected])

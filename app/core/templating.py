@@ -57,11 +57,20 @@ templates.env.globals["url_for"] = url_for
 
 
 def render_page(
-    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Response:
-    """Every page gets the CSRF token for its forms."""
+    """Every page gets the CSRF token for its forms. `headers`: an error's own (Retry-After)."""
     identity = request.state.identity
     csrf = request.app.state.tokens.csrf_token(identity.public_id)
     return templates.TemplateResponse(
-        request, name, {"csrf_token": csrf, **(context or {})}, status_code=status_code
+        request,
+        name,
+        {"csrf_token": csrf, **(context or {})},
+        status_code=status_code,
+        headers=headers,
     )

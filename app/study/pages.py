@@ -110,15 +110,10 @@ async def bug_fix(
         context["fix_error"] = exc.message
         return render_page(request, "study/bug.html", context, status_code=exc.status)
     except REFUSALS as exc:  # the runner is off, warming up or busy: nothing was run
-        return _refused(request, context, exc)
+        context["fix_refused"] = refusal_note(exc)
+        status, headers = exc.status, exc.headers
+        return render_page(request, "study/bug.html", context, status_code=status, headers=headers)
     return render_page(request, "study/bug.html", context)
-
-
-def _refused(request: Request, context: dict[str, Any], exc: AppError) -> Response:
-    context["fix_refused"] = refusal_note(exc)
-    response = render_page(request, "study/bug.html", context, status_code=exc.status)
-    response.headers.update(exc.headers)
-    return response
 
 
 # --- worked examples ---
