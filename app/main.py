@@ -16,15 +16,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.accounts.service import SignInLimits
 from app.bank.loader import Bank, load_bank
 from app.core import handlers, security
 from app.core.clients import ClientAddressMiddleware
 from app.core.config import PROJECT_DIR, Settings, get_settings
 from app.core.db import Database, WalCheckpointer, create_db_engine, migrate_database
 from app.lab.running import Lab, start_lab
+from app.learners.deps import verify_account
 from app.learners.identity import LearnerCookieMiddleware, LearnerTokens
 from app.learners.service import NewLearnerLimit
 from app.questions.catalog import Catalog
@@ -138,11 +140,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         summary="Practice questions, scored tests and progress for learning PyTorch.",
         lifespan=lifespan,
+        dependencies=[Depends(verify_account)],  # a signed-in browser's session is live
         docs_url=None,  # served from the package instead of a CDN: app.core.docs
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.tokens = LearnerTokens(settings.signing_key())
+    app.state.tokens = LearnerTokens(
+        settings.signing_key(), account_max_age=settings.account_session_days * 24 * 3600
+    )
+    app.state.sign_in_limits = SignInLimits(
+        burst=settings.sign_in_burst,
+        per_minute=settings.sign_in_per_minute,
+        address_burst=settings.sign_in_address_burst,
+        address_per_minute=settings.sign_in_address_per_minute,
+    )
     app.state.new_learners = NewLearnerLimit(
         burst=settings.new_learners_burst, per_minute=settings.new_learners_per_minute
     )

@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.accounts import api as accounts_api
+from app.accounts import pages as accounts_pages
 from app.attempts import api as attempts_api
 from app.attempts import pages as attempts_pages
 from app.bank.grading import format_answer
@@ -23,6 +25,8 @@ from app.core.markdown import pygments_css
 from app.core.openapi import Access, error_responses
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import templates
+from app.courses import api as courses_api
+from app.courses import pages as courses_pages
 from app.home import pages as home_pages
 from app.instructors import api as instructors_api
 from app.lab import api as lab_api
@@ -54,6 +58,8 @@ API_ROUTERS: list[tuple[APIRouter, Access, tuple[int, ...]]] = [
     (playground_api.router, "learner", (429, 503)),
     (lab_api.router, "learner", (429, 503)),
     (study_api.router, "learner", (429, 503)),  # a fix runs in the sandbox, as its learner
+    (accounts_api.router, "account", (409, 429)),
+    (courses_api.router, "account", (403, 409)),  # course roles: app.courses.permissions
     (instructors_api.router, "admin", (503,)),
 ]
 PAGE_ROUTERS = [
@@ -66,6 +72,8 @@ PAGE_ROUTERS = [
         playground_pages,
         lab_pages,
         study_pages,
+        accounts_pages,
+        courses_pages,
     )
 ]
 

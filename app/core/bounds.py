@@ -19,6 +19,9 @@ from pydantic import AfterValidator, StringConstraints
 INT32_MAX = 2**31 - 1
 PUBLIC_ID_LENGTH = 36  # a uuid4 as text: the public ids of learners, sessions and lab runs
 SLUG_LENGTH = 80  # topics' and questions' slugs, and tags (app.bank.schema.Slug)
+EMAIL_LENGTH = 254  # the longest address SMTP carries (RFC 5321's path limit, less <>)
+NAME_LENGTH = 120  # a person's display name, a course's title
+PASSWORD_MIN, PASSWORD_MAX = 10, 256  # Argon2 hashes any length; past this, a pasted file
 
 # No control characters: NUL is the one PostgreSQL cannot store in text, and none belongs in
 # a name. A pattern refuses a lone surrogate too: pydantic matches no such string.
@@ -62,3 +65,27 @@ RowId = Annotated[int, Ge(1), Le(INT32_MAX)]
 Position = Annotated[int, Ge(1), Le(INT32_MAX)]  # 1-based, in a session
 Seed = Annotated[int, Ge(0), Le(INT32_MAX)]
 Count = Annotated[int, Ge(0), Le(INT32_MAX)]  # an offset, a number of items
+
+
+# An address as people type it: one @, a dot in the domain, no spaces or control characters.
+# Whether it receives mail is for the password reset to find out, not for a pattern.
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=EMAIL_LENGTH,
+        pattern=r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$",
+    ),
+    AfterValidator(storable_text),
+]
+Password = Annotated[
+    str,
+    StringConstraints(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX),
+    AfterValidator(storable_text),
+]
+Name = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=NAME_LENGTH, pattern=_PRINTABLE
+    ),
+]

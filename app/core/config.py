@@ -65,6 +65,20 @@ class Settings(BaseSettings):
     # spare browser each, then 30 a minute. Counted in each server process.
     new_learners_burst: int = 60
     new_learners_per_minute: int = 30
+    # Accounts: how long a sign-in lasts, and failed sign-ins allowed before a wait (per
+    # account: 10, then one a minute; per client address: 30, then 10 a minute).
+    account_session_days: int = 30
+    sign_in_burst: int = 10
+    sign_in_per_minute: int = 1
+    sign_in_address_burst: int = 30
+    sign_in_address_per_minute: int = 10
+    # Mail (password resets, staff invitations): with no host, mail is written to the log.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "torchquiz <noreply@localhost>"
 
     @field_validator("allowed_hosts", "frame_ancestors", "trusted_proxies", mode="before")
     @classmethod

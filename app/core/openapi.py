@@ -19,7 +19,7 @@ from app.core.errors import ErrorBody
 
 # Who may call an operation: anyone, a learner (cookie, bearer token or a new anonymous one),
 # or an instructor (the admin token).
-Access = Literal["public", "learner", "admin"]
+Access = Literal["public", "learner", "account", "admin"]
 
 REF = "#/components/schemas/ErrorBody"
 SECURITY_SCHEMES = {
@@ -28,6 +28,12 @@ SECURITY_SCHEMES = {
         "scheme": "bearer",
         "description": "The `token` of GET /api/v1/me, instead of the browser's cookie. "
         "Optional: with neither, a request acts as a new anonymous learner.",
+    },
+    "accountSession": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "tq_account",
+        "description": "A signed-in browser's session (POST /api/v1/account/sign-in sets it).",
     },
     "adminToken": {
         "type": "http",
@@ -38,11 +44,14 @@ SECURITY_SCHEMES = {
 SECURITY: dict[Access, list[dict[str, list[str]]]] = {
     "public": [],
     "learner": [{"learnerToken": []}, {}],  # {}: the cookie, or nothing, does as well
+    # Signing up or in needs nothing; the account's own routes need the session.
+    "account": [{"accountSession": []}, {}],
     "admin": [{"adminToken": []}],
 }
 ACCESS_ERRORS: dict[Access, tuple[int, ...]] = {
     "public": (),
     "learner": (401,),
+    "account": (401,),
     "admin": (401, 403),
 }
 DESCRIPTIONS = {

@@ -1,21 +1,23 @@
 """Request dependencies for who is asking: the learner's identity, the learner row (made on
-first need), and the CSRF proof of the learner's forms."""
+first need), the signed-in account, and the CSRF proof of the learner's forms."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Form, Request
 from sqlalchemy.orm import Session
 
 from app.core.clients import client_address
-from app.core.deps import SessionDep
+from app.core.deps import DatabaseDep, SessionDep
 from app.core.errors import ForbiddenError, UnauthorizedError
-from app.learners.identity import Identity, LearnerTokens
+from app.learners.identity import ACCOUNT_COOKIE, Identity, LearnerTokens, clear_cookie
 from app.learners.models import Learner
 from app.learners.service import NewLearnerLimit, find_learner, get_or_create_learner
+from app.learners.sessions import SignedOutError, session_user
 
 
 async def get_tokens(request: Request) -> LearnerTokens:
@@ -73,6 +75,75 @@ async def current_learner(request: Request, db: SessionDep) -> CurrentLearner:
 
 
 LearnerDep = Annotated[CurrentLearner, Depends(current_learner)]
+
+
+def signed_out() -> SignedOutError:
+    """Ends the browser's account cookies as well: its next request is a new visitor's."""
+    error = SignedOutError(
+        "you are signed out (on another device, or by a password reset): sign in again"
+    )
+    error.headers = {"Set-Cookie": clear_cookie(ACCOUNT_COOKIE)}
+    return error
+
+
+@dataclass(frozen=True)
+class Account:
+    """The signed-in account behind a request."""
+
+    user_id: int
+    email: str
+    display_name: str | None
+    site_role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.site_role == "admin"
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.email
+
+
+async def verify_account(request: Request, database: DatabaseDep) -> None:
+    """Every request of a signed-in browser, before its route: is the session still live?
+    Its account goes on `request.state.account`; an ended session (signed out elsewhere, a
+    password reset) is refused with 401, its cookie cleared, so that no route serves the
+    account's history to it. An anonymous request costs nothing here."""
+    token = request.state.identity.account_token
+    account = await database.run(_live_account, token) if token else None
+    if token and account is None:
+        raise signed_out()
+    request.state.account = account
+
+
+def _live_account(db: Session, token: str) -> Account | None:
+    user = session_user(db, token)
+    if user is None or user.email is None:
+        return None
+    return Account(user.id, user.email, user.display_name, user.site_role)
+
+
+def current_account(request: Request) -> Account | None:
+    """The signed-in account (verify_account found it), or None."""
+    account: Account | None = getattr(request.state, "account", None)
+    return account
+
+
+def require_account(account: Annotated[Account | None, Depends(current_account)]) -> Account:
+    if account is None:
+        raise UnauthorizedError("sign in first: this needs an account")
+    return account
+
+
+def require_admin(account: Annotated[Account, Depends(require_account)]) -> Account:
+    if not account.is_admin:
+        raise ForbiddenError("this needs a site administrator's account")
+    return account
+
+
+MaybeAccountDep = Annotated[Account | None, Depends(current_account)]
+AccountDep = Annotated[Account, Depends(require_account)]
+AdminDep = Annotated[Account, Depends(require_admin)]
 
 
 async def require_csrf(request: Request, csrf_token: Annotated[str, Form()]) -> None:

@@ -1,7 +1,10 @@
-"""Anonymous learners, known by a signed cookie (browsers) or the same token as a bearer (API).
+"""Who is asking: an anonymous learner, known by a signed cookie (browsers) or the same token
+as a bearer (API); or a signed-in account, whose cookie carries its session token and its
+learner's id.
 
-The middleware only reads and issues the id; the learner row is created on first write,
-so a crawler reading pages leaves nothing behind.
+The middleware only reads and issues ids, and checks signatures; the learner row is created on
+first write, so a crawler reading pages leaves nothing behind, and an account's session is
+checked against the database only where a route needs it (app.learners.deps).
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ import hmac
 import uuid
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "tq_learner"
+ACCOUNT_COOKIE = "tq_account"
 ONE_YEAR = 365 * 24 * 3600
 
 
@@ -26,11 +30,15 @@ class Identity:
     is_new: bool
     # A bearer token that failed its signature: the API answers 401 instead of starting afresh.
     forged_bearer: bool = False
+    # A signed-in browser's session token (app.learners.accounts); None when anonymous.
+    account_token: str | None = None
 
 
 class LearnerTokens:
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, *, account_max_age: int = 30 * 24 * 3600) -> None:
         self._serializer = URLSafeSerializer(secret, salt="torchquiz.learner")
+        self._accounts = URLSafeTimedSerializer(secret, salt="torchquiz.account")
+        self.account_max_age = account_max_age
         self._csrf_key = hashlib.sha256(f"csrf:{secret}".encode()).digest()
 
     def issue(self, public_id: str) -> str:
@@ -42,6 +50,18 @@ class LearnerTokens:
         except BadSignature:
             return None
         return value if isinstance(value, str) else None
+
+    def issue_account(self, session_token: str, learner_public_id: str) -> str:
+        return self._accounts.dumps([session_token, learner_public_id])
+
+    def read_account(self, value: str) -> tuple[str, str] | None:
+        """(session token, learner id) from a signed, unexpired account cookie."""
+        try:
+            pair = self._accounts.loads(value, max_age=self.account_max_age)
+        except BadSignature:  # SignatureExpired is one
+            return None
+        ok = isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+        return (pair[0], pair[1]) if ok else None
 
     def csrf_token(self, public_id: str) -> str:
         return hmac.new(self._csrf_key, public_id.encode(), hashlib.sha256).hexdigest()
@@ -83,6 +103,10 @@ class LearnerCookieMiddleware:
             if public_id is None:
                 return Identity(str(uuid.uuid4()), is_new=False, forged_bearer=True)
             return Identity(public_id, is_new=False)
+        if (account := conn.cookies.get(ACCOUNT_COOKIE)) and (
+            pair := self.tokens.read_account(account)
+        ):
+            return Identity(pair[1], is_new=False, account_token=pair[0])
         cookie = conn.cookies.get(COOKIE)
         public_id = self.tokens.read(cookie) if cookie else None
         if public_id is None:
@@ -91,13 +115,17 @@ class LearnerCookieMiddleware:
         return Identity(public_id, is_new=False)
 
     def _cookie(self, public_id: str) -> str:
-        parts = [
-            f"{COOKIE}={self.tokens.issue(public_id)}",
-            "Path=/",
-            f"Max-Age={ONE_YEAR}",
-            "HttpOnly",
-            "SameSite=Lax",
-        ]
-        if self.secure:
-            parts.append("Secure")
-        return "; ".join(parts)
+        return cookie_header(COOKIE, self.tokens.issue(public_id), ONE_YEAR, secure=self.secure)
+
+
+def clear_cookie(name: str) -> str:
+    return f"{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+
+
+def cookie_header(name: str, value: str, max_age: int, *, secure: bool) -> str:
+    """A Set-Cookie value for our cookies: HttpOnly, SameSite=Lax, Secure over https;
+    `max_age` 0 with an empty value removes the cookie."""
+    parts = [f"{name}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly", "SameSite=Lax"]
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts)

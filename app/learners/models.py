@@ -1,4 +1,4 @@
-"""Who answers: anonymous learners now, optionally attached to an account later."""
+"""Who answers: learners (anonymous, or attached to an account) and the accounts themselves."""
 
 from __future__ import annotations
 
@@ -8,19 +8,26 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.bounds import PUBLIC_ID_LENGTH
+from app.core.bounds import EMAIL_LENGTH, NAME_LENGTH, PUBLIC_ID_LENGTH
 from app.core.db import Base, utcnow
+
+TOKEN_HASH_LENGTH = 64  # a sha256 hex digest: tokens are stored hashed, never as sent
 
 
 class User(Base):
-    """An account. Accounts arrive with authoring; learners can attach to one then."""
+    """An account: an email, an Argon2id password hash and a site role ("learner" or
+    "admin"). Course roles live with the course (app.courses)."""
 
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str | None] = mapped_column(String(320), unique=True)
-    display_name: Mapped[str | None] = mapped_column(String(120))
+    # Stored as the person typed it but compared lower-cased (accounts.normalise_email).
+    email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    site_role: Mapped[str] = mapped_column(String(10), default="learner")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[datetime | None]
 
 
 class Learner(Base):
@@ -31,5 +38,34 @@ class Learner(Base):
     public_id: Mapped[str] = mapped_column(
         String(PUBLIC_ID_LENGTH), unique=True, default=lambda: str(uuid.uuid4())
     )
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # An account has one learner: its history, whichever browser it signs in from.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), unique=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccountSession(Base):
+    """A signed-in browser. The cookie carries the token; the row its hash, so that signing
+    out (or a password reset) ends it everywhere and a copy of the database signs nobody in."""
+
+    __tablename__ = "account_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class PasswordReset(Base):
+    """A one-time password reset token (hashed), valid for an hour."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
