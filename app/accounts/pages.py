@@ -17,6 +17,7 @@ from app.accounts.web import (
     session_lifetime,
     set_signed_in,
     set_signed_out,
+    sign_in_first,
     sign_in_limits,
 )
 from app.core.clients import client_address
@@ -145,9 +146,7 @@ def sign_out_form(request: Request, db: SessionDep) -> Response:
 @router.get("/account")
 def account_page(request: Request, account: MaybeAccountDep) -> Response:
     if account is None:
-        return RedirectResponse(
-            request.url_for("sign_in_page").include_query_params(next="/account"), 303
-        )
+        return sign_in_first("/account")
     return render_page(request, "accounts/account.html", {"account": account})
 
 

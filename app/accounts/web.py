@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from urllib.parse import quote
 
 from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
 from app.accounts import service
@@ -47,6 +49,11 @@ def set_signed_in(request: Request, response: Response, signed: SignedIn) -> Non
 
 def set_signed_out(response: Response) -> None:
     response.headers.append("set-cookie", clear_cookie(ACCOUNT_COOKIE))
+
+
+def sign_in_first(next_path: str) -> RedirectResponse:
+    """A page that needs an account sends a visitor to sign in, and back afterwards."""
+    return RedirectResponse(f"/account/sign-in?next={quote(local_path(next_path), safe='/')}", 303)
 
 
 def local_path(next_path: str | None, default: str = "/") -> str:
