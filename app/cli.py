@@ -13,6 +13,8 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from app.accounts.cli import users
+from app.bank.formats.registry import NAMES as FORMAT_NAMES
 from app.bank.loader import BankInvalidError, Problem, format_report, load_bank
 from app.bank.report import SCHEMA_DIR, check_problems, editor_schemas
 from app.core.config import Settings, get_settings
@@ -195,8 +197,12 @@ def questions_check(root: Path | None, run_checks: bool) -> None:
 @questions.command("verify")
 @click.argument("root", required=False, type=click.Path(path_type=Path))
 @click.option("--runner", "runner_url", default=None, help="A running runner; default: start one.")
-def questions_verify(root: Path | None, runner_url: str | None) -> None:
-    """Run every `check` through the sandbox runner; show each claim beside what torch did."""
+@click.option(
+    "--seeds", default=20, show_default=True, type=click.IntRange(1, 64), help="Seeds per template."
+)
+def questions_verify(root: Path | None, runner_url: str | None, seeds: int) -> None:
+    """Verify every question through the sandbox runner: renders, grades its own answers, and
+    every claim holds against torch; show each failing claim beside what really happened."""
     import asyncio
 
     from app.bank.verify import verify_questions
@@ -216,7 +222,7 @@ def questions_verify(root: Path | None, runner_url: str | None) -> None:
     async def verify(url: str) -> tuple[int, list[Problem]]:
         client = RunnerClient(url, token=settings.runner_token)
         try:
-            return await verify_questions(questions, client)
+            return await verify_questions(questions, client, seeds=seeds)
         finally:
             await client.aclose()
 
@@ -245,6 +251,100 @@ def questions_schema(write: bool) -> None:
             click.echo(text)
 
 
+@main.group()
+def bank() -> None:
+    """Export and import question banks: our YAML zip, Moodle XML, GIFT, QTI."""
+
+
+_COURSE_HELP = "A course's bank (not yet available: course banks come with accounts)."
+
+
+def _no_course(course: str | None) -> None:
+    if course is not None:
+        click.echo("--course is not yet available: course banks come with accounts.", err=True)
+        sys.exit(2)
+
+
+@bank.command("export")
+@click.option("--format", "fmt", required=True, type=click.Choice(FORMAT_NAMES))
+@click.option("--output", required=True, type=click.Path(path_type=Path), help="File to write.")
+@click.option("--topic", default=None, help="Only this topic (its folder name).")
+@click.option(
+    "--bank",
+    "root",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="The bank folder [default: the shipped bank, TORCHQUIZ_QUESTIONS_DIR].",
+)
+@click.option("--course", default=None, help=_COURSE_HELP)
+def bank_export(
+    fmt: str, output: Path, topic: str | None, root: Path | None, course: str | None
+) -> None:
+    """Write the bank (or one topic) in a format; report what was skipped or carried weaker."""
+    from app.bank.formats.registry import FormatError, export_bank
+
+    _no_course(course)
+    try:
+        loaded = load_bank(root or load_settings().questions_dir)
+        exported = export_bank(fmt, loaded, topic)
+    except BankInvalidError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    except FormatError as exc:
+        click.echo(f"Cannot export: {exc}", err=True)
+        sys.exit(2)
+    output.write_bytes(exported.data)
+    left = len(exported.skipped)
+    click.echo(
+        f"Wrote {output} ({fmt}): {left} question(s) skipped, "
+        f"{len(exported.fallbacks)} carried in a fallback."
+    )
+    for item in exported.skipped:
+        click.echo(f"  Skipped {item.question}: {item.reason}")
+    for item in exported.fallbacks:
+        click.echo(f"  Fallback {item.question}: {item.reason}")
+
+
+@bank.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", required=True, type=click.Choice(FORMAT_NAMES))
+@click.option("--dry-run", is_flag=True, help="Only show what the import would do.")
+@click.option(
+    "--into",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the questions as YAML into this bank folder, laid out like questions/.",
+)
+@click.option("--course", default=None, help=_COURSE_HELP)
+def bank_import(file: Path, fmt: str, dry_run: bool, into: Path | None, course: str | None) -> None:
+    """Preview an import (what it creates, changes, leaves; its problems), then write it."""
+    from app.bank.formats.preview import format_preview, preview
+    from app.bank.formats.registry import FormatError, parse
+    from app.bank.formats.safety import UnsafeFileError
+    from app.bank.formats.yaml_zip import existing_questions, write_questions
+
+    _no_course(course)
+    if not dry_run and into is None:
+        click.echo("Give --dry-run to preview the import, or --into DIR to write it.", err=True)
+        sys.exit(2)
+    try:
+        parsed = parse(fmt, file.read_bytes())
+    except (UnsafeFileError, FormatError) as exc:
+        click.echo(f"Cannot import {file.name}: {exc}", err=True)
+        sys.exit(1)
+    target = into or load_settings().questions_dir
+    existing = existing_questions(target)
+    result = preview(parsed, {qid: digest for qid, (digest, _path) in existing.items()})
+    click.echo(f"Import of {file.name} into {target}:")
+    click.echo(format_preview(result))
+    if not result.ok:
+        sys.exit(1)
+    if dry_run or into is None:
+        return
+    written = write_questions(parsed, into, existing, result.create + result.change)
+    click.echo(f"Wrote {len(written)} file(s) into {into}.")
+
+
 @main.command("migrate")
 def migrate() -> None:
     """Bring the database schema up to date (the server also does this on start)."""
@@ -253,6 +353,8 @@ def migrate() -> None:
     migrate_database(load_settings().database_url)
     click.echo("database is up to date")
 
+
+main.add_command(users)
 
 if __name__ == "__main__":
     main()

@@ -145,8 +145,8 @@ def run_check(check: Check) -> list[str]:
 
 
 def code_question_problems(question: CodeQuestion) -> list[str]:
-    """The reference code passes every sample and every hidden test, and the starter code
-    fails some hidden test: run here."""
+    """The reference code passes every sample and every hidden test, and the starter code and
+    every buggy solution fail some hidden test: run here."""
     problems = [
         f"solution_code fails sample {name!r}: {line}"
         for name, line in _failures(question.samples, question.solution_code)
@@ -157,6 +157,11 @@ def code_question_problems(question: CodeQuestion) -> list[str]:
     ]
     if not _failures(question.tests, question.starter):
         problems.append("the starter code already passes every test")
+    problems += [
+        f"buggy_solutions[{index}] passes every hidden test"
+        for index, buggy in enumerate(question.buggy_solutions)
+        if not _failures(question.tests, buggy.code)
+    ]
     return problems
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from app.bank.claims import untied_claims
 from app.bank.schema import (
     DIFFICULTY_ORDER,
     QUESTION_TYPE_NAMES,
@@ -134,6 +135,8 @@ def _load_topic(folder: Path, root: Path, problems: list[Problem]) -> LoadedTopi
             continue
         question = _parse(path, root, QuestionAdapter, problems)
         if question is not None and _named_as_file(question.id, path, root, problems):
+            where = str(path.relative_to(root))
+            problems += [Problem(where, f, message) for f, message in untied_claims(question)]
             questions.append(LoadedQuestion(question, path, content_hash(question)))
     bugs = _load_folder(folder / BUGS_FOLDER, root, BugHunt, problems)
     worked = _load_folder(folder / WORKED_FOLDER, root, WorkedSeries, problems)

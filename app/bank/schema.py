@@ -171,6 +171,28 @@ class Option(Strict):
     text: Markdown
     correct: bool = False
     feedback: Markdown = Field(description="Why choosing this option is right or wrong.")
+    outcome: Expectation | None = Field(
+        default=None,
+        description=(
+            "What the option says torch does, run by verify against the question's "
+            "`check.code` (without a check: the prompt's first ```python block). A correct "
+            "option's outcome must hold; a distractor's must not."
+        ),
+    )
+
+
+class WrongAnswer(Strict):
+    """A wrong answer the author expects (a distractor of a free-answer question)."""
+
+    answer: str = Field(min_length=1, max_length=500, description="As a learner would type it.")
+    feedback: Markdown = Field(description="Why it is wrong.")
+
+
+class BuggySolution(Strict):
+    """A plausible wrong solution of a code question: verify proves a hidden test catches it."""
+
+    code: str = Field(min_length=1, max_length=8192)
+    why: Markdown = Field(description="The bug, in words.")
 
 
 class SolutionStep(Strict):
@@ -200,6 +222,11 @@ class QuestionBase(Strict):
             "computed by running check.code with the variant's values; {{answer}} shows it."
         ),
     )
+    verify_seeds: list[Annotated[int, Field(ge=0)]] = Field(
+        default=[],
+        max_length=20,
+        description="With variants: seeds verify always tries, beside its own.",
+    )
 
     @model_validator(mode="after")
     def _code_to_run(self) -> QuestionBase:
@@ -213,6 +240,8 @@ class QuestionBase(Strict):
         computed from the check's run."""
         check, given = self.check, getattr(self, "answer", None)
         if self.variants is None:
+            if self.verify_seeds:
+                raise ValueError("verify_seeds are for questions with variants")
             if check and check.answer_from and not check.claims_answer():
                 raise ValueError("check.answer_from without a claim in expect needs variants")
             if given is None and "answer" in type(self).model_fields:
@@ -247,6 +276,30 @@ class ChoiceQuestion(QuestionBase):
 
     def correct_indexes(self) -> frozenset[int]:
         return frozenset(i for i, option in enumerate(self.options) if option.correct)
+
+    @field_validator("options")
+    @classmethod
+    def _distinct_options(cls, options: list[Option]) -> list[Option]:
+        # Two options a learner cannot tell apart make one of them a trap, not a question.
+        first: dict[str, int] = {}
+        for index, option in enumerate(options):
+            key = " ".join(option.text.casefold().split())
+            if key in first:
+                raise ValueError(
+                    f"options[{first[key]}] and options[{index}] have the same text: "
+                    f"{option.text[:60]!r}"
+                )
+            first[key] = index
+        return options
+
+    @model_validator(mode="after")
+    def _outcomes_have_code(self) -> ChoiceQuestion:
+        outcomes = any(o.outcome is not None for o in self.options)
+        if outcomes and self.check is None and not python_blocks(self.prompt):
+            raise ValueError(
+                "options' outcomes run against check.code or the prompt's ```python block: give one"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_letters_when_shuffled(self) -> ChoiceQuestion:
@@ -289,7 +342,17 @@ class NumericAnswer(Strict):
     tolerance: float = Field(default=0.0, ge=0, description="Absolute tolerance.")
 
 
-class Numeric(QuestionBase):
+class FreeAnswerQuestion(QuestionBase):
+    """A question answered by typing: its expected wrong answers can be declared."""
+
+    wrong_answers: list[WrongAnswer] = Field(
+        default=[],
+        max_length=10,
+        description="Wrong answers learners give, each with feedback; verify grades each below 1.",
+    )
+
+
+class Numeric(FreeAnswerQuestion):
     type: Literal["numeric"]
     answer: NumericAnswer | None = Field(default=None, description="Omit with variants.")
     unit: str | None = Field(default=None, max_length=30)
@@ -300,7 +363,7 @@ class Numeric(QuestionBase):
         return self.answer
 
 
-class TensorShape(QuestionBase):
+class TensorShape(FreeAnswerQuestion):
     type: Literal["tensor_shape"]
     answer: list[Annotated[int, Field(ge=0)]] | None = Field(
         default=None, description="Omit with variants."
@@ -362,7 +425,7 @@ class TextAnswer(Strict):
         return self
 
 
-class ShortText(QuestionBase):
+class ShortText(FreeAnswerQuestion):
     type: Literal["short_text"]
     answer: TextAnswer
 
@@ -393,6 +456,11 @@ class CodeQuestion(QuestionBase):
     tests: list[CodeTest] = Field(min_length=1, max_length=20, description="The hidden tests.")
     solution_code: str = Field(
         min_length=1, description="A reference answer; passes every sample and every test."
+    )
+    buggy_solutions: list[BuggySolution] = Field(
+        default=[],
+        max_length=10,
+        description="Plausible wrong solutions; verify proves each fails a hidden test.",
     )
 
     @model_validator(mode="after")

@@ -1,71 +1,84 @@
-"""Verify every `check` in the bank through the sandbox runner (CLI and instructor API)."""
+"""Verify questions: every claim each makes, checked against the learner's rendering, the real
+grading functions and torch run in the sandbox (CLI, instructor API, and later the editor).
+
+A template (a question with variants) is verified on `seeds` seeds (at least every variant
+learners can be served, plus the seeds its author pins): each seed's check computes the answer
+twice, and the variant built from it renders and grades like any question. Other questions are
+verified once: nothing in them depends on a seed.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from app.bank.checks import answer_mismatches, compare, from_run
-from app.bank.grading import report_tests
 from app.bank.loader import Problem
 from app.bank.schema import AnyQuestion, CodeQuestion
-from app.bank.variants import check_code, seeds, variant_problem
+from app.bank.variants import draw, seeds, variants_of
+from app.bank.verification.claim import Claim, Verification
+from app.bank.verification.learner import learner_claims
+from app.bank.verification.runs import PARALLEL, Runs
+from app.bank.verification.torch_claims import check_claims, code_claims, variant_claims
 from app.runner.client import RunnerClient
-from app.runner.protocol import RunRequest, TestSpec
 
-PARALLEL = 4  # runs in flight at once; the runner queues beyond its own parallelism
+SEEDS = 20  # variants tried per template, as the editor's verify does
+
+__all__ = ["PARALLEL", "SEEDS", "Claim", "Verification", "verify_many", "verify_question"]
+
+
+async def verify_question(
+    question: AnyQuestion, runner: RunnerClient, *, seeds: int = SEEDS
+) -> Verification:
+    """Every claim of one question (its runs in parallel, PARALLEL at once)."""
+    return await _verify(question, Runs(runner), seeds)
+
+
+async def verify_many(
+    questions: Sequence[AnyQuestion], runner: RunnerClient, *, seeds: int = SEEDS
+) -> list[Verification]:
+    """verify_question for each, in order, all sharing one gate of PARALLEL runs."""
+    runs = Runs(runner)
+    return list(await asyncio.gather(*(_verify(q, runs, seeds) for q in questions)))
 
 
 async def verify_questions(
-    questions: Iterable[tuple[str, AnyQuestion]], runner: RunnerClient
+    questions: Iterable[tuple[str, AnyQuestion]], runner: RunnerClient, *, seeds: int = SEEDS
 ) -> tuple[int, list[Problem]]:
-    """For (file name, question) pairs: how many claims ran (checks, each variant of a
-    parameterised question, and code questions' reference answers against their hidden tests)
-    and one Problem per disagreement, saying what the question claims and what torch did."""
-    todo = [(n, q) for n, q in questions if q.check is not None or isinstance(q, CodeQuestion)]
-    gate = asyncio.Semaphore(PARALLEL)
-
-    async def verify(name: str, question: AnyQuestion) -> list[Problem]:
-        async with gate:
-            if isinstance(question, CodeQuestion):
-                lines = await _reference_fails(question, runner)
-                return [Problem(name, "tests", line) for line in lines]
-            if question.variants is not None:
-                return [
-                    Problem(name, "variants", line)
-                    for line in await _variants_fail(question, runner)
-                ]
-            check = question.check
-            assert check is not None
-            result = await runner.run(RunRequest(code=check.code, kind="check"))
-        lines = compare(check.expect, from_run(result)) + answer_mismatches(question)
-        return [Problem(name, "check", line) for line in lines]
-
-    found = await asyncio.gather(*(verify(name, q) for name, q in todo))
-    claims = sum(len(seeds(q)) if q.variants else 1 for _, q in todo)
-    return claims, [problem for problems in found for problem in problems]
+    """For (file name, question) pairs: how many claims were checked, and one Problem per
+    claim that does not hold, naming its field and seed and saying what the question claims
+    and what really happened."""
+    named = list(questions)
+    results = await verify_many([q for _, q in named], runner, seeds=seeds)
+    problems = [
+        Problem(name, claim.where(), claim.message())
+        for (name, _), result in zip(named, results, strict=True)
+        for claim in result.failures
+    ]
+    return sum(len(result.claims) for result in results), problems
 
 
-async def _variants_fail(question: AnyQuestion, runner: RunnerClient) -> list[str]:
-    lines = []
-    for seed, values in seeds(question):
-        result = await runner.run(RunRequest(code=check_code(question, values), kind="check"))
-        if line := variant_problem(question, seed, values, from_run(result)):
-            lines.append(line)
-    return lines
+def verify_seeds(question: AnyQuestion, wanted: int) -> list[tuple[int, dict[str, int]]]:
+    """The seeds a template is verified on: the first `wanted` with distinct values (at least
+    every one learners are served), then the author's pinned seeds."""
+    variants = variants_of(question)
+    widened = variants.model_copy(update={"count": max(wanted, variants.count)})
+    found = seeds(question.model_copy(update={"variants": widened}))
+    known = {seed for seed, _ in found}
+    return found + [(s, draw(question, s)) for s in question.verify_seeds if s not in known]
 
 
-async def _reference_fails(question: CodeQuestion, runner: RunnerClient) -> list[str]:
-    """What the reference answer fails: of the samples, then of the hidden tests (one run
-    each, as Run and Submit run them)."""
-    lines = []
-    for kind, tests in (("sample", question.samples), ("test", question.tests)):
-        specs = [TestSpec(name=t.name, code=t.code) for t in tests]
-        request = RunRequest(code=question.solution_code, kind="check", tests=specs)
-        reports = report_tests(tests, await runner.run(request))
-        lines += [
-            f"solution_code fails {kind} {r['name']!r}: {r['message']}"
-            for r in reports
-            if not r["passed"]
+async def _verify(question: AnyQuestion, runs: Runs, wanted: int) -> Verification:
+    if question.variants is not None:
+        per_seed = await variant_claims(question, verify_seeds(question, wanted), runs)
+        claims = [
+            claim
+            for seed, values, found, concrete in per_seed
+            for claim in found + (learner_claims(concrete, seed, values) if concrete else [])
         ]
-    return lines
+        return Verification(question.id, claims)
+    claims = learner_claims(question, None, {})
+    if isinstance(question, CodeQuestion):
+        claims += await code_claims(question, runs)
+    else:
+        claims += await check_claims(question, runs)
+    return Verification(question.id, claims)

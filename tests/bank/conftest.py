@@ -37,7 +37,8 @@ def _base_question(qid: str = "output-shape-batch-first", **changes: Any) -> dic
 def _choice_question(qtype: str, qid: str, correct: list[bool]) -> dict[str, Any]:
     """The base question turned into a choice question with the given correct flags."""
     data = _base_question(qid, type=qtype)
-    del data["answer"], data["check"]
+    # Options that claim nothing about torch: no check, nothing to predict then run.
+    del data["answer"], data["check"], data["predict_then_run"]
     data["options"] = [
         {"text": f"Option {i}", "correct": flag, "feedback": f"Because {i}."}
         for i, flag in enumerate(correct)

@@ -514,7 +514,7 @@ def test_yml_file_is_reported_not_skipped(bank: Any) -> None:
 def index_question(bank: Any, **answer: Any) -> dict[str, Any]:
     """A short_text question about `h_n` of shape (4, 3, 16), its answer updated by `answer`."""
     data = bank.base_question("index-question", type="short_text")
-    del data["check"]
+    del data["check"], data["predict_then_run"]  # predicting what torch does needs a check
     data["answer"] = {
         "accepted": ["h_n[-2]"],
         "index_of": {"tensor": "h_n", "shape": [4, 3, 16]},

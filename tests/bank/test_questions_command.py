@@ -28,10 +28,11 @@ def test_a_check_that_imports_numpy_passes_questions_check_run_checks(bank: Any)
 
 def test_a_numpy_check_whose_claim_is_false_is_reported_not_a_crash(bank: Any) -> None:
     bank.topic()
-    data = bank.base_question("numpy-check")
+    data = bank.base_question("numpy-check", type="numeric", answer={"value": 7})
     data["check"] = {
         "code": "import numpy as np\nsteps = int(np.int64(5))\n",
         "expect": {"values": {"steps": 7}},
+        "answer_from": "steps",  # a numeric answer about torch is claimed by its check
     }
     bank.question(data)
 
