@@ -1,0 +1,88 @@
+"""Who may use a course route: every one asks `course_access(permission)` (or `SignedInDep`
+for the routes outside any one course), and no route checks roles by hand.
+
+A refusal ends the request's transaction here: the route, which would end it, never runs, and
+a session left open would hold its connection (and SQLite's write lock) until collected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy.orm import Session
+
+from app.core.bounds import Slug
+from app.core.deps import SessionDep
+from app.core.errors import AppError, ForbiddenError, UnauthorizedError
+from app.courses.models import Course
+from app.courses.permissions import Permission, Roles, allows, describe, granted
+from app.courses.service import find_course, roles_in
+from app.learners.deps import Account, MaybeAccountDep
+
+
+@dataclass(frozen=True)
+class CourseAccess:
+    """The course a route is about, who asks, and their roles in it."""
+
+    course: Course
+    account: Account
+    roles: Roles
+
+    def can(self, permission: Permission) -> bool:
+        return allows(self.roles, self.account, permission)
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return granted(self.roles, self.account)
+
+
+def _refused(db: Session, error: AppError) -> AppError:
+    db.close()
+    return error
+
+
+def _signed_in(db: Session, account: Account | None) -> Account:
+    if account is None:
+        raise _refused(db, UnauthorizedError("sign in first: this needs an account"))
+    return account
+
+
+class CourseAccessCheck:
+    """The dependency `course_access` makes; `permission` tells tests what it asks for."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    def __call__(self, slug: Slug, db: SessionDep, account: MaybeAccountDep) -> CourseAccess:
+        # Anonymous first: whoever is not signed in learns nothing, not even which courses exist.
+        signed_in = _signed_in(db, account)
+        try:
+            course = find_course(db, slug)
+        except AppError as error:
+            raise _refused(db, error) from None
+        roles = roles_in(db, course.id, signed_in.user_id, admin=signed_in.is_admin)
+        if not allows(roles, signed_in, self.permission):
+            needed = describe(self.permission)
+            raise _refused(db, ForbiddenError(f"this needs the permission {needed}"))
+        return CourseAccess(course, signed_in, roles)
+
+
+def course_access(permission: Permission) -> CourseAccessCheck:
+    """A dependency: the course of the path's {slug}, if the account may do `permission`
+    there. 401 when anonymous, 404 for an unknown course, 403 naming what is needed."""
+    return CourseAccessCheck(permission)
+
+
+def signed_in(db: SessionDep, account: MaybeAccountDep) -> Account:
+    """Any signed-in account (to create a course, join one, accept an invitation)."""
+    return _signed_in(db, account)
+
+
+SignedInDep = Annotated[Account, Depends(signed_in)]
+MemberDep = Annotated[CourseAccess, Depends(course_access("course:view"))]
+ContentViewDep = Annotated[CourseAccess, Depends(course_access("content:view"))]
+ManageDep = Annotated[CourseAccess, Depends(course_access("course:manage"))]
+ResultsViewDep = Annotated[CourseAccess, Depends(course_access("results:view"))]
+ResultsEditDep = Annotated[CourseAccess, Depends(course_access("results:edit"))]
