@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(sys.executable).parent / "torchquiz"
-ADMIN_TOKEN = f"admin-{secrets.token_hex(12)}"
+SMTP_PASSWORD = f"smtp-{secrets.token_hex(12)}"
 RUNNER_TOKEN = f"runner-{secrets.token_hex(12)}"
 PASSWORD = f"pw{secrets.token_hex(12)}"
 
@@ -35,7 +35,7 @@ def torchquiz(tmp_path: Path, *args: str, **settings: str) -> subprocess.Complet
 
 def assert_no_secret_in(done: subprocess.CompletedProcess[str]) -> None:
     said = done.stdout + done.stderr
-    for secret in (ADMIN_TOKEN, RUNNER_TOKEN, PASSWORD, PASSWORD[-4:], PASSWORD[:4]):
+    for secret in (SMTP_PASSWORD, RUNNER_TOKEN, PASSWORD, PASSWORD[-4:], PASSWORD[:4]):
         assert secret not in said, f"{secret!r} was printed:\n{said}"
     assert "Traceback" not in said, said
 
@@ -47,7 +47,7 @@ def test_a_production_start_without_a_secret_key_names_it_and_prints_no_secret(
         tmp_path,
         "serve",
         environment="production",
-        admin_token=ADMIN_TOKEN,
+        smtp_password=SMTP_PASSWORD,
         runner_token=RUNNER_TOKEN,
         database_url=f"postgresql://quiz:{PASSWORD}@127.0.0.1:1/quiz",
     )
@@ -70,7 +70,7 @@ def test_a_production_start_without_a_secret_key_names_it_and_prints_no_secret(
 def test_an_invalid_setting_is_named_and_its_value_never_shown(
     tmp_path: Path, settings: dict[str, str], named: str
 ) -> None:
-    done = torchquiz(tmp_path, "migrate", admin_token=ADMIN_TOKEN, **settings)
+    done = torchquiz(tmp_path, "migrate", smtp_password=SMTP_PASSWORD, **settings)
 
     assert done.returncode == 1
     assert done.stderr.startswith("The settings are not valid:")

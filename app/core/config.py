@@ -41,8 +41,6 @@ class Settings(BaseSettings):
     # empty means `torchquiz serve` starts one of its own. The token guards a shared runner.
     runner_url: str = ""
     runner_token: str = ""
-    # Instructor endpoints (until accounts arrive): `Authorization: Bearer <admin_token>`.
-    admin_token: str = ""
     # Host names the app answers to (the Host header), besides the loopback names and `host`
     # (see trusted_hosts): the public name behind a proxy. "*.example.org" allows subdomains.
     # In the environment: comma- or space-separated, or a JSON list.

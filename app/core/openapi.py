@@ -35,18 +35,13 @@ SECURITY_SCHEMES = {
         "name": "tq_account",
         "description": "A signed-in browser's session (POST /api/v1/account/sign-in sets it).",
     },
-    "adminToken": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "The instructor routes' token (TORCHQUIZ_ADMIN_TOKEN).",
-    },
 }
 SECURITY: dict[Access, list[dict[str, list[str]]]] = {
     "public": [],
     "learner": [{"learnerToken": []}, {}],  # {}: the cookie, or nothing, does as well
     # Signing up or in needs nothing; the account's own routes need the session.
     "account": [{"accountSession": []}, {}],
-    "admin": [{"adminToken": []}],
+    "admin": [{"accountSession": []}],  # a site administrator's
 }
 ACCESS_ERRORS: dict[Access, tuple[int, ...]] = {
     "public": (),

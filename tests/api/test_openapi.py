@@ -17,6 +17,7 @@ from referencing.jsonschema import DRAFT202012
 from starlette.testclient import TestClient
 
 from app.core.config import Settings
+from tests.accounts.support import sign_up
 
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 LEARNER = [{"learnerToken": []}, {}]
@@ -77,12 +78,19 @@ def test_operations_document_422_for_their_input_404_for_their_path_413_for_a_bo
             assert "413" in operation["responses"], where
 
 
-def test_learner_operations_accept_the_bearer_token_and_admin_ones_require_theirs(
+def test_learner_operations_accept_the_bearer_token_and_admin_ones_a_signed_in_session(
     spec: dict[str, Any],
 ) -> None:
     schemes = spec["components"]["securitySchemes"]
-    assert schemes["learnerToken"]["type"] == schemes["adminToken"]["type"] == "http"
-    assert schemes["learnerToken"]["scheme"] == schemes["adminToken"]["scheme"] == "bearer"
+    assert (
+        schemes["learnerToken"]["type"] == "http" and schemes["learnerToken"]["scheme"] == "bearer"
+    )
+    assert schemes["accountSession"] == {
+        **schemes["accountSession"],
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "tq_account",
+    }
     paths = spec["paths"]
     for path, method in [
         ("/api/v1/me", "get"),
@@ -97,7 +105,9 @@ def test_learner_operations_accept_the_bearer_token_and_admin_ones_require_their
         assert "401" in paths[path][method]["responses"], path
     assert "security" not in paths["/api/v1/topics"]["get"]  # the catalog is public
     verify = paths["/api/v1/admin/verify"]["post"]
-    assert verify["security"] == [{"adminToken": []}]
+    assert verify["security"] == [{"accountSession": []}]
+    account = paths["/api/v1/account"]["get"]
+    assert account["security"] == [{"accountSession": []}, {}] and "401" in account["responses"]
     assert {"401", "403"} <= set(verify["responses"])
 
 
@@ -106,12 +116,15 @@ def test_real_error_bodies_validate_against_the_documented_schema(
 ) -> None:
     over_limit = "x" * (Settings.model_fields["max_body_bytes"].default + 1)
     forged = {"Authorization": "Bearer not-a-signed-token"}
+    learner = TestClient(client.app, base_url="http://testserver")
+    sign_up(learner, "not-an-admin@example.org")
     cases: list[tuple[str, str, httpx.Response]] = [
         ("/api/v1/sessions", "post", client.post("/api/v1/sessions", json={"mode": "exam"})),
         ("/api/v1/sessions/{session_id}", "get", client.get("/api/v1/sessions/nope")),
         ("/api/v1/topics/{slug}", "get", client.get("/api/v1/topics/nope")),
         ("/api/v1/me", "get", client.get("/api/v1/me", headers=forged)),
         ("/api/v1/admin/verify", "post", client.post("/api/v1/admin/verify")),
+        ("/api/v1/admin/verify", "post", learner.post("/api/v1/admin/verify")),
         ("/api/v1/sessions", "post", client.post("/api/v1/sessions", content=over_limit)),
         ("/api/v1/sessions", "post", client.post("/api/v1/sessions", json={"topic": "nope"})),
         ("/api/v1/lab/runs", "post", client.post("/api/v1/lab/runs", content=b"{not json")),

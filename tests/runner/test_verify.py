@@ -10,8 +10,10 @@ from pathlib import Path
 import yaml
 from starlette.testclient import TestClient
 
+from app.accounts.service import create_user
 from app.core.config import PROJECT_DIR
 from app.main import create_app
+from tests.accounts.support import PASSWORD, sign_in, sign_up
 from tests.conftest import make_settings, until_ready
 from tests.runner.conftest import Runner
 
@@ -27,8 +29,9 @@ def verify(*args: str) -> subprocess.CompletedProcess[str]:
 def test_verify_runs_every_check_of_the_bank_in_the_sandbox(embedded: Runner) -> None:
     result = verify("--runner", embedded.url)
     assert result.returncode == 0, result.stdout + result.stderr
-    # 39 checks, 6 code questions, and 16 + 12 variants of the two parameterised questions
-    assert "73 claims agree with torch" in result.stdout
+    # Every claim: rendering, grading, checks, outcomes, code tests and buggy solutions, and
+    # 20 seeds of each parameterised question (app.bank.verify).
+    assert "581 claims agree with torch" in result.stdout
 
 
 def test_verify_reports_the_claim_beside_what_torch_did(embedded: Runner, tmp_path: Path) -> None:
@@ -71,25 +74,33 @@ def test_trusted_results_are_cached_and_learner_runs_are_not(embedded: Runner) -
     assert snippets[0]["values"]["x"] != snippets[1]["values"]["x"]
 
 
-def admin_app(embedded: Runner, tmp_path: Path, token: str) -> TestClient:
+def admin_app(embedded: Runner, tmp_path: Path) -> TestClient:
     settings = make_settings(
-        f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path, runner_url=embedded.url, admin_token=token
+        f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path, runner_url=embedded.url
     )
     return TestClient(create_app(settings))
 
 
-def test_instructor_verify_needs_the_admin_token(embedded: Runner, tmp_path: Path) -> None:
-    with admin_app(embedded, tmp_path, "") as client:
-        assert client.post("/api/v1/admin/verify").status_code == 403
-    with admin_app(embedded, tmp_path, "s3cret") as client:
+def test_instructor_verify_needs_a_site_administrator(embedded: Runner, tmp_path: Path) -> None:
+    with admin_app(embedded, tmp_path) as client:
         assert client.post("/api/v1/admin/verify").status_code == 401
-        wrong = {"Authorization": "Bearer nope"}
-        assert client.post("/api/v1/admin/verify", headers=wrong).status_code == 401
+        sign_up(client, "learner@example.org")
+        refused = client.post("/api/v1/admin/verify")
+        assert refused.status_code == 403 and "administrator" in refused.json()["message"]
 
 
 def test_instructor_verify_checks_the_whole_bank(embedded: Runner, tmp_path: Path) -> None:
-    with admin_app(embedded, tmp_path, "s3cret") as client:
+    with admin_app(embedded, tmp_path) as client:
         until_ready(client)  # parameterised questions join the catalog once computed
-        response = client.post("/api/v1/admin/verify", headers={"Authorization": "Bearer s3cret"})
+        make_admin(client, "root@example.org")
+        response = client.post("/api/v1/admin/verify")
     assert response.status_code == 200, response.text
-    assert response.json() == {"checked": 73, "agree": True, "mismatches": []}
+    assert response.json() == {"checked": 581, "agree": True, "mismatches": []}
+
+
+def make_admin(client: TestClient, email: str) -> None:
+    """An administrator made as an operator makes one, then signed in through the API."""
+    database = client.app.state.database  # type: ignore[attr-defined]
+    with database.transaction() as db:
+        create_user(db, email, PASSWORD, role="admin")
+    sign_in(client, email)
