@@ -5,7 +5,7 @@ from app.core.db import Base
 from app.courses.models import Course, CourseStaff, Enrolment, StaffInvite
 from app.lab.models import LabRun
 from app.learners.models import AccountSession, Learner, PasswordReset, User
-from app.questions.models import QuestionRow, QuestionVersion, TopicRow
+from app.questions.models import QuestionRow, QuestionVersion, TopicRow, Verification
 
 __all__ = [
     "AccountSession",
@@ -23,4 +23,5 @@ __all__ = [
     "StaffInvite",
     "TopicRow",
     "User",
+    "Verification",
 ]

@@ -178,10 +178,18 @@ def _check_flashcard_notes(topic: Topic, rel: str, problems: list[Problem]) -> N
 def _parse(path: Path, root: Path, schema: Any, problems: list[Problem]) -> Any:
     rel = str(path.relative_to(root))
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - safe
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         problems.append(Problem(rel, "", "file is not UTF-8 text"))
         return None
+    return parse_text(text, rel, schema, problems)
+
+
+def parse_text(text: str, rel: str, schema: Any, problems: list[Problem]) -> Any:
+    """One file's YAML, validated by `schema`; every problem appended by file and field, as
+    `torchquiz questions check` reports it (the editor shows the same messages)."""
+    try:
+        data = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -21,8 +21,14 @@ class SyncReport:
 
 def sync_bank(db: Session, bank: Bank) -> tuple[Catalog, SyncReport]:
     report = SyncReport()
-    topics = {row.slug: row for row in db.scalars(select(TopicRow))}
-    questions = {row.slug: row for row in db.scalars(select(QuestionRow))}
+    # The shipped bank's rows only: course banks are edited in the app, never by the files.
+    topics = {
+        row.slug: row for row in db.scalars(select(TopicRow).where(TopicRow.course_id.is_(None)))
+    }
+    questions = {
+        row.slug: row
+        for row in db.scalars(select(QuestionRow).where(QuestionRow.course_id.is_(None)))
+    }
     catalog_topics = []
     for loaded in bank.topics.values():
         row = _upsert_topic(db, topics.get(loaded.slug), loaded)
@@ -90,7 +96,7 @@ def _sync_question(
         db.add(version)
         db.flush()
         report.new_versions.append(question.id)
-    row.current_version_id = version.id
+    row.current_version_id = row.published_version_id = version.id
     return CatalogQuestion(row.id, row.slug, version.id, position, question)
 
 
