@@ -19,6 +19,15 @@ async def get_database(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
+async def database_of(request: Request) -> Database:
+    """The request's Database for code that needs it only sometimes (so cannot declare it):
+    the same as DatabaseDep, a test's override of get_database included."""
+    provider = request.app.dependency_overrides.get(get_database)
+    if provider is None:
+        return await get_database(request)
+    return provider()  # type: ignore[no-any-return]
+
+
 async def get_db(database: DatabaseDep) -> Session:
     """A session per request. Its route ends the transaction (app.core.routing), which is why
     only def routes may ask for one; async routes use `await database.run(...)`."""

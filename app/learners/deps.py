@@ -12,7 +12,7 @@ from fastapi import Depends, Form, Request
 from sqlalchemy.orm import Session
 
 from app.core.clients import client_address
-from app.core.deps import DatabaseDep, SessionDep
+from app.core.deps import SessionDep, database_of
 from app.core.errors import ForbiddenError, UnauthorizedError
 from app.learners.identity import ACCOUNT_COOKIE, Identity, LearnerTokens, clear_cookie
 from app.learners.models import Learner
@@ -104,16 +104,19 @@ class Account:
         return self.display_name or self.email
 
 
-async def verify_account(request: Request, database: DatabaseDep) -> None:
+async def verify_account(request: Request) -> None:
     """Every request of a signed-in browser, before its route: is the session still live?
     Its account goes on `request.state.account`; an ended session (signed out elsewhere, a
     password reset) is refused with 401, its cookie cleared, so that no route serves the
     account's history to it. An anonymous request costs nothing here."""
     token = request.state.identity.account_token
-    account = await database.run(_live_account, token) if token else None
-    if token and account is None:
+    request.state.account = None
+    if token is None:
+        return
+    database = await database_of(request)
+    request.state.account = await database.run(_live_account, token)
+    if request.state.account is None:
         raise signed_out()
-    request.state.account = account
 
 
 def _live_account(db: Session, token: str) -> Account | None:
