@@ -409,7 +409,8 @@ class TextAnswer(Strict):
         index = self.index_of
         if index is None:
             return self
-        if "case_sensitive" in self.model_fields_set:
+        # True only: a stored version's data holds the default too, and must load again.
+        if self.case_sensitive:
             raise ValueError(
                 "with index_of the tensor's name is matched exactly: drop case_sensitive"
             )

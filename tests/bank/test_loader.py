@@ -543,7 +543,7 @@ def test_an_index_answer_loads(bank: Any) -> None:
         pytest.param(
             {"accepted": ["h_n[0, 0, 0, 0]"]}, "out of range", id="more-indices-than-dimensions"
         ),
-        pytest.param({"case_sensitive": False}, "drop case_sensitive", id="case-sensitivity-given"),
+        pytest.param({"case_sensitive": True}, "drop case_sensitive", id="case-sensitivity-given"),
         pytest.param(
             {"index_of": {"tensor": "h_n", "shape": [100, 100]}},
             "at most 4096 elements",
