@@ -20,6 +20,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.accounts.service import SignInLimits
+from app.authoring.practice import load_course_topics
 from app.bank.loader import Bank, load_bank
 from app.core import handlers, security
 from app.core.clients import ClientAddressMiddleware
@@ -29,6 +30,7 @@ from app.lab.running import Lab, start_lab
 from app.learners.deps import verify_account
 from app.learners.identity import LearnerCookieMiddleware, LearnerTokens
 from app.learners.service import NewLearnerLimit
+from app.learners.sessions import LiveSessions
 from app.questions.catalog import Catalog
 from app.questions.sync import sync_bank
 from app.questions.variants import materialize, without_templates
@@ -54,6 +56,7 @@ def prepare(settings: Settings) -> tuple[Catalog, Bank]:
         migrate_database(settings.database_url, engine)
         with Database.on(engine).transaction() as db:
             catalog, report = sync_bank(db, bank)
+            load_course_topics(db, catalog)  # course banks' published questions
     finally:
         engine.dispose()
     if report.new_versions or report.retired:
@@ -154,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         address_burst=settings.sign_in_address_burst,
         address_per_minute=settings.sign_in_address_per_minute,
     )
+    app.state.live_sessions = LiveSessions()  # signed-in sessions found live, for seconds
     app.state.new_learners = NewLearnerLimit(
         burst=settings.new_learners_burst, per_minute=settings.new_learners_per_minute
     )

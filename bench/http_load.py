@@ -1,4 +1,5 @@
-"""Load benchmark: practice question fetch and answer submit vs the static health endpoint.
+"""Load benchmark: practice question fetch and answer submit vs the static health endpoint, and
+the same question for a signed-in learner (whose session is looked up on every request).
 
 Runs wrk (a real HTTP load generator, Debian package `wrk`) with 50 connections for 20 s per
 endpoint against a server started here (or --url), and prints each figure beside the health
@@ -102,9 +103,13 @@ def wait_until_up(url: str, timeout: float = 180) -> None:
     raise SystemExit(f"server at {url} was not ready (/readyz) within {timeout} s")
 
 
-def practice_setup(url: str) -> tuple[str, str, int]:
-    """A learner with a practice session; returns (cookie, session id, a choice position)."""
+def practice_setup(url: str, *, account: bool = False) -> tuple[str, str, int]:
+    """A learner with a practice session, anonymous or signed up first; returns (cookie,
+    session id, a choice position)."""
     with httpx.Client(base_url=url) as client:
+        if account:
+            signed = {"email": f"bench-{time.time_ns()}@example.org", "password": "x" * 16}
+            client.post("/api/v1/account/sign-up", json=signed).raise_for_status()
         body = {"topic": "birnn", "mode": "practice", "difficulty": "easy"}
         session = client.post("/api/v1/sessions", json=body).raise_for_status().json()
         for position in range(1, session["total"] + 1):
@@ -206,11 +211,14 @@ def main() -> None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     with contextlib.nullcontext(args.url) if args.url else server(args.workers) as url:
         cookie, session_id, position = practice_setup(url)
+        signed_cookie, signed_session, signed_position = practice_setup(url, account=True)
         answer = json.dumps({"position": position, "answer": "A"})
         session_url = f"{url}/api/v1/sessions/{session_id}"
+        signed_url = f"{url}/api/v1/sessions/{signed_session}/questions/{signed_position}"
         endpoints = [
             ("GET /healthz (baseline)", f"{url}/healthz", {}),
             ("GET practice question (API)", f"{session_url}/questions/{position}", {}),
+            ("GET the same, signed in", signed_url, {"cookie": signed_cookie}),
             ("GET practice page (HTML)", f"{url}/practice/{session_id}/{position}", {}),
             ("POST answer (API)", f"{session_url}/answers", {"method": "POST", "body": answer}),
         ]
@@ -219,7 +227,7 @@ def main() -> None:
         results: dict[str, list[Figures]] = {name: [] for name, _, _ in endpoints}
         for _ in range(args.rounds):
             for name, target, extra in endpoints:
-                results[name].append(run_wrk(name, target, **load, **extra))  # type: ignore[arg-type]
+                results[name].append(run_wrk(name, target, **(load | extra)))  # type: ignore[arg-type]
         rows = [Figures.combined(rounds) for rounds in results.values()]
     print(
         f"wrk, {args.connections} connections, {args.rounds} rounds of {per_round} s per endpoint,"

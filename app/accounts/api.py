@@ -10,10 +10,11 @@ from pydantic import BaseModel
 from app.accounts import service
 from app.accounts.forms import PasswordForm, ResetRequest, SignInForm, SignUpForm
 from app.accounts.web import (
+    end_browser_session,
+    reset_with_token,
     send_reset,
     session_lifetime,
     set_signed_in,
-    set_signed_out,
     sign_in_limits,
 )
 from app.core.clients import client_address
@@ -80,10 +81,8 @@ async def sign_in(
 
 @router.post("/sign-out", status_code=status.HTTP_204_NO_CONTENT)
 def sign_out(request: Request, db: SessionDep) -> Response:
-    if token := request.state.identity.account_token:
-        service.end_session(db, token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    set_signed_out(response)
+    end_browser_session(request, db, response)
     return response
 
 
@@ -107,5 +106,5 @@ async def reset_password(
     token: str, body: PasswordForm, request: Request, response: Response, database: DatabaseDep
 ) -> AccountOut:
     """A new password; every other session of the account ends."""
-    signed = await service.reset_password(database, token, body.password, session_lifetime(request))
+    signed = await reset_with_token(request, database, token, body.password)
     return _signed_in(request, response, signed)

@@ -12,11 +12,12 @@ from starlette.responses import Response
 from app.accounts import service
 from app.accounts.forms import PasswordForm, ResetRequest, SignInForm, SignUpForm
 from app.accounts.web import (
+    end_browser_session,
     local_path,
+    reset_with_token,
     send_reset,
     session_lifetime,
     set_signed_in,
-    set_signed_out,
     sign_in_first,
     sign_in_limits,
 )
@@ -136,10 +137,8 @@ async def sign_in_form(
 
 @router.post("/account/sign-out", dependencies=[CsrfProtected])
 def sign_out_form(request: Request, db: SessionDep) -> Response:
-    if token := request.state.identity.account_token:
-        service.end_session(db, token)
     response = RedirectResponse(request.url_for("home"), 303)
-    set_signed_out(response)
+    end_browser_session(request, db, response)
     return response
 
 
@@ -183,9 +182,7 @@ async def reset_form(
     if not isinstance(parsed, PasswordForm):
         return _form_page(request, "accounts/reset.html", {"token": token}, problems, status=422)
     try:
-        signed = await service.reset_password(
-            database, token, parsed.password, session_lifetime(request)
-        )
+        signed = await reset_with_token(request, database, token, parsed.password)
     except AppError as exc:
         return _refused(request, "accounts/reset_request.html", {}, exc)
     return _go(request, signed, "/account")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.accounts import service
 from app.accounts.service import SignedIn, SignInLimits
 from app.core.config import Settings
+from app.core.db import Database
 from app.core.mail import send_mail
 from app.learners.identity import ACCOUNT_COOKIE, COOKIE, ONE_YEAR, clear_cookie, cookie_header
 
@@ -47,8 +48,22 @@ def set_signed_in(request: Request, response: Response, signed: SignedIn) -> Non
     response.headers["cache-control"] = "no-store"
 
 
-def set_signed_out(response: Response) -> None:
+def end_browser_session(request: Request, db: Session, response: Response) -> None:
+    """End this browser's session, here and in this process's cache of live sessions."""
+    if token := request.state.identity.account_token:
+        service.end_session(db, token)
+        request.app.state.live_sessions.forget(token)
     response.headers.append("set-cookie", clear_cookie(ACCOUNT_COOKIE))
+
+
+async def reset_with_token(
+    request: Request, database: Database, token: str, password: str
+) -> SignedIn:
+    """A new password: every session of the account ends, none stays live in this process's
+    cache either, and this browser is signed in afresh."""
+    signed = await service.reset_password(database, token, password, session_lifetime(request))
+    request.app.state.live_sessions.forget_user(signed.user_id)
+    return signed
 
 
 def sign_in_first(next_path: str) -> RedirectResponse:

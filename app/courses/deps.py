@@ -19,7 +19,8 @@ from app.core.errors import AppError, ForbiddenError, UnauthorizedError
 from app.courses.models import Course
 from app.courses.permissions import Permission, Roles, allows, describe, granted
 from app.courses.service import find_course, roles_in
-from app.learners.deps import Account, MaybeAccountDep
+from app.learners.deps import MaybeAccountDep
+from app.learners.sessions import Account
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ from app.courses.deps import (
 )
 from app.courses.permissions import CONTENT_ROLES, DATA_ROLES
 from app.courses.schemas import CourseIn, InviteIn, InviteToken, JoinCode, JoinIn, RolesPatch
-from app.learners.deps import Account, CsrfProtected, MaybeAccountDep
+from app.learners.deps import CsrfProtected, MaybeAccountDep
+from app.learners.sessions import Account
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 

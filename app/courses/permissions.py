@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast, get_args
 
-from app.learners.deps import Account
+from app.learners.sessions import Account
 
 ContentRole = Literal["viewer", "editor", "owner"]
 DataRole = Literal["none", "viewer", "editor"]

@@ -11,7 +11,7 @@ from app.core.bounds import Email, Name
 from app.courses.models import Course, StaffInvite
 from app.courses.permissions import ContentRole, DataRole, Permission, Roles, granted
 from app.courses.service import Member
-from app.learners.deps import Account
+from app.learners.sessions import Account
 
 # A code as people type it: 8 letters and digits, perhaps with spaces or hyphens between.
 JoinCode = Annotated[

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Form, Request
@@ -17,7 +16,7 @@ from app.core.errors import ForbiddenError, UnauthorizedError
 from app.learners.identity import ACCOUNT_COOKIE, Identity, LearnerTokens, clear_cookie
 from app.learners.models import Learner
 from app.learners.service import NewLearnerLimit, find_learner, get_or_create_learner
-from app.learners.sessions import SignedOutError, session_user
+from app.learners.sessions import Account, LiveSessions, SignedOutError, live_account
 
 
 async def get_tokens(request: Request) -> LearnerTokens:
@@ -86,24 +85,6 @@ def signed_out() -> SignedOutError:
     return error
 
 
-@dataclass(frozen=True)
-class Account:
-    """The signed-in account behind a request."""
-
-    user_id: int
-    email: str
-    display_name: str | None
-    site_role: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.site_role == "admin"
-
-    @property
-    def name(self) -> str:
-        return self.display_name or self.email
-
-
 async def verify_account(request: Request) -> None:
     """Every request of a signed-in browser, before its route: is the session still live?
     Its account goes on `request.state.account`; an ended session (signed out elsewhere, a
@@ -113,17 +94,15 @@ async def verify_account(request: Request) -> None:
     request.state.account = None
     if token is None:
         return
-    database = await database_of(request)
-    request.state.account = await database.run(_live_account, token)
-    if request.state.account is None:
-        raise signed_out()
-
-
-def _live_account(db: Session, token: str) -> Account | None:
-    user = session_user(db, token)
-    if user is None or user.email is None:
-        return None
-    return Account(user.id, user.email, user.display_name, user.site_role)
+    live: LiveSessions = request.app.state.live_sessions
+    account = live.get(token)
+    if account is None:
+        database = await database_of(request)
+        account = await database.run(live_account, token)
+        if account is None:
+            raise signed_out()
+        live.keep(token, account)
+    request.state.account = account
 
 
 def current_account(request: Request) -> Account | None:

@@ -15,7 +15,7 @@ from app.courses.permissions import (
     allows,
     describe,
 )
-from app.learners.deps import Account
+from app.learners.sessions import Account
 
 PERSON = Account(1, "a@example.org", None, "learner")
 ADMIN = Account(2, "admin@example.org", None, "admin")
