@@ -256,13 +256,63 @@ def bank() -> None:
     """Export and import question banks: our YAML zip, Moodle XML, GIFT, QTI."""
 
 
-_COURSE_HELP = "A course's bank (not yet available: course banks come with accounts)."
+_COURSE_HELP = "A course's bank (its address), in the database, instead of a bank folder."
 
 
-def _no_course(course: str | None) -> None:
-    if course is not None:
-        click.echo("--course is not yet available: course banks come with accounts.", err=True)
-        sys.exit(2)
+@contextlib.contextmanager
+def _course_bank(slug: str) -> Any:
+    """(database session, course) for `--course`, in one transaction: committed when the
+    block ends, rolled back when it raises or exits."""
+    from app.core.db import Database, create_db_engine, migrate_database
+    from app.core.errors import NotFoundError
+    from app.courses.service import find_course
+
+    settings = load_settings()
+    engine = create_db_engine(settings.database_url)
+    try:
+        migrate_database(settings.database_url, engine)
+        with Database.on(engine).transaction() as db:
+            try:
+                course = find_course(db, slug)
+            except NotFoundError as exc:
+                click.echo(f"Cannot use --course: {exc.message}", err=True)
+                sys.exit(2)
+            yield db, course
+    finally:
+        engine.dispose()
+
+
+def _course_export(fmt: str, slug: str) -> Any:
+    from app.authoring.transfer import export_course
+
+    with _course_bank(slug) as (db, course):
+        return export_course(db, course, fmt)
+
+
+def _course_import(file: Path, fmt: str, slug: str, dry_run: bool) -> None:
+    """The same preview and apply as the import pages and API (app.authoring.transfer)."""
+    from app.authoring.transfer import apply_import, preview_import
+    from app.bank.formats.preview import format_preview
+    from app.core.errors import AppError
+
+    with _course_bank(slug) as (db, course):
+        try:
+            pending = preview_import(db, course, fmt, file.read_bytes(), file.name, user_id=None)
+        except AppError as exc:
+            click.echo(exc.message[:1].upper() + exc.message[1:], err=True)
+            sys.exit(1)
+        click.echo(f"Import of {file.name} into the course {slug}:")
+        click.echo(format_preview(pending.preview))
+        if not pending.preview.ok:
+            sys.exit(1)
+        if dry_run:
+            db.rollback()
+            return
+        applied = apply_import(db, course, pending)
+    click.echo(
+        f"Imported {len(applied.created)} new question(s) as drafts and "
+        f"{len(applied.changed)} new version(s) into {slug}."
+    )
 
 
 @bank.command("export")
@@ -283,10 +333,14 @@ def bank_export(
     """Write the bank (or one topic) in a format; report what was skipped or carried weaker."""
     from app.bank.formats.registry import FormatError, export_bank
 
-    _no_course(course)
+    if course is not None and (topic or root):
+        click.echo("--course exports the course's bank: leave out --topic and --bank.", err=True)
+        sys.exit(2)
     try:
-        loaded = load_bank(root or load_settings().questions_dir)
-        exported = export_bank(fmt, loaded, topic)
+        if course is not None:
+            exported = _course_export(fmt, course)
+        else:
+            exported = export_bank(fmt, load_bank(root or load_settings().questions_dir), topic)
     except BankInvalidError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -323,7 +377,12 @@ def bank_import(file: Path, fmt: str, dry_run: bool, into: Path | None, course: 
     from app.bank.formats.safety import UnsafeFileError
     from app.bank.formats.yaml_zip import existing_questions, write_questions
 
-    _no_course(course)
+    if course is not None:
+        if into is not None:
+            click.echo("--course imports into the course's bank: leave out --into.", err=True)
+            sys.exit(2)
+        _course_import(file, fmt, course, dry_run)
+        return
     if not dry_run and into is None:
         click.echo("Give --dry-run to preview the import, or --into DIR to write it.", err=True)
         sys.exit(2)

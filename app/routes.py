@@ -17,6 +17,11 @@ from app.accounts import api as accounts_api
 from app.accounts import pages as accounts_pages
 from app.attempts import api as attempts_api
 from app.attempts import pages as attempts_pages
+from app.authoring import api as authoring_api
+from app.authoring import pages as authoring_pages
+from app.authoring import practice_pages as authoring_practice_pages
+from app.authoring import transfer_api, transfer_pages
+from app.authoring.practice import topic_links
 from app.bank.grading import format_answer
 from app.core import docs, openapi
 from app.core.deps import SessionDep
@@ -46,6 +51,7 @@ from app.study import pages as study_pages
 
 API_PREFIX = "/api/v1"
 templates.env.globals["format_answer"] = format_answer  # answers as the pages show them
+templates.env.globals["topic_links"] = topic_links  # a practice page's way back
 # Requests are matched router by router, in this order: the busiest (answers) go first.
 # Beside each, for the OpenAPI document: who may call it (app.core.openapi.Access) and the
 # error statuses its operations answer besides 422, 404 and those of the access.
@@ -60,6 +66,8 @@ API_ROUTERS: list[tuple[APIRouter, Access, tuple[int, ...]]] = [
     (study_api.router, "learner", (429, 503)),  # a fix runs in the sandbox, as its learner
     (accounts_api.router, "account", (409, 429)),
     (courses_api.router, "account", (403, 409)),  # course roles: app.courses.permissions
+    (authoring_api.router, "account", (403, 409, 503)),  # course banks; verify runs torch
+    (transfer_api.router, "account", (403, 409, 413)),  # course banks in and out of files
     (instructors_api.router, "admin", (503,)),
 ]
 PAGE_ROUTERS = [
@@ -74,6 +82,9 @@ PAGE_ROUTERS = [
         study_pages,
         accounts_pages,
         courses_pages,
+        authoring_practice_pages,
+        transfer_pages,
+        authoring_pages,
     )
 ]
 

@@ -143,7 +143,7 @@ def _practice_context(
     solution = feedback.solution if feedback else None
     return {
         "session": view,
-        "topic": topic_summary(catalog.topic(view.topic)),
+        "topic": topic_summary(catalog.session_topic(view.topic)),
         "item": service.session_question(db, catalog, session, position),
         "feedback": feedback,
         "solution": solution or help.revealed_solution(db, catalog, session, position),
@@ -370,7 +370,7 @@ def practice_summary_page(
     if session.mode != "practice":
         return _redirect(request, "test_summary_page", session_id=session_id)
     found = summary.practice_summary(db, catalog, session)
-    context = {"summary": found, "topic": topic_summary(catalog.topic(found.session.topic))}
+    context = {"summary": found, "topic": topic_summary(catalog.session_topic(found.session.topic))}
     return render_page(request, "attempts/practice_summary.html", context)
 
 
@@ -403,7 +403,7 @@ def _test_context(
     item = service.session_question(db, catalog, session, position)
     return {
         "session": view,
-        "topic": topic_summary(catalog.topic(view.topic)),
+        "topic": topic_summary(catalog.session_topic(view.topic)),
         "item": item,
         "prefill": prefill(item.saved_answer),
         "shown_at": int(time.time() * 1000),
@@ -521,7 +521,7 @@ def test_summary_page(
     if session.finished_at is not None:
         return _redirect(request, "test_result_page", session_id=session_id)
     view = service.session_view(db, catalog, session)
-    context = {"session": view, "topic": topic_summary(catalog.topic(view.topic))}
+    context = {"session": view, "topic": topic_summary(catalog.session_topic(view.topic))}
     return render_page(request, "attempts/test_summary.html", context)
 
 
@@ -542,5 +542,8 @@ def test_result_page(
     if session.finished_at is None:
         return _redirect(request, "test_page", session_id=session_id, position=1)
     result = results.test_result(db, catalog, session)
-    context = {"result": result, "topic": topic_summary(catalog.topic(result.session.topic))}
+    context = {
+        "result": result,
+        "topic": topic_summary(catalog.session_topic(result.session.topic)),
+    }
     return render_page(request, "attempts/result.html", context)

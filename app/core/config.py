@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # the longest code accepted (64 Ki characters) in a form post, is at most 768 KiB even if
     # every character takes 4 UTF-8 bytes, each percent-encoded.
     max_body_bytes: int = 1024 * 1024
+    # A question bank's upload (POST .../import, .../imports): the safe readers' own limit.
+    max_upload_bytes: int = 20 * 1024 * 1024
     # Proxies whose word on the client's address is believed (IPs or CIDRs, as allowed_hosts):
     # only when a request comes from one of them is `proxy_header` read, right to left,
     # skipping these proxies' own hops (app.core.clients). Empty: the socket's peer is the

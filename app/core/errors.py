@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -14,6 +16,10 @@ class AppError(Exception):
         self.message = message
         self.field = field
         self.headers: dict[str, str] = {}
+        # Every problem by field (a 422 naming several), and fields the body carries besides
+        # the usual ones (a stale save's `diff`): both rendered by app.core.problems.
+        self.errors: list[dict[str, str]] = []
+        self.extra: dict[str, Any] = {}
 
 
 class NotFoundError(AppError):
@@ -63,4 +69,12 @@ class ErrorBody(BaseModel):
     field: str | None = Field(description="The field at fault, dotted, if one is.")
     errors: list[FieldProblem] = Field(
         default=[], description="Every problem found, one per field (validation errors)."
+    )
+    diff: list[str] | None = Field(
+        default=None,
+        description="A stale save (409) only: the unified diff of the question's YAML, from the "
+        "version the edit began on to the newest.",
+    )
+    current_version_id: int | None = Field(
+        default=None, description="A stale save (409) only: the question's newest version."
     )

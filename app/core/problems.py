@@ -29,6 +29,7 @@ class Problem:
     field: str | None = None
     errors: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # AppError.extra
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -39,11 +40,19 @@ class Problem:
         }
         if self.errors:
             body["errors"] = self.errors
-        return body
+        return body | self.extra
 
 
 def of_app_error(exc: AppError) -> Problem:
-    return Problem(exc.status, exc.code, exc.message, exc.field, headers=dict(exc.headers))
+    return Problem(
+        exc.status,
+        exc.code,
+        exc.message,
+        exc.field,
+        list(exc.errors),
+        headers=dict(exc.headers),
+        extra=dict(exc.extra),
+    )
 
 
 def of_validation(exc: RequestValidationError) -> Problem:

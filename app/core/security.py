@@ -22,7 +22,9 @@ ONE_YEAR = 365 * 24 * 3600
 def install(app: FastAPI, settings: Settings) -> None:
     """Each layer added goes outside the last: SecurityHeaders ends up outermost, so its headers
     go on every response, a refused Host's and a 413 included."""
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes
+    )
     app.add_middleware(TrustedHosts, hosts=settings.trusted_hosts())
     app.add_middleware(SecurityHeaders, settings=settings)
 
@@ -117,35 +119,42 @@ class BodyLimit:
 
     The refusal is raised from `receive`, inside the route that reads the body, so the app's
     handler answers it: the error shape for the API, an error page for a form.
+
+    A question bank's upload (a path ending in `/import` or `/imports`) may be larger,
+    `upload_bytes`: a 500-question Moodle file is about 2 MB. What it holds is judged after,
+    by app.bank.formats.safety.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _declared_size(scope) if scope["type"] == "http" else None
         if not declared:  # no body (no Content-Length nor Transfer-Encoding), or an empty one
             await self.app(scope, receive, send)
             return
+        uploading = scope["path"].rstrip("/").endswith(("/import", "/imports"))
+        limit = self.upload_bytes if uploading else self.max_bytes
         received = 0
 
         async def limited_receive() -> Message:
             nonlocal received
-            if declared > self.max_bytes:
-                raise self.too_large()
+            if declared > limit:
+                raise self.too_large(limit)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise self.too_large()
+                if received > limit:
+                    raise self.too_large(limit)
             return message
 
         await self.app(scope, limited_receive, send)
 
-    def too_large(self) -> HTTPException:
-        limit = _size(self.max_bytes)
-        return HTTPException(413, f"the request body is larger than the limit of {limit}")
+    @staticmethod
+    def too_large(limit: int) -> HTTPException:
+        return HTTPException(413, f"the request body is larger than the limit of {_size(limit)}")
 
 
 def _declared_size(scope: Scope) -> int | None:

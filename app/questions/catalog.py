@@ -64,9 +64,16 @@ class CatalogTopic:
 
 class Catalog:
     def __init__(
-        self, topics: list[CatalogTopic], variants: dict[int, AnyQuestion] | None = None
+        self,
+        topics: list[CatalogTopic],
+        variants: dict[int, AnyQuestion] | None = None,
+        course_topics: dict[str, CatalogTopic] | None = None,
     ) -> None:
         self.topics = {t.slug: t for t in topics}
+        # Course banks' topics (app.authoring.practice), served to their members only: kept out
+        # of `topics`, which every listing and public route reads, and shared (the same dict)
+        # by the catalogs that replace this one as variants become known.
+        self.course_topics = course_topics if course_topics is not None else {}
         self._questions = {q.slug: q for t in topics for q in t.questions}
         self._topic_of = {q.slug: t for t in topics for q in t.questions}
         self._versions: dict[int, AnyQuestion] = {
@@ -80,8 +87,14 @@ class Catalog:
         except KeyError:
             raise NotFoundError(f"no topic '{slug}'", field="topic") from None
 
+    def session_topic(self, slug: str) -> CatalogTopic:
+        """A session's topic, a course's included: the session is its learner's own, and a
+        course session was started only by a member (app.authoring.practice)."""
+        found = self.course_topics.get(slug)
+        return found if found is not None else self.topic(slug)
+
     def topic_by_id(self, topic_id: int) -> CatalogTopic:
-        for topic in self.topics.values():
+        for topic in (*self.topics.values(), *self.course_topics.values()):
             if topic.id == topic_id:
                 return topic
         raise NotFoundError(f"topic {topic_id} is no longer offered", field="topic")

@@ -193,4 +193,4 @@ def _with_variants(
                     "question %s left out: none of its variants has a computed answer", q.slug
                 )
         topics.append(dataclasses.replace(topic, questions=tuple(questions)))
-    return Catalog(topics, known)
+    return Catalog(topics, known, catalog.course_topics)

@@ -22,6 +22,7 @@ from app.accounts.service import account_learner, start_session
 from app.courses.models import Course, CourseStaff, Enrolment, StaffInvite
 from app.learners.identity import ACCOUNT_COOKIE, COOKIE
 from app.learners.models import User
+from app.questions.models import QuestionRow, QuestionVersion, Verification
 
 PASSWORD = "a long enough password"
 
@@ -82,5 +83,22 @@ def course_state(db: Session) -> list[tuple[Any, ...]]:
     for table in (Course, CourseStaff, Enrolment, StaffInvite):
         columns = table.__table__.columns
         for row in db.scalars(select(table).order_by(*columns)):
+            rows.append((table.__name__, *(getattr(row, c.key) for c in columns)))
+    return rows + course_bank_state(db)
+
+
+def course_bank_state(db: Session) -> list[tuple[Any, ...]]:
+    """Every row of the courses' own banks (app.authoring): questions, versions, verify runs;
+    in id order (PostgreSQL cannot order by a JSON column)."""
+    in_courses = select(QuestionRow.id).where(QuestionRow.course_id.is_not(None))
+    versions = select(QuestionVersion.id).where(QuestionVersion.question_id.in_(in_courses))
+    rows: list[tuple[Any, ...]] = []
+    for table, where in (
+        (QuestionRow, QuestionRow.id.in_(in_courses)),
+        (QuestionVersion, QuestionVersion.id.in_(versions)),
+        (Verification, Verification.version_id.in_(versions)),
+    ):
+        columns = table.__table__.columns
+        for row in db.scalars(select(table).where(where).order_by(table.id)):
             rows.append((table.__name__, *(getattr(row, c.key) for c in columns)))
     return rows

@@ -123,16 +123,15 @@ def test_a_hostile_file_is_refused_with_its_reason(runner: CliRunner, tmp_path: 
     assert "Cannot import x.xml: the XML declares" in result.output
 
 
-def test_import_asks_for_dry_run_or_into_and_course_is_not_yet_available(
-    runner: CliRunner,
+def test_import_asks_for_dry_run_or_into_and_not_both_a_course_and_a_folder(
+    runner: CliRunner, tmp_path: Path
 ) -> None:
     upload = str(FIXTURES / "gift_foreign.txt")
     neither = runner.invoke(main, ["bank", "import", upload, "--format", "gift"])
     assert neither.exit_code == 2 and "--dry-run" in neither.output
-    course = runner.invoke(
-        main, ["bank", "import", upload, "--format", "gift", "--dry-run", "--course", "c"]
-    )
-    assert course.exit_code == 2 and "not yet available" in course.output
+    both = ["--course", "c", "--into", str(tmp_path / "bank")]
+    course = runner.invoke(main, ["bank", "import", upload, "--format", "gift", *both])
+    assert course.exit_code == 2 and "leave out --into" in course.output
 
 
 def test_qti30_is_refused_for_import_as_export_only(runner: CliRunner, tmp_path: Path) -> None:
