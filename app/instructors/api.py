@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.bank.verify import verify_questions
 from app.core.routing import UnitOfWorkRoute
@@ -16,6 +16,7 @@ router = APIRouter(prefix="/admin", tags=["instructors"], route_class=UnitOfWork
 
 class Mismatch(BaseModel):
     question: str
+    field: str = Field(description="Where the claim is made, with the seed of a variant.")
     message: str
 
 
@@ -31,5 +32,5 @@ async def verify(admin: AdminDep, catalog: CatalogDep, runner: RunnerDep) -> Ver
     For site administrators (`torchquiz users create-admin`)."""
     questions = [(q.slug, q.source) for t in catalog.topics.values() for q in t.questions]
     checked, problems = await verify_questions(questions, runner)
-    mismatches = [Mismatch(question=p.path, message=p.message) for p in problems]
+    mismatches = [Mismatch(question=p.path, field=p.field, message=p.message) for p in problems]
     return Verification(checked=checked, agree=not problems, mismatches=mismatches)
