@@ -25,6 +25,7 @@ from app.core.db import utcnow
 from app.core.errors import ConflictError, NotFoundError
 from app.courses.models import Course
 from app.questions.models import QuestionRow, QuestionVersion, TopicRow, Verification
+from app.questions.versions import version_for
 
 TOPIC_PREFIX = "course-"  # course topics' slugs; the shipped bank's folders never start so
 
@@ -162,31 +163,15 @@ def save_question(
 def _new_version(
     db: Session, row: QuestionRow, question: AnyQuestion, *, author_id: int | None, message: str
 ) -> QuestionVersion:
-    digest = content_hash(question)
-    version = db.scalar(
-        select(QuestionVersion).where(
-            QuestionVersion.question_id == row.id, QuestionVersion.content_hash == digest
-        )
+    version, _ = version_for(
+        db,
+        row,
+        question,
+        content_hash(question),
+        source_path=f"{row.slug}.yaml",
+        author_id=author_id,
+        message=message,
     )
-    if version is None:
-        number = db.scalar(
-            select(func.coalesce(func.max(QuestionVersion.number), 0)).where(
-                QuestionVersion.question_id == row.id
-            )
-        )
-        version = QuestionVersion(
-            question_id=row.id,
-            number=(number or 0) + 1,
-            content_hash=digest,
-            type=question.type,
-            difficulty=question.difficulty.value,
-            data=question.model_dump(mode="json"),
-            source_path=f"{row.slug}.yaml",
-            author_id=author_id,
-            message=message,
-        )
-        db.add(version)
-        db.flush()
     row.current_version_id = version.id
     return version
 

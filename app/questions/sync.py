@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.bank.loader import Bank, LoadedQuestion, LoadedTopic
 from app.core.db import utcnow
 from app.questions.catalog import Catalog, CatalogQuestion, CatalogTopic
-from app.questions.models import QuestionRow, QuestionVersion, TopicRow
+from app.questions.models import QuestionRow, TopicRow
+from app.questions.versions import version_for
 
 
 @dataclass
@@ -71,30 +72,8 @@ def _sync_question(
         db.add(row)
         db.flush()
     row.topic_id, row.position, row.retired_at = topic.id, position, None
-    version = db.scalar(
-        select(QuestionVersion).where(
-            QuestionVersion.question_id == row.id,
-            QuestionVersion.content_hash == loaded.content_hash,
-        )
-    )
-    if version is None:
-        # A content hash seen before (an edit undone) reuses its version instead.
-        number = db.scalar(
-            select(func.coalesce(func.max(QuestionVersion.number), 0)).where(
-                QuestionVersion.question_id == row.id
-            )
-        )
-        version = QuestionVersion(
-            question_id=row.id,
-            number=(number or 0) + 1,
-            content_hash=loaded.content_hash,
-            type=question.type,
-            difficulty=question.difficulty.value,
-            data=question.model_dump(mode="json"),
-            source_path=loaded.path.name,
-        )
-        db.add(version)
-        db.flush()
+    version, new = version_for(db, row, question, loaded.content_hash, source_path=loaded.path.name)
+    if new:
         report.new_versions.append(question.id)
     row.current_version_id = row.published_version_id = version.id
     return CatalogQuestion(row.id, row.slug, version.id, position, question)
