@@ -22,8 +22,10 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 SCHEMES = ("light", "dark")
 TIMEOUT_MS = 10_000
 MIRROR_PATH = "/__axe_mirror__"
-# axe is loaded from this same-origin path, which every context answers with axe's source: the
-# app's Content-Security-Policy refuses inline scripts, axe included.
+# axe is loaded from this same-origin path, which the live server answers with axe's source (a
+# route the tests add to the app, conftest.py): the app's Content-Security-Policy refuses inline
+# scripts, axe included. Not answered by a Playwright route: any route in a context sends each
+# of its requests through this process, which made every page load about 0.1 s slower.
 AXE_PATH = "/__axe__.js"
 # Where the app's scripts are served from: its own, and htmx with its extensions.
 APP_SCRIPTS = ("**/static/js/**", "**/static/vendor/htmx/**")
@@ -71,12 +73,9 @@ class CheckedPage:
     scripts blocked) and checked there, so what is checked is exactly what the no-JS learner got.
     """
 
-    def __init__(
-        self, page: Page, axe_source: str, scheme: str, mirror: Page | None = None
-    ) -> None:
+    def __init__(self, page: Page, scheme: str, mirror: Page | None = None) -> None:
         self.page = page
         self.mirror = mirror
-        self._axe_source = axe_source
         self._scheme = scheme
         self._loaded: list[str] = []  # the URL of every document loaded, in order
         self._checked = 0  # how many of them have been checked
@@ -163,10 +162,9 @@ class CheckedPage:
 class Browsing:
     """Opens browser contexts (one learner each) and checked pages in them."""
 
-    def __init__(self, browser: Browser, base_url: str, axe_source: str) -> None:
+    def __init__(self, browser: Browser, base_url: str) -> None:
         self._browser = browser
         self._base_url = base_url
-        self._axe_source = axe_source
         self._contexts: list[BrowserContext] = []
         self._schemes: dict[int, str] = {}
         self._mirror: Page | None = None
@@ -176,12 +174,6 @@ class Browsing:
         options.setdefault("color_scheme", "light")
         context = self._browser.new_context(base_url=self._base_url, **options)
         context.set_default_timeout(TIMEOUT_MS)
-        context.route(
-            "**" + AXE_PATH,
-            lambda route: route.fulfill(
-                status=200, content_type="text/javascript", body=self._axe_source
-            ),
-        )
         self._contexts.append(context)
         self._schemes[id(context)] = options["color_scheme"]
         return context
@@ -192,7 +184,7 @@ class Browsing:
         context = context or self.new_context(**options)
         mirror = self._mirror_page() if js_off else None
         scheme = self._schemes[id(context)]
-        cp = CheckedPage(context.new_page(), self._axe_source, scheme, mirror=mirror)
+        cp = CheckedPage(context.new_page(), scheme, mirror=mirror)
         self.pages.append(cp)
         return cp
 
@@ -219,7 +211,8 @@ class Browsing:
 
 
 def start_practice(cp: CheckedPage, *, difficulty: str = "", tag: str = "") -> None:
-    """From anywhere: open the practice filters, choose them, and start; lands on question 1."""
+    """From anywhere: open the practice filters, choose them, and start; lands on question 1.
+    (Tests that only need a practice question use `open_practice`.)"""
     page = cp.page
     cp.goto("/topics/birnn/practice")
     if difficulty:
@@ -268,17 +261,56 @@ def question_kind(page: Page) -> str:
     return "short_text"
 
 
+def open_practice(
+    cp: CheckedPage,
+    *,
+    difficulty: str = "",
+    tag: str = "",
+    kind: str = "",
+    predict_then_run: bool = False,
+) -> None:
+    """Practice started as Start practice starts it, through the API, and opened at its first
+    question of `kind` (any kind if empty) that asks for a prediction if `predict_then_run`:
+    one page loaded and checked, where `start_practice` and N would load the filters, question
+    1 and every question before. The filters page and its form are walked in test_practice,
+    test_accessibility and test_keyboard."""
+    filters = {name: value for name, value in (("difficulty", difficulty), ("tag", tag)) if value}
+    body = {"topic": "birnn", "mode": "practice", **filters}
+    started = cp.page.request.post("/api/v1/sessions", data=body)
+    assert started.status == 201, started.text()
+    session = started.json()["id"]
+    position = first_position(cp.page, session, 1, kind, predict_then_run=predict_then_run)
+    cp.goto(f"/practice/{session}/{position}")
+    expect(cp.page).to_have_url(re.compile(rf"/practice/[^/]+/{position}$"))
+
+
+def first_position(
+    page: Page, session: str, start: int, kind: str, *, predict_then_run: bool = False
+) -> int:
+    """The first position from `start` on of a question of `kind` (any if empty), through the
+    API; fails if the session has none."""
+    api = f"/api/v1/sessions/{session}"
+    total = page.request.get(api).json()["total"]
+    for position in range(start, total + 1):
+        question = page.request.get(f"{api}/questions/{position}").json()["question"]
+        if kind in ("", question["type"]) and question["predict_then_run"] >= predict_then_run:
+            return position
+    what = f"{kind or 'any'} question" + (" to predict then run" if predict_then_run else "")
+    raise AssertionError(f"no {what} in this practice session from question {start} on")
+
+
 def go_to_question_of_kind(cp: CheckedPage, kind: str) -> None:
-    """Press N until the question on screen is of `kind`; fails if the session has none."""
+    """From a practice question: on to the first question of `kind` from this one on (the
+    page N would reach after some presses, loaded at once); fails if the session has none."""
     page = cp.page
-    total = int(re.search(r"/ (\d+)", page.locator("h1 .counter").inner_text())[1])
-    for _ in range(total - 1):
-        if question_kind(page) == kind:
-            return
-        expect(page.locator("a[data-shortcut=n]")).to_be_visible()
-        with cp.navigation():
-            page.keyboard.press("n")
-    assert question_kind(page) == kind, f"no {kind} question in this practice session"
+    here = re.search(r"/practice/([^/?#]+)/(\d+)", page.url)
+    assert here, f"not a practice question: {page.url}"
+    if question_kind(page) == kind:
+        return
+    expect(page.locator("a[data-shortcut=n]")).to_be_visible()  # N is there to take
+    position = first_position(page, here[1], int(here[2]) + 1, kind)
+    cp.goto(f"/practice/{here[1]}/{position}")
+    assert question_kind(page) == kind, f"question {position} shows no {kind} question"
 
 
 # Two valid, different answers for each kind of question: (letter to tick, or text to type).

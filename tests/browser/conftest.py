@@ -18,8 +18,11 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from browser_support import Browsing, CheckedPage
+from browser_support import AXE_PATH, Browsing, CheckedPage
+from fastapi import FastAPI
 from playwright.sync_api import Browser, Playwright, sync_playwright
+from starlette.requests import Request
+from starlette.responses import Response
 
 from app.core.config import PROJECT_DIR, Settings
 from app.main import create_app
@@ -32,8 +35,11 @@ AXE_JS = PROJECT_DIR / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory, runner_url: str) -> Iterator[str]:
-    """The real app on a free port of 127.0.0.1, with its own SQLite database; yields its URL."""
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, runner_url: str, axe_source: str
+) -> Iterator[str]:
+    """The real app on a free port of 127.0.0.1, with its own SQLite database, and axe's source
+    at AXE_PATH; yields its URL."""
     tmp = tmp_path_factory.mktemp("browser")
     settings = Settings(
         environment="test",
@@ -43,7 +49,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, runner_url: str) -> It
         runner_url=runner_url,
     )
     config = uvicorn.Config(
-        create_app(settings),
+        with_axe(create_app(settings), axe_source),
         lifespan="on",
         ws="none",
         log_level="warning",
@@ -68,6 +74,18 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, runner_url: str) -> It
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def with_axe(app: FastAPI, axe_source: str) -> FastAPI:
+    """The app, answering AXE_PATH with axe's source, cacheable: a context's pages then load it
+    from the browser's cache, compiled."""
+    headers = {"cache-control": "max-age=3600"}
+
+    async def axe(request: Request) -> Response:
+        return Response(axe_source, media_type="text/javascript", headers=headers)
+
+    app.add_route(AXE_PATH, axe, include_in_schema=False)
+    return app
 
 
 def _wait_until_healthy(url: str, thread: threading.Thread) -> None:
@@ -133,9 +151,9 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def browsing(browser: Browser, live_server: str, axe_source: str) -> Iterator[Browsing]:
+def browsing(browser: Browser, live_server: str) -> Iterator[Browsing]:
     """Fresh contexts (one learner each) and checked pages; fails on a page axe never saw."""
-    b = Browsing(browser, live_server, axe_source)
+    b = Browsing(browser, live_server)
     try:
         yield b
         b.assert_all_checked()

@@ -128,7 +128,7 @@ def test_keyboard_only(checked_page: CheckedPage) -> None:
     with cp.navigation():
         page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/practice/[^/]+/1$"))
-    go_to_question_of_kind(cp, "single_choice")  # with N; most likely already there
+    go_to_question_of_kind(cp, "single_choice")  # most likely already there
     here = int(re.search(r"/(\d+)$", page.url)[1])
 
     # From the top of the page: the skip link first, then the site navigation.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import Browsing, CheckedPage, go_to_question_of_kind, start_practice
+from browser_support import Browsing, CheckedPage, open_practice
 from playwright.sync_api import Locator, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -37,8 +37,7 @@ def test_run_names_the_failing_sample_and_shows_the_output_then_submit(
     checked_page: CheckedPage,
 ) -> None:
     cp, page = checked_page, checked_page.page
-    start_practice(cp, tag="packing")  # two code questions among the packing ones
-    go_to_question_of_kind(cp, "code")
+    open_practice(cp, tag="packing", kind="code")  # two code questions among the packing ones
     expect(page.get_by_role("heading", name="Run it")).to_have_count(0)
     page.evaluate("window.sameDocument = true")
 
@@ -70,8 +69,7 @@ def test_run_names_the_failing_sample_and_shows_the_output_then_submit(
 
 def test_a_run_that_raises_says_the_line(checked_page: CheckedPage) -> None:
     cp, page = checked_page, checked_page.page
-    start_practice(cp, tag="packing")
-    go_to_question_of_kind(cp, "code")
+    open_practice(cp, tag="packing", kind="code")
 
     editor(page).fill("x = 1\n\ny = x + undefined_name\n")
     page.get_by_role("button", name="Run", exact=True).click()
@@ -88,8 +86,7 @@ def test_line_numbers_beside_the_editor_follow_its_lines(
     checked_page: CheckedPage,
 ) -> None:
     cp, page = checked_page, checked_page.page
-    start_practice(cp, tag="packing")
-    go_to_question_of_kind(cp, "code")
+    open_practice(cp, tag="packing", kind="code")
     box = editor(page)
     gutter = page.locator(".editor:has(#answer-input) .editor-gutter")
 
@@ -126,10 +123,8 @@ def test_without_javascript_run_shows_the_page_again_with_the_code_kept(
 ) -> None:
     cp = browsing.new_page(java_script_enabled=False)
     page = cp.page
-    start_practice(cp, tag="packing")
-    while not page.locator("textarea[data-editor]").count():  # N needs JavaScript: follow links
-        with cp.navigation():
-            page.locator(".pager a[rel=next]").click()
+    open_practice(cp, tag="packing", kind="code")
+    expect(page.locator("textarea[data-editor]")).to_have_count(1)
     expect(page.locator(".editor-gutter")).to_have_count(0)  # the textarea alone
     code = with_print(page)
     editor(page).fill(code)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import CheckedPage, give_answer, start_practice, start_test
+from browser_support import CheckedPage, give_answer, open_practice, start_practice, start_test
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -27,7 +27,7 @@ def test_next_question_is_in_reach_without_scrolling_on_a_long_page(
 ) -> None:
     cp, page = checked_page, checked_page.page
     page.set_viewport_size({"width": 1000, "height": 700})
-    start_practice(cp, difficulty="hard")
+    open_practice(cp, difficulty="hard")
     give_answer(page)
     page.get_by_role("button", name=re.compile(r"^(Check answer|Submit)$")).click()
     expect(page.locator("#verdict")).not_to_be_empty()

@@ -17,9 +17,8 @@ import pytest
 from browser_support import (
     Browsing,
     CheckedPage,
-    go_to_question_of_kind,
+    open_practice,
     question_kind,
-    start_practice,
 )
 from playwright.sync_api import Locator, Page, expect
 
@@ -79,8 +78,7 @@ def mode_status(page: Page, box: Locator) -> Locator:
 
 def test_tab_passes_through_a_code_box_until_the_learner_edits(checked_page: CheckedPage) -> None:
     cp, page = checked_page, checked_page.page
-    start_practice(cp, difficulty="medium", tag="shapes")  # three code questions
-    go_to_question_of_kind(cp, "code")
+    open_practice(cp, difficulty="medium", tag="shapes", kind="code")
     box = page.get_by_label("Your code")
     check = page.get_by_role("button", name="Run", exact=True)  # the next control after the box
     starter = box.input_value()

@@ -15,15 +15,27 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_run_fills_its_curves_live_and_ends_with_a_verdict(checked_page: CheckedPage) -> None:
+    """Also (once a test of its own, test_running's, which opened the same page): a live
+    preview never puts the CSRF token in an address. The lab's form posts (with its CSRF token)
+    to start a run; its live model size is a GET beside it, whose address must not carry the
+    token (addresses end up in logs and history); nor may the playground's."""
     cp, page = checked_page, checked_page.page
+    addresses: list[str] = []
+    page.on("request", lambda request: addresses.append(request.url))
     cp.goto("/topics/birnn/lab?preset=solution")
     expect(page.get_by_role("heading", name="Train your own model")).to_be_visible()
+    assert page.locator(".playground-form.lab-form input[name=csrf_token]").count() == 1
 
-    # The parameter count follows the form before anything runs.
+    # The parameter count follows the form before anything runs, asked for with a GET.
     size = page.locator("#lab-size")
     expect(size).to_contain_text("15,493 parameters: 2.00x the baseline, within")
-    page.get_by_label("Hidden size (per direction)").fill("128")
+    with page.expect_request(lambda r: "hidden_size=128" in r.url) as preview:
+        page.get_by_label("Hidden size (per direction)").fill("128")
+    assert preview.value.method == "GET"
+    assert preview.value.headers.get("hx-request") == "true"
+    assert "cell=" in preview.value.url and "bidirectional=on" in preview.value.url
     expect(size).to_contain_text("47,365 parameters: 6.11x the baseline, over")
+    cp.check("the model size after a change")
     page.get_by_label("Hidden size (per direction)").fill("64")
     expect(size).to_contain_text("15,493 parameters")
     cp.check("the live parameter count")
@@ -57,6 +69,12 @@ def test_a_run_fills_its_curves_live_and_ends_with_a_verdict(checked_page: Check
 
     cp.goto("/topics/birnn/lab")
     expect(page.get_by_role("table", name=re.compile("Your runs"))).to_contain_text("Run 1")
+
+    cp.goto("/playground")
+    page.get_by_label("hidden_size").fill("8")
+    expect(page).to_have_url(re.compile(r"hidden_size=8"))
+    assert [url for url in addresses if "csrf_token" in url] == []
+    assert "csrf_token" not in page.url
 
 
 def test_the_lab_without_javascript(browsing: Browsing) -> None:
@@ -117,9 +135,29 @@ class Model(nn.Module):
 """
 
 
-def test_a_refusal_appears_in_place_beside_its_button_and_takes_focus(
+TINY_PRINTING_MODEL = """from torch import nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Linear(50, 5)
+        print("a linear model over the mean word")
+
+    def forward(self, words):
+        return self.out(words.mean(dim=1))
+"""
+
+
+def test_refusals_come_in_place_and_own_models_are_judged_and_show_what_they_print(
     checked_page: CheckedPage,
 ) -> None:
+    """One visit of the lab page for what three tests each opened it for:
+    - a refusal appears in place beside its button and takes focus (a model too big, then
+      empty code), the page not reloaded, the learner's values kept;
+    - your own model is judged once built (refused for its size, with its count), and is still
+      in the editor back on the experiment page;
+    - what your model prints shows with its run."""
     cp, page = checked_page, checked_page.page
     cp.goto("/topics/birnn/lab")
     page.evaluate("window.sameDocument = true")
@@ -142,12 +180,7 @@ def test_a_refusal_appears_in_place_beside_its_button_and_takes_focus(
     assert page.evaluate("window.sameDocument") is True, "the page reloaded"
     cp.check("empty code, refused in place")
 
-
-def test_your_own_model_is_judged_once_built_and_stays_in_the_editor(
-    checked_page: CheckedPage,
-) -> None:
-    cp, page = checked_page, checked_page.page
-    cp.goto("/topics/birnn/lab")
+    # Your own model, judged once built.
     page.get_by_label("Your model (Python)").fill(BIG_MODEL)
     with cp.navigation():
         page.get_by_role("button", name="Train my model").click()
@@ -162,6 +195,16 @@ def test_your_own_model_is_judged_once_built_and_stays_in_the_editor(
     with cp.navigation():
         page.get_by_role("link", name=re.compile("Back to the experiment")).click()
     expect(page.get_by_label("Your model (Python)")).to_have_value(BIG_MODEL)
+
+    # What your model prints.
+    page.get_by_label("Your model (Python)").fill(TINY_PRINTING_MODEL)
+    page.get_by_label("Judge against the task", exact=True).last.uncheck()
+    with cp.navigation():
+        page.get_by_role("button", name="Train my model").click()
+    expect(page.locator("#run-status")).to_contain_text("Finished", timeout=60_000)
+    printed = page.get_by_role("region", name="What your model printed")
+    expect(printed).to_have_text("a linear model over the mean word")
+    cp.check("a run with its output")
 
 
 def chart_boxes(page: Page, pair: str) -> list[dict[str, float]]:
@@ -207,30 +250,3 @@ def test_the_page_shows_the_reference_runs_as_they_arrive(
     expect(page.locator("#readout-choice table.runs")).to_be_visible()
     assert page.evaluate("window.sameDocument") is True, "the page reloaded"
     cp.check("the reference runs, arrived")
-
-
-TINY_PRINTING_MODEL = """from torch import nn
-
-
-class Model(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.out = nn.Linear(50, 5)
-        print("a linear model over the mean word")
-
-    def forward(self, words):
-        return self.out(words.mean(dim=1))
-"""
-
-
-def test_what_your_model_prints_shows_with_its_run(checked_page: CheckedPage) -> None:
-    cp, page = checked_page, checked_page.page
-    cp.goto("/topics/birnn/lab")
-    page.get_by_label("Your model (Python)").fill(TINY_PRINTING_MODEL)
-    page.get_by_label("Judge against the task", exact=True).last.uncheck()
-    with cp.navigation():
-        page.get_by_role("button", name="Train my model").click()
-    expect(page.locator("#run-status")).to_contain_text("Finished", timeout=60_000)
-    printed = page.get_by_role("region", name="What your model printed")
-    expect(printed).to_have_text("a linear model over the mean word")
-    cp.check("a run with its output")

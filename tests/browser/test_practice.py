@@ -10,6 +10,7 @@ from browser_support import (
     CheckedPage,
     give_answer,
     go_to_question_of_kind,
+    open_practice,
     start_practice,
 )
 from playwright.sync_api import Page, expect
@@ -122,8 +123,7 @@ def test_practice_works_without_javascript(browsing: Browsing) -> None:
 
 def test_malformed_shape_answer_is_not_counted(checked_page: CheckedPage) -> None:
     cp, page = checked_page, checked_page.page
-    start_practice(cp, tag="shapes")
-    go_to_question_of_kind(cp, "tensor_shape")
+    open_practice(cp, tag="shapes", kind="tensor_shape")
     box = page.get_by_label("Your answer")
     expect(page.locator("#answer-format")).to_contain_text("torch.Size")
     expect(box).not_to_have_attribute("aria-invalid", "true")
@@ -163,8 +163,7 @@ def test_the_verdict_is_announced_in_place_after_an_answer(checked_page: Checked
     """htmx posts the answer in the background; the verdict's text changes inside the same
     role="status" element, which screen readers announce (a new element may not be)."""
     cp, page = checked_page, checked_page.page
-    start_practice(cp, difficulty="easy")
-    go_to_question_of_kind(cp, "single_choice")
+    open_practice(cp, difficulty="easy", kind="single_choice")
     page.evaluate("window.verdictBox = document.getElementById('verdict')")
     verdict = page.locator("#verdict[role=status]")
     expect(verdict).to_be_empty()
@@ -190,7 +189,7 @@ def test_an_answer_that_cannot_be_sent_in_the_background_is_posted_as_a_form(
     checked_page: CheckedPage,
 ) -> None:
     cp, page = checked_page, checked_page.page
-    start_practice(cp, difficulty="easy")  # no code question: its button says Submit
+    open_practice(cp, difficulty="easy")  # no code question: its button says Submit
     give_answer(page)
     # The background request fails as if the network were down; the form then posts itself.
     page.route(
@@ -209,7 +208,7 @@ def test_an_expired_form_shows_the_servers_explanation_as_without_javascript(
     """The server refuses the answer with an error page (403), which holds no question to swap
     in: the form is posted as without JavaScript, so the learner reads why."""
     cp, page = checked_page, checked_page.page
-    start_practice(cp, difficulty="easy")  # no code question: its button says Submit
+    open_practice(cp, difficulty="easy")  # no code question: its button says Submit
     give_answer(page)
     page.locator("#answer-form input[name=csrf_token]").evaluate("input => { input.value = 'ff' }")
     with cp.navigation():

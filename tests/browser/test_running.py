@@ -9,8 +9,7 @@ from browser_support import (
     Browsing,
     CheckedPage,
     give_answer,
-    go_to_question_of_kind,
-    start_practice,
+    open_practice,
 )
 from playwright.sync_api import Page, expect
 
@@ -20,15 +19,10 @@ EDITED = "import torch\nx = torch.zeros(2, 3)\nprint(x.sum().item())\n"
 RAISING = "import torch\n\ntorch.nn.RNN(4, 2)(torch.randn(3, 5))\n"
 
 
-def go_to_predict_then_run(cp: CheckedPage) -> None:
-    """Press N until the question asks for a prediction before its code is run."""
-    page = cp.page
-    for _ in range(12):
-        if page.locator(".predict-note").count():
-            return
-        with cp.navigation():
-            page.keyboard.press("n")
-    pytest.fail("no predict-then-run question in this practice session")
+def open_predict_then_run(cp: CheckedPage) -> None:
+    """Easy shapes practice, at a question that asks for a prediction before its code is run."""
+    open_practice(cp, difficulty="easy", tag="shapes", predict_then_run=True)
+    expect(cp.page.locator(".predict-note")).to_have_count(1)
 
 
 def run_in_panel(page: Page, code: str) -> None:
@@ -38,8 +32,7 @@ def run_in_panel(page: Page, code: str) -> None:
 
 def test_predict_then_run_and_run_it(checked_page: CheckedPage) -> None:
     cp, page = checked_page, checked_page.page
-    start_practice(cp, difficulty="easy", tag="shapes")
-    go_to_predict_then_run(cp)
+    open_predict_then_run(cp)
     expect(page.get_by_role("heading", name="What PyTorch really did")).to_have_count(0)
     page.evaluate("window.sameDocument = true")
 
@@ -71,8 +64,7 @@ def test_predict_then_run_and_run_it(checked_page: CheckedPage) -> None:
 def test_run_it_without_javascript(browsing: Browsing) -> None:
     cp = browsing.new_page(java_script_enabled=False)
     page = cp.page
-    start_practice(cp, difficulty="easy", tag="shapes")
-    go_to_predict_then_run(cp)
+    open_predict_then_run(cp)
     give_answer(page)
     with cp.navigation():
         page.get_by_role("button", name="Check answer").click()
@@ -86,8 +78,7 @@ def test_run_it_without_javascript(browsing: Browsing) -> None:
 
 def test_code_question_with_hidden_tests(checked_page: CheckedPage) -> None:
     cp, page = checked_page, checked_page.page
-    start_practice(cp, difficulty="medium", tag="shapes")  # three code questions
-    go_to_question_of_kind(cp, "code")
+    open_practice(cp, difficulty="medium", tag="shapes", kind="code")
     editor = page.get_by_label("Your code")
 
     # After an edit, Tab indents inside the editor instead of leaving it (test_keyboard.py has
@@ -187,30 +178,6 @@ def test_playground_without_javascript(browsing: Browsing) -> None:
     expect(page).to_have_url(re.compile(r"cell=RNN"))
     expect(page.get_by_role("status")).to_contain_text("Output shape (4, 7, 20); h_n (1, 4, 20)")
     expect(page.get_by_label("bidirectional")).not_to_be_checked()
-
-
-def test_a_live_preview_never_puts_the_csrf_token_in_an_address(checked_page: CheckedPage) -> None:
-    """The lab's form posts (with its CSRF token) to start a run; its live model size is a GET
-    beside it, whose address must not carry the token (addresses end up in logs and history)."""
-    cp, page = checked_page, checked_page.page
-    addresses: list[str] = []
-    page.on("request", lambda request: addresses.append(request.url))
-    cp.goto("/topics/birnn/lab?preset=solution")
-    assert page.locator(".playground-form.lab-form input[name=csrf_token]").count() == 1
-
-    with page.expect_request(lambda r: "hidden_size=128" in r.url) as preview:
-        page.get_by_label("Hidden size (per direction)").fill("128")
-    assert preview.value.method == "GET"
-    assert preview.value.headers.get("hx-request") == "true"
-    assert "cell=" in preview.value.url and "bidirectional=on" in preview.value.url
-    expect(page.locator("#lab-size")).to_contain_text("47,365 parameters: 6.11x the baseline")
-    cp.check("the model size after a change")
-
-    cp.goto("/playground")
-    page.get_by_label("hidden_size").fill("8")
-    expect(page).to_have_url(re.compile(r"hidden_size=8"))
-    assert [url for url in addresses if "csrf_token" in url] == []
-    assert "csrf_token" not in page.url
 
 
 def test_a_value_the_browser_would_refuse_still_gets_the_servers_word_next_to_its_field(

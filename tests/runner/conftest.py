@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from starlette.testclient import TestClient
 
 from app.core.config import PROJECT_DIR
@@ -121,14 +122,27 @@ def service(users_python: Path) -> Iterator[Runner]:
         yield Runner(url, TOKEN, mode)
 
 
-@pytest.fixture
-def app_client(embedded: Runner, tmp_path: Path) -> Iterator[TestClient]:
+@pytest.fixture(scope="package")
+def runner_app(embedded: Runner, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+    """One started app in front of the embedded runner for these tests (each a new learner of
+    it), instead of an app started, migrated and synced for each test."""
+    folder = tmp_path_factory.mktemp("runner-app")
     settings = make_settings(
-        f"sqlite:///{tmp_path / 'runs.sqlite3'}", tmp_path, runner_url=embedded.url
+        f"sqlite:///{folder / 'runs.sqlite3'}", folder, runner_url=embedded.url
     )
-    with TestClient(create_app(settings)) as client:
+    app = create_app(settings)
+    with TestClient(app) as client:
         until_ready(client)  # a new app learns that the (already warm) runner is ready
-        yield client
+        yield app
+
+
+@pytest.fixture
+def app_client(runner_app: FastAPI) -> Iterator[TestClient]:
+    """A new learner's client of that app. Not entered as a context manager: that would run
+    the app's start-up again."""
+    client = TestClient(runner_app)
+    yield client
+    client.close()
 
 
 @pytest.fixture(params=["embedded", "service"])
