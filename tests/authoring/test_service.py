@@ -5,7 +5,6 @@ databases."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from app.questions.models import QuestionVersion
 from app.runner.client import RunnerClient, RunnerState
 from tests.authoring.test_bank_api import GOOD_YAML, WRONG_YAML
 from tests.courses.support import make_user
+from tests.in_thread import run_coroutine
 
 GOOD: dict[str, Any] = yaml.safe_load(GOOD_YAML)
 SHIPPED = Path(__file__).resolve().parents[2] / "questions/birnn/gru-stacked-bidir-param-count.yaml"
@@ -127,7 +127,7 @@ def test_verify_current_records_torchs_answer_on_the_newest_version_and_the_list
             await runner.aclose()
 
     for slug in ("gru-h-n", "off-by-one"):
-        asyncio.run(verify(slug))
+        run_coroutine(lambda slug=slug: verify(slug))
     db.expire_all()
     listed = {i.slug: i.verify for i in service.list_questions(db, course)}
     assert listed == {"gru-h-n": "passed", "off-by-one": "failed"}

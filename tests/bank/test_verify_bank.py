@@ -3,8 +3,6 @@ holds, and the result lists every claim by field (and seed, for templates)."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from app.bank.loader import load_bank
@@ -12,6 +10,7 @@ from app.bank.schema import AnyQuestion, ChoiceQuestion, CodeQuestion
 from app.bank.verify import Verification, verify_many
 from app.runner.client import RunnerClient
 from tests.bank.conftest import REAL_BANK
+from tests.in_thread import run_coroutine
 
 QUESTIONS: list[AnyQuestion] = [
     loaded.question for topic in load_bank(REAL_BANK).topics.values() for loaded in topic.questions
@@ -27,7 +26,7 @@ def verified(runner_url: str) -> dict[str, Verification]:
         finally:
             await client.aclose()
 
-    return {result.question: result for result in asyncio.run(verify())}
+    return {result.question: result for result in run_coroutine(verify)}
 
 
 def test_every_claim_of_the_shipped_bank_holds(verified: dict[str, Verification]) -> None:

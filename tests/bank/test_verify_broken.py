@@ -3,7 +3,6 @@ schema mistake, rejects every one, naming the field and, for a template, the see
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from app.bank.variants import draw
 from app.bank.verify import Verification, verify_many, verify_seeds
 from app.runner.client import RunnerClient
 from tests.bank.conftest import REAL_BANK
+from tests.in_thread import run_coroutine
 
 BROKEN = Path(__file__).resolve().parent / "broken"
 
@@ -86,7 +86,7 @@ def verified(runner_url: str) -> dict[str, Verification]:
         finally:
             await client.aclose()
 
-    return dict(zip(names, asyncio.run(verify()), strict=True))
+    return dict(zip(names, run_coroutine(verify), strict=True))
 
 
 @pytest.mark.parametrize("name", sorted(FOUND_BY_VERIFY))

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from app.cli import main
 from tests.bank.conftest import REAL_BANK
+from tests.in_thread import run_call
 
 BROKEN = Path(__file__).resolve().parent / "broken"
 
@@ -28,9 +29,8 @@ def test_verify_prints_each_false_claim_beside_torch_naming_field_and_seed(
 ) -> None:
     root = bank_of(tmp_path, BROKEN / "shape-off-by-one.yaml", BROKEN / "crash-one-seed.yaml")
 
-    result = CliRunner().invoke(
-        main, ["questions", "verify", str(root), "--runner", runner_url, "--seeds", "20"]
-    )
+    args = ["questions", "verify", str(root), "--runner", runner_url, "--seeds", "20"]
+    result = run_call(lambda: CliRunner().invoke(main, args))
 
     assert result.exit_code == 1, result.output
     lines = result.stderr.splitlines()
@@ -47,7 +47,8 @@ def test_verify_prints_each_false_claim_beside_torch_naming_field_and_seed(
 def test_verify_counts_the_claims_of_a_sound_bank(runner_url: str, tmp_path: Path) -> None:
     root = bank_of(tmp_path, REAL_BANK / "birnn" / "gru-hn-ignores-batch-first.yaml")
 
-    result = CliRunner().invoke(main, ["questions", "verify", str(root), "--runner", runner_url])
+    args = ["questions", "verify", str(root), "--runner", runner_url]
+    result = run_call(lambda: CliRunner().invoke(main, args))
 
     assert result.exit_code == 0, result.output
     # render, key, three distractors, malformed answer, check, four outcomes
@@ -55,7 +56,8 @@ def test_verify_counts_the_claims_of_a_sound_bank(runner_url: str, tmp_path: Pat
 
 
 def test_verify_refuses_a_seed_count_out_of_range(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["questions", "verify", str(tmp_path), "--seeds", "0"])
+    args = ["questions", "verify", str(tmp_path), "--seeds", "0"]
+    result = run_call(lambda: CliRunner().invoke(main, args))
 
     assert result.exit_code == 2
     assert "--seeds" in result.stderr

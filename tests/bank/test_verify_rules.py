@@ -4,7 +4,6 @@ question (rendering and grading)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from app.bank.verification.learner import learner_claims
 from app.bank.verify import Verification, verify_question, verify_seeds
 from app.runner.client import RunnerClient
 from tests.bank.conftest import REAL_BANK
+from tests.in_thread import run_coroutine
 
 BIRNN = REAL_BANK / "birnn"
 
@@ -176,7 +176,7 @@ def test_a_runner_that_cannot_be_reached_fails_the_claims_that_need_it(tmp_path:
         finally:
             await client.aclose()
 
-    result = asyncio.run(verify())
+    result = run_coroutine(verify)
 
     assert {claim.field for claim in result.failures} == {"check", "options[1].outcome"}
     assert all("the code runner cannot be reached" in c.observed for c in result.failures)
