@@ -22,7 +22,6 @@ from app.bank.loader import Problem, parse_text
 from app.bank.schema import AnyQuestion, QuestionAdapter
 from app.bank.verification.claim import Verification as VerifyResult
 from app.bank.verify import SEEDS, verify_many, verify_question
-from app.core.bounds import storable_text
 from app.core.db import Database
 from app.core.errors import AppError, NotFoundError
 from app.courses.models import Course
@@ -347,10 +346,6 @@ def question_from(body: dict[str, Any]) -> AnyQuestion:
     if "yaml" in body:
         if not isinstance(body["yaml"], str):
             raise InvalidQuestionError([Problem("question", "yaml", "must be the YAML as text")])
-        try:
-            storable_text(body["yaml"])  # the YAML reader fails on a lone surrogate, unnamed
-        except ValueError as exc:
-            raise InvalidQuestionError([Problem("question", "yaml", str(exc))]) from None
         return _parsed(body["yaml"])
     data = body.get("question", body)
     if not isinstance(data, dict):
@@ -368,6 +363,8 @@ def _validated(data: dict[str, Any]) -> AnyQuestion:
 def _parsed(text: str) -> AnyQuestion:
     problems: list[Problem] = []
     question = parse_text(text, "question", QuestionAdapter, problems)
-    if question is None:
-        raise InvalidQuestionError(problems)
+    if question is None:  # a problem of the text as a whole is the `yaml` field's
+        raise InvalidQuestionError(
+            [Problem(p.path, p.field or "yaml", p.message) for p in problems]
+        )
     return question  # type: ignore[no-any-return]

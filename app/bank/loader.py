@@ -27,6 +27,7 @@ from app.bank.schema import (
     WorkedSeries,
     note_sections,
 )
+from app.core.bounds import storable_text
 
 TOPIC_FILE = "topic.yaml"
 BUGS_FOLDER, WORKED_FOLDER = "bugs", "worked"  # study content, one file per bug or series
@@ -188,6 +189,11 @@ def _parse(path: Path, root: Path, schema: Any, problems: list[Problem]) -> Any:
 def parse_text(text: str, rel: str, schema: Any, problems: list[Problem]) -> Any:
     """One file's YAML, validated by `schema`; every problem appended by file and field, as
     `torchquiz questions check` reports it (the editor shows the same messages)."""
+    try:
+        storable_text(text)  # from a browser: a lone surrogate stops the YAML reader unnamed
+    except ValueError as exc:
+        problems.append(Problem(rel, "", f"the text {exc}"))
+        return None
     try:
         data = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
