@@ -110,9 +110,18 @@ def test_a_template_copied_from_the_shipped_bank_previews_with_torchs_answer_for
 
 
 def test_a_template_says_the_runner_cannot_run_when_it_is_off_never_a_500(
-    staff: Staff, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    staff: Staff, app: FastAPI
 ) -> None:
-    monkeypatch.setattr(app.state, "runner", None)
+    # Not monkeypatch: its undo deletes a Starlette State's attribute instead of restoring it,
+    # and the app is shared by every test of this process.
+    runner, app.state.runner = app.state.runner, None
+    try:
+        answered_without_runner(staff)
+    finally:
+        app.state.runner = runner
+
+
+def answered_without_runner(staff: Staff) -> None:
     template = (
         shipped_of("numeric", template=True)
         if any(q.type == "numeric" and q.variants for q in [shipped_of("numeric")])
