@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 import secrets
 from functools import lru_cache
@@ -152,11 +153,21 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         path = self.instance_dir / "secret_key"
+        private_dir(self.instance_dir)  # also an older install's, made before it was private
         if not path.exists():
-            self.instance_dir.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+
+def private_dir(path: Path) -> None:
+    """Make the instance folder (made here if missing) this user's only: it holds the SQLite
+    database (accounts' password hashes, learners' answers), the secret key and the runner's
+    socket, which uvicorn makes world-writable (0666) whatever the umask. Another user of the
+    machine can then neither read the database nor send the runner code."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        path.chmod(0o700)
 
 
 def normalise_db_url(url: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from app.core.config import PROJECT_DIR
+from app.core.config import PROJECT_DIR, private_dir
 from app.runner.settings import RunnerSettings
 from app.runner.syscalls import PR_SET_PDEATHSIG, prctl
 
@@ -32,7 +32,7 @@ def embedded_runner(
     (`torchquiz serve`: the app learns from the runner's /healthz when it is ready, and the
     socket appears a moment after the process starts)."""
     settings = settings or RunnerSettings()
-    socket.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(socket.parent)  # the socket is 0666: the folder keeps other users out
     socket.unlink(missing_ok=True)
     # The runner gets none of the app's environment (database URL, secret key...): its own
     # settings only, as variables it reads back into the same settings.
