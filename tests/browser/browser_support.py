@@ -345,3 +345,28 @@ def expect_answer_shown(page: Page, kind: str, answer: str) -> None:
     else:
         label = "Your code" if kind == "code" else "Your answer"
         expect(page.get_by_label(label)).to_have_value(answer)
+
+
+# --- accounts and courses ---
+
+PASSWORD = "a long enough passphrase"
+
+
+def sign_up(cp: CheckedPage, email: str) -> None:
+    """On the sign-up page: create the account; lands where its ?next= says."""
+    page = cp.page
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    with cp.navigation():
+        page.get_by_role("button", name="Create account").click()
+
+
+def instructor_with_course(browsing: Browsing, email: str, title: str) -> CheckedPage:
+    """A new account that creates a course, left on the course's page."""
+    cp = browsing.new_page()
+    cp.goto("/account/sign-up?next=/courses")
+    sign_up(cp, email)
+    cp.page.get_by_label("Course title").fill(title)
+    with cp.navigation():
+        cp.page.get_by_role("button", name="Create the course").click()
+    return cp

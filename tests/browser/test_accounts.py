@@ -8,12 +8,10 @@ import re
 import uuid
 
 import pytest
-from browser_support import Browsing, CheckedPage, give_answer, start_practice
+from browser_support import PASSWORD, Browsing, CheckedPage, give_answer, start_practice
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "a long enough passphrase"
 
 
 def fill_and_send(cp: CheckedPage, button: str, **fields: str) -> None:

@@ -8,20 +8,10 @@ import re
 import uuid
 
 import pytest
-from browser_support import Browsing, CheckedPage
+from browser_support import Browsing, instructor_with_course, sign_up
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
-PASSWORD = "a long enough password"
-
-
-def sign_up(cp: CheckedPage, email: str) -> None:
-    """On the sign-up page: create the account; lands where its ?next= says."""
-    page = cp.page
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    with cp.navigation():
-        page.get_by_role("button", name="Create account").click()
 
 
 def test_an_instructor_creates_a_course_and_a_learner_joins_by_its_link(
@@ -66,13 +56,8 @@ def test_a_staff_invitation_is_accepted_from_its_link_after_signing_up_with_its_
     browsing: Browsing,
 ) -> None:
     run = uuid.uuid4().hex[:8]
-    owner = browsing.new_page()
-    owner.goto("/account/sign-up?next=/courses")
-    sign_up(owner, f"owner-{run}@example.org")
+    owner = instructor_with_course(browsing, f"owner-{run}@example.org", f"Vision {run}")
     page = owner.page
-    page.get_by_label("Course title").fill(f"Vision {run}")
-    with owner.navigation():
-        page.get_by_role("button", name="Create the course").click()
 
     page.get_by_label("Email address").fill(f"ta-{run}@example.org")
     page.get_by_label("Learner data role", exact=True).select_option("editor")

@@ -10,20 +10,11 @@ import time
 import uuid
 
 import pytest
-from browser_support import Browsing, CheckedPage
+from browser_support import Browsing, instructor_with_course, sign_up
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
-PASSWORD = "a long enough password"
 PROMPT = "What is the shape of `torch.zeros(2, 3).T`?"
-
-
-def sign_up(cp: CheckedPage, email: str) -> None:
-    page = cp.page
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    with cp.navigation():
-        page.get_by_role("button", name="Create account").click()
 
 
 def fill(page: Page, values: dict[str, str]) -> None:
@@ -62,13 +53,8 @@ def test_an_instructor_writes_verifies_and_publishes_a_question_that_a_learner_a
     browsing: Browsing,
 ) -> None:
     run = uuid.uuid4().hex[:8]
-    teacher = browsing.new_page()
-    teacher.goto("/account/sign-up?next=/courses")
-    sign_up(teacher, f"author-{run}@example.org")
+    teacher = instructor_with_course(browsing, f"author-{run}@example.org", f"Editing {run}")
     page = teacher.page
-    page.get_by_label("Course title").fill(f"Editing {run}")
-    with teacher.navigation():
-        page.get_by_role("button", name="Create the course").click()
     slug = f"editing-{run}"
     code = page.locator("#join-code").inner_text()
 
