@@ -1,0 +1,1 @@
+"""Item and test statistics for quizzes, computed as pure functions."""
