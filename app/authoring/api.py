@@ -46,15 +46,7 @@ QUESTIONS = "/{slug}/questions"
 QUESTION = QUESTIONS + "/{qid}"
 
 
-def edit_access_ended(access: ContentEditDep, db: SessionDep) -> CourseAccess:
-    """content:edit for an async route: its access check's transaction ends here, before the
-    route awaits the runner (app.core.routing ends only a def route's; one left open would
-    hold SQLite's write lock through the whole verify)."""
-    db.close()
-    return access
-
-
-EditEndedDep = Annotated[CourseAccess, Depends(edit_access_ended)]
+EditEndedDep = Annotated[CourseAccess, Depends(course_access("content:edit", then_close=True))]
 
 
 def _question_out(db: Session, row: QuestionRow) -> QuestionOut:

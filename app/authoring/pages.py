@@ -40,20 +40,8 @@ ContentEditDep = Annotated[CourseAccess, Depends(course_access("content:edit"))]
 FormText = Annotated[str, Form()]
 
 
-def _view_ended(access: ContentViewDep, db: SessionDep) -> CourseAccess:
-    """course_access for an async route: the check's session is closed once it has answered,
-    so no transaction stays open while the route awaits the runner."""
-    db.close()
-    return access
-
-
-def _edit_ended(access: ContentEditDep, db: SessionDep) -> CourseAccess:
-    db.close()  # as _view_ended
-    return access
-
-
-ViewThenEnded = Annotated[CourseAccess, Depends(_view_ended)]
-EditThenEnded = Annotated[CourseAccess, Depends(_edit_ended)]
+ViewThenEnded = Annotated[CourseAccess, Depends(course_access("content:view", then_close=True))]
+EditThenEnded = Annotated[CourseAccess, Depends(course_access("content:edit", then_close=True))]
 # The access check's session among the route's own dependencies (see the role matrix test).
 ASYNC_DEPENDENCIES = [CsrfProtected, Depends(get_db)]
 

@@ -53,8 +53,9 @@ def _signed_in(db: Session, account: Account | None) -> Account:
 class CourseAccessCheck:
     """The dependency `course_access` makes; `permission` tells tests what it asks for."""
 
-    def __init__(self, permission: Permission) -> None:
+    def __init__(self, permission: Permission, *, then_close: bool = False) -> None:
         self.permission = permission
+        self.then_close = then_close
 
     def __call__(self, slug: Slug, db: SessionDep, account: MaybeAccountDep) -> CourseAccess:
         # Anonymous first: whoever is not signed in learns nothing, not even which courses exist.
@@ -67,13 +68,19 @@ class CourseAccessCheck:
         if not allows(roles, signed_in, self.permission):
             needed = describe(self.permission)
             raise _refused(db, ForbiddenError(f"this needs the permission {needed}"))
+        if self.then_close:
+            db.close()
         return CourseAccess(course, signed_in, roles)
 
 
-def course_access(permission: Permission) -> CourseAccessCheck:
+def course_access(permission: Permission, *, then_close: bool = False) -> CourseAccessCheck:
     """A dependency: the course of the path's {slug}, if the account may do `permission`
-    there. 401 when anonymous, 404 for an unknown course, 403 naming what is needed."""
-    return CourseAccessCheck(permission)
+    there. 401 when anonymous, 404 for an unknown course, 403 naming what is needed.
+
+    `then_close` for an async route, which awaits the runner: the check's session is closed
+    once it has answered (app.core.routing ends only a def route's transaction; one left open
+    would hold SQLite's write lock through the whole wait)."""
+    return CourseAccessCheck(permission, then_close=then_close)
 
 
 def signed_in(db: SessionDep, account: MaybeAccountDep) -> Account:
