@@ -59,9 +59,6 @@ class AnswerForm(BaseModel):
         flagged = self.flag == "on" if test else None
         return AnswerIn(position=position, answer=self.answer, time_taken_ms=taken, flagged=flagged)
 
-    def is_blank(self) -> bool:
-        return not any(a.strip() for a in self.answer)
-
 
 def prefill(given: Any) -> list[str]:
     """What the answer controls show: option letters stay a list, anything else is text."""

@@ -273,18 +273,6 @@ def yaml_of_data(data: Mapping[str, Any]) -> str:
     return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True, width=100)
 
 
-def form_of_data(question_type: str, data: Mapping[str, Any]) -> EditorForm:
-    """A form from YAML data that does not validate: the question's shape, as far as it goes."""
-    try:
-        return form_of(QuestionAdapter.validate_python(data))
-    except ValueError:
-        pass
-    values: dict[str, str] = {}
-    _flatten(dict(data), "", kinds_of(question_type), values)
-    values.pop("type", None)
-    return EditorForm(question_type, values, _rows(values, question_type))
-
-
 # --- where a problem goes on the page ---
 
 

@@ -16,10 +16,10 @@ from typing import Any, Literal
 
 from app.attempts.order import Order, option_order, to_canonical, to_shown
 from app.bank.checks import from_run
-from app.bank.grading import Grade, grade
+from app.bank.grading import Grade, grade, letter
 from app.bank.loader import content_hash
 from app.bank.schema import AnyQuestion, ChoiceQuestion, CodeQuestion, Numeric, ShortText
-from app.bank.variants import VariantError, answer_of, check_code, draw, fill
+from app.bank.variants import VariantError, check_code, draw, variant_of
 from app.bank.variants import format_answer as format_computed
 from app.core.errors import AnswerFormatError, AppError
 from app.questions.schemas import QuestionForPractice, Solution
@@ -128,7 +128,7 @@ async def _variant(
     if refusal is not None:
         raise refusal
     result = await runner.run(RunRequest(code=check_code(question, values), kind="check"))
-    return fill(question, values, answer_of(question, from_run(result)))
+    return variant_of(question, values, from_run(result))
 
 
 def _unavailable(exc: Exception) -> str:
@@ -172,7 +172,7 @@ def _as_given(question: AnyQuestion, text: str) -> Any:
 def _correct_input(question: AnyQuestion, order: Order | None) -> list[str]:
     """What a learner who knows the answer types or ticks."""
     if isinstance(question, ChoiceQuestion):
-        given = [chr(ord("A") + i) for i in sorted(question.correct_indexes())]
+        given = [letter(i) for i in sorted(question.correct_indexes())]
         return list(to_shown(given, order))
     if isinstance(question, CodeQuestion):
         return [question.solution_code]

@@ -93,12 +93,17 @@ def fill(question: AnyQuestion, values: dict[str, int], answer: list[int] | floa
     return QuestionAdapter.validate_python(data)
 
 
+def variant_of(question: AnyQuestion, values: dict[str, int], seen: Observation) -> AnyQuestion:
+    """The variant for `values`, its answer taken from what its check's run left (`seen`)."""
+    return fill(question, values, answer_of(question, seen))
+
+
 def variant_problem(
     question: AnyQuestion, seed: int, values: dict[str, int], seen: Observation
 ) -> str | None:
     """Why one variant cannot be built from its check's run, or None when it can."""
     try:
-        fill(question, values, answer_of(question, seen))
+        variant_of(question, values, seen)
     except (VariantError, ValidationError) as exc:
         return f"variant {seed} ({describe(values)}): {exc}"
     return None

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.bank.checks import from_run
 from app.bank.loader import data_hash
 from app.bank.schema import AnyQuestion, QuestionAdapter
-from app.bank.variants import VariantError, answer_of, check_code, describe, fill, seeds
+from app.bank.variants import VariantError, check_code, describe, seeds, variant_of
 from app.core.db import Database
 from app.core.errors import AppError
 from app.questions.catalog import Catalog, CatalogQuestion
@@ -133,7 +133,7 @@ async def _compute(
     try:
         async with gate:
             result = await runner.run(request)
-        return (slug, seed), fill(template, values, answer_of(template, from_run(result)))
+        return (slug, seed), variant_of(template, values, from_run(result))
     except (AppError, VariantError) as exc:
         log.warning("question %s, variant %d (%s): %s", slug, seed, describe(values), exc)
         return (slug, seed), None

@@ -39,10 +39,6 @@ def module(name: str) -> ModuleType:
         raise FormatError(f"the format {name!r} is not available in this version") from None
 
 
-def can_import(name: str) -> bool:
-    return hasattr(module(name), "parse")
-
-
 def parse(name: str, data: bytes) -> Parsed:
     """Read an upload in format `name`; UnsafeFileError (safety) when it cannot be read."""
     found = module(name)
