@@ -1,25 +1,33 @@
 """Every table, imported in one place for Alembic and the test fixtures."""
 
+from app.assignments.models import Assignment
 from app.attempts.models import Answer, QuizSession
 from app.core.db import Base
 from app.courses.models import Course, CourseStaff, Enrolment, StaffInvite
+from app.gradebook.models import AuditEntry, GradeOverride
 from app.lab.models import LabRun
 from app.learners.models import AccountSession, Learner, PasswordReset, User
 from app.questions.models import QuestionRow, QuestionVersion, TopicRow, Verification
+from app.reports.models import ProblemReport, ReportMessage
 
 __all__ = [
     "AccountSession",
     "Answer",
+    "Assignment",
+    "AuditEntry",
     "Base",
     "Course",
     "CourseStaff",
     "Enrolment",
+    "GradeOverride",
     "LabRun",
     "Learner",
     "PasswordReset",
+    "ProblemReport",
     "QuestionRow",
     "QuestionVersion",
     "QuizSession",
+    "ReportMessage",
     "StaffInvite",
     "TopicRow",
     "User",

@@ -15,6 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.accounts import api as accounts_api
 from app.accounts import pages as accounts_pages
+from app.assignments import api as assignments_api
+from app.assignments import pages as assignments_pages
 from app.attempts import api as attempts_api
 from app.attempts import pages as attempts_pages
 from app.authoring import api as authoring_api
@@ -32,6 +34,8 @@ from app.core.routing import UnitOfWorkRoute
 from app.core.templating import templates
 from app.courses import api as courses_api
 from app.courses import pages as courses_pages
+from app.gradebook import api as gradebook_api
+from app.gradebook import pages as gradebook_pages
 from app.home import pages as home_pages
 from app.instructors import api as instructors_api
 from app.lab import api as lab_api
@@ -43,9 +47,13 @@ from app.progress import api as progress_api
 from app.progress import pages as progress_pages
 from app.questions import api as questions_api
 from app.questions import pages as questions_pages
+from app.reports import api as reports_api
+from app.reports import pages as reports_pages
 from app.runner.client import RunnerState
 from app.runner.protocol import WARMING_RETRY_SECONDS
 from app.runs import api as runs_api
+from app.statistics import api as statistics_api
+from app.statistics import pages as statistics_pages
 from app.study import api as study_api
 from app.study import pages as study_pages
 
@@ -68,6 +76,10 @@ API_ROUTERS: list[tuple[APIRouter, Access, tuple[int, ...]]] = [
     (courses_api.router, "account", (403, 409)),  # course roles: app.courses.permissions
     (authoring_api.router, "account", (403, 409, 503)),  # course banks; verify runs torch
     (transfer_api.router, "account", (403, 409, 413)),  # course banks in and out of files
+    (assignments_api.router, "account", (403, 409)),  # set by staff, attempted by learners
+    (gradebook_api.router, "account", (403, 409)),
+    (statistics_api.router, "account", (403,)),
+    (reports_api.router, "learner", (403, 409)),  # learners report; staff answer
     (instructors_api.router, "admin", (503,)),
 ]
 PAGE_ROUTERS = [
@@ -85,6 +97,10 @@ PAGE_ROUTERS = [
         authoring_practice_pages,
         transfer_pages,
         authoring_pages,
+        assignments_pages,
+        gradebook_pages,
+        statistics_pages,
+        reports_pages,
     )
 ]
 

@@ -102,7 +102,7 @@ def revealed_solution(
 
 def _solution(db: Session, catalog: Catalog, session: SessionRecord, position: int) -> Solution:
     version_id = version_at(session, position)
-    order = option_order(catalog.version(db, version_id), session.public_id, position)
+    order = option_order(catalog.version(db, version_id), session.option_seed, position)
     return solution_in_order(catalog.view(db, version_id, solution), order)
 
 

@@ -23,9 +23,13 @@ from app.core.db import Base, utcnow
 
 
 class QuizSession(Base):
-    """One sitting: a practice run over a filtered list, or a drawn test."""
+    """One sitting: a practice run over a filtered list, or a test (an assignment's attempt)."""
 
     __tablename__ = "quiz_sessions"
+    __table_args__ = (
+        # Two tabs starting an attempt at once make one (app.assignments.service).
+        UniqueConstraint("assignment_id", "learner_id", "attempt", name="uq_quiz_sessions_attempt"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(
@@ -40,6 +44,13 @@ class QuizSession(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     score: Mapped[float | None] = mapped_column(Float)
+    # A test is an attempt at an assignment (a shipped topic's Test mode is its default one).
+    assignment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    attempt: Mapped[int | None] = mapped_column(Integer)  # 1, 2... per learner and assignment
+    # When the server ends it: the time limit, or the close date, whichever comes first.
+    deadline_at: Mapped[datetime | None]
 
 
 class Answer(Base):

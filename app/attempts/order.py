@@ -19,9 +19,10 @@ from app.bank.schema import AnyQuestion, ChoiceQuestion
 Order = tuple[int, ...]  # the file's option indexes, in the order shown
 
 
-def option_order(question: AnyQuestion, session_id: str, position: int) -> Order | None:
-    """None: no options, or the file's order pinned."""
-    if not isinstance(question, ChoiceQuestion) or not question.shuffle:
+def option_order(question: AnyQuestion, session_id: str | None, position: int) -> Order | None:
+    """None: no options, the file's order pinned, or no `session_id` (an assignment that
+    does not shuffle options)."""
+    if not isinstance(question, ChoiceQuestion) or not question.shuffle or session_id is None:
         return None
     seed = hashlib.sha256(f"{session_id}/{position}".encode()).digest()
     order = list(range(len(question.options)))

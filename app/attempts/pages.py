@@ -12,8 +12,8 @@ from pydantic import BaseModel, field_validator
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
+from app.assignments.rules import default_test
 from app.attempts import answering, code_runs, help, results, service, summary
-from app.attempts.drawing import TEST_MIX
 from app.attempts.records import SessionRecord, get_session
 from app.attempts.schemas import AnswerIn, PracticeFeedback, StartSession, TestAck
 from app.bank.grading import format_answer
@@ -377,7 +377,7 @@ def practice_summary_page(
 @router.get("/topics/{slug}/test")
 def test_start_page(slug: Slug, request: Request, catalog: CatalogDep) -> Response:
     topic = catalog.topic(slug)
-    context = {"topic": topic_summary(topic), "mix": TEST_MIX}
+    context = {"topic": topic_summary(topic), "rules": default_test(slug)}
     return render_page(request, "attempts/test_start.html", context)
 
 

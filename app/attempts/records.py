@@ -6,10 +6,12 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from app.attempts.models import QuizSession
+from app.assignments.rules import GRACE
+from app.attempts.models import Answer, QuizSession
+from app.core.db import as_utc, utcnow
 from app.core.errors import NotFoundError
 from app.learners.models import Learner
 
@@ -29,6 +31,15 @@ class SessionRecord:
     started_at: datetime
     finished_at: datetime | None
     score: float | None
+    assignment_id: int | None
+    attempt: int | None
+    deadline_at: datetime | None
+
+    @property
+    def option_seed(self) -> str | None:
+        """What orders a choice question's options (app.attempts.order): the session's id, or
+        None where its assignment shows them in the file's order."""
+        return None if self.filters.get("shuffle_options") is False else self.public_id
 
     @classmethod
     def of(cls, row: Any) -> SessionRecord:
@@ -62,11 +73,43 @@ def get_session(db: Session, learner_public_id: str, public_id: str) -> SessionR
     if row is None:
         raise NotFoundError(f"no session '{public_id}'", field="session")
     record = SessionRecord.of(row)
+    if time_is_up(record):
+        # Time ran out with the attempt open: it counts as submitted at its deadline.
+        assert record.deadline_at is not None
+        record = submit(db, record, as_utc(record.deadline_at))
     if record.mode == "practice":
         if len(_PRACTICE_SESSIONS) >= _PRACTICE_SESSIONS_MAX:
             _PRACTICE_SESSIONS.clear()
         _PRACTICE_SESSIONS[key] = record
     return record
+
+
+def percent_of(points: float, total: int) -> float:
+    """A test's score in percent, from its answers' points (each question is worth 1)."""
+    return round(100 * points / total, 1) if total else 0.0
+
+
+def submit(db: Session, session: SessionRecord, at: datetime) -> SessionRecord:
+    """Mark a test submitted at `at`, with its score: once, whichever tab or process asks
+    first (the others find it submitted). Reads only the stored answers' points."""
+    points = db.scalar(
+        select(func.coalesce(func.sum(Answer.score), 0.0)).where(
+            Answer.session_id == session.id, Answer.slot.is_not(None)
+        )
+    )
+    db.execute(
+        update(QuizSession)
+        .where(QuizSession.id == session.id, QuizSession.finished_at.is_(None))
+        .values(finished_at=at, score=percent_of(points or 0.0, len(session.version_ids)))
+    )
+    return reload_session(db, session.id)
+
+
+def time_is_up(session: SessionRecord, now: datetime | None = None) -> bool:
+    """Whether an open attempt's deadline, and the grace for an answer in flight, are past."""
+    if session.finished_at is not None or session.deadline_at is None:
+        return False
+    return (now or utcnow()) > as_utc(session.deadline_at) + GRACE
 
 
 def reload_session(db: Session, session_id: int) -> SessionRecord:

@@ -3,12 +3,13 @@ of every question in the order and letters the learner saw."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
-from app.attempts.models import Answer, QuizSession
+from app.attempts.models import Answer
 from app.attempts.order import Order, option_order, to_shown
-from app.attempts.records import SessionRecord, reload_session
+from app.attempts.records import SessionRecord, percent_of, submit
 from app.attempts.schemas import DifficultyScore, ReviewItem, TestResult
 from app.attempts.service import session_view, test_answers
 from app.bank.schema import AnyQuestion, Difficulty
@@ -24,20 +25,16 @@ from app.questions.service import (
 )
 
 
-def finish_test(db: Session, catalog: Catalog, session: SessionRecord) -> TestResult:
-    """Idempotent: finishing twice (two tabs, even at once) returns the same result."""
+def finish_test(
+    db: Session, catalog: Catalog, session: SessionRecord, *, at: datetime | None = None
+) -> TestResult:
+    """Idempotent: finishing twice (two tabs, even at once) returns the same result. `at`:
+    when it counts as submitted (an attempt whose time ran out: its deadline)."""
     if session.mode != "test":
         raise ConflictError("only a test session can be finished")
     if session.finished_at is None:
-        db.execute(
-            update(QuizSession)
-            .where(QuizSession.id == session.id, QuizSession.finished_at.is_(None))
-            .values(finished_at=utcnow())
-        )
-        session = reload_session(db, session.id)
-    result = test_result(db, catalog, session)
-    db.execute(update(QuizSession).where(QuizSession.id == session.id).values(score=result.percent))
-    return result
+        session = submit(db, session, at or utcnow())
+    return test_result(db, catalog, session)
 
 
 def test_result(db: Session, catalog: Catalog, session: SessionRecord) -> TestResult:
@@ -56,14 +53,14 @@ def test_result(db: Session, catalog: Catalog, session: SessionRecord) -> TestRe
         if answer is not None:
             level.points += answer.score
             level.correct += int(answer.correct)
-        order = option_order(question, session.public_id, position)
+        order = option_order(question, session.option_seed, position)
         review.append(_review_item(position, question, answer, order))
     for level in levels.values():
         level.points = round(level.points, 2)
     points = round(sum(level.points for level in levels.values()), 2)
     return TestResult(
         session=session_view(db, catalog, session),
-        percent=round(100 * points / len(questions), 1),
+        percent=percent_of(points, len(questions)),
         points=points,
         max_points=len(questions),
         correct_count=sum(level.correct for level in levels.values()),

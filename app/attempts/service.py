@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.orm import Session
 
+from app.assignments import service as assignments
 from app.attempts import help
-from app.attempts.drawing import draw_test, just_met, practice_order
+from app.attempts.drawing import practice_order
 from app.attempts.history import GradedAnswer, graded_answers, latest_wrong
 from app.attempts.models import Answer, Flag, QuizSession
 from app.attempts.order import Order, option_order, to_canonical, to_shown
@@ -43,12 +44,11 @@ def start_session(
     db: Session, catalog: Catalog, learner: Learner, request: StartSession, *, rng: random.Random
 ) -> SessionRecord:
     topic = catalog.topic(request.topic)
-    filters: dict[str, object] = {}
-    history = graded_answers(db, learner.id, topic)
     if request.mode == "test":
-        chosen = draw_test(topic, rng, avoid=just_met(history, utcnow()))
-    else:
-        chosen, filters = _practice_questions(catalog, topic, request, history, rng)
+        assignment = assignments.default_assignment(db, topic)
+        return assignments.start_attempt(db, catalog, assignment, learner, rng=rng)
+    history = graded_answers(db, learner.id, topic)
+    chosen, filters = _practice_questions(catalog, topic, request, history, rng)
     if not chosen:
         raise AppError("no questions match these filters", field="filters")
     session = QuizSession(
@@ -177,7 +177,7 @@ def _order(
     db: Session, catalog: Catalog, session: SessionRecord, position: int, version_id: int
 ) -> Order | None:
     """This attempt's order of the question's options (app.attempts.order)."""
-    return option_order(catalog.version(db, version_id), session.public_id, position)
+    return option_order(catalog.version(db, version_id), session.option_seed, position)
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,7 @@ def submit_answer(
     if isinstance(question, CodeQuestion):
         return CodeToRun(question, code_answer(question, body.answer), version_id)
     # Graded by option identity: the letters as this attempt shows them, turned into the file's.
-    order = option_order(question, session.public_id, body.position)
+    order = option_order(question, session.option_seed, body.position)
     result = grade(question, to_canonical(body.answer, order))  # malformed: raises, stores nothing
     return record_answer(db, catalog, session, body, version_id, result)
 
@@ -309,7 +309,7 @@ def _practice_feedback(
 ) -> PracticeFeedback:
     """Everything in the letters this attempt shows; `result` holds the file's."""
     question = catalog.version(db, version_id)
-    order = option_order(question, session.public_id, position)
+    order = option_order(question, session.option_seed, position)
     given = to_shown(result.given, order)
     explanation = None
     if help.solution_shown(db, question, session.id, position, correct=result.correct):

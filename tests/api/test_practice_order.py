@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.testclient import TestClient
 
-from app.attempts.drawing import TEST_MIX, draw_test, just_met, practice_order
+from app.assignments.drawing import draw_questions, pool_of
+from app.assignments.rules import default_test
+from app.attempts.drawing import just_met, practice_order
 from app.attempts.history import GradedAnswer
 from tests.api.test_sessions_api import bank_question, question_at, right_answer, start
 
@@ -69,17 +71,20 @@ def test_the_order_puts_unanswered_and_wrong_first_then_right_longest_ago_first(
 def test_a_test_draws_what_was_just_practised_only_when_it_must(client: TestClient) -> None:
     topic = client.app.state.catalog.topic("birnn")  # type: ignore[attr-defined]
     easy = [q for q in topic.questions if q.difficulty.value == "easy"]
-    practised = {q.slug for q in easy[: -TEST_MIX[easy[0].difficulty]]}  # leave exactly enough
+    rules = default_test("birnn")
+    easy_count = next(d.count for d in rules.draws if d.difficulty == easy[0].difficulty)
+    practised = {q.slug for q in easy[:-easy_count]}  # leave exactly enough
     history = [answered(slug, True, 30) for slug in practised]
     avoid = just_met(history, NOW)
     assert avoid == practised
+    pool = pool_of([topic])
     for seed in range(20):
-        drawn = draw_test(topic, random.Random(seed), avoid)
-        assert len(drawn) == sum(TEST_MIX.values())
+        drawn = draw_questions(pool, rules, random.Random(seed), avoid=avoid)
+        assert len(drawn) == rules.size
         assert not {q.slug for q in drawn} & practised
     everything = {q.slug for q in topic.questions}
-    forced = draw_test(topic, random.Random(1), everything)  # nothing fresh: still a full test
-    assert len(forced) == sum(TEST_MIX.values())
+    forced = draw_questions(pool, rules, random.Random(1), avoid=everything)
+    assert len(forced) == rules.size  # nothing fresh: still a full test
 
 
 def test_only_recent_practice_counts_as_just_met() -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app.attempts.drawing import TEST_MIX, draw_test
+from app.assignments.drawing import draw_questions, pool_of
+from app.assignments.rules import default_test
 from app.bank.loader import LoadedTopic, load_bank
 from app.questions.catalog import CatalogQuestion, CatalogTopic
 
@@ -57,11 +58,11 @@ def test_a_drawn_test_rarely_holds_more_than_two_state_layout_questions(
     topic: LoadedTopic,
 ) -> None:
     rule = set(tagged(topic))
-    catalog = catalog_topic(topic)
+    pool, rules = pool_of([catalog_topic(topic)]), default_test(topic.slug)
     crowded = 0
     for seed in range(DRAWS):
-        drawn = draw_test(catalog, random.Random(seed))
-        assert len(drawn) == sum(TEST_MIX.values())
+        drawn = draw_questions(pool, rules, random.Random(seed))
+        assert len(drawn) == rules.size
         crowded += len({q.slug for q in drawn} & rule) > 2
     assert crowded / DRAWS <= MOST_CROWDED_SHARE, (
         f"{crowded} of {DRAWS} drawn tests hold three or more of {sorted(rule)}"

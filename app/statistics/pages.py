@@ -1,0 +1,9 @@
+"""Item statistics pages: an assignment's figures and plots, a course's flags."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.core.routing import UnitOfWorkRoute
+
+router = APIRouter(tags=["statistics"], route_class=UnitOfWorkRoute)
