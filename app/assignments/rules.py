@@ -159,3 +159,13 @@ def review_visible(rules: AssignmentRules, now: datetime) -> bool:
     if rules.feedback == "after_close":
         return rules.closes_at is not None and now >= rules.closes_at
     return False
+
+
+def review_note(rules: AssignmentRules, now: datetime) -> str | None:
+    """Why the review is withheld now, in words; None when it shows."""
+    if review_visible(rules, now):
+        return None
+    if rules.feedback == "after_close" and rules.closes_at is not None:
+        when = rules.closes_at.isoformat(timespec="minutes")
+        return f"Answers and solutions show once the assignment closes, at {when} UTC."
+    return "This assignment does not show answers or solutions."

@@ -12,6 +12,7 @@ from pydantic import BaseModel, field_validator
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
+from app.assignments import service as assignments
 from app.assignments.rules import default_test
 from app.attempts import answering, code_runs, help, results, service, summary
 from app.attempts.records import SessionRecord, get_session
@@ -423,7 +424,19 @@ def test_page(
         return _redirect(request, "test_result_page", session_id=session_id)
     context = _test_context(db, catalog, session, position)
     context.update(saved_position=saved, runner_note=runner_state.note())
+    context["saved_verdict"] = saved and _verdict(db, session, saved)
     return render_page(request, "attempts/test.html", context)
+
+
+def _verdict(db: Session, session: SessionRecord, position: int) -> str | None:
+    """A saved answer's grading in words, where the assignment gives feedback immediately."""
+    rules = assignments.session_rules(db, session)
+    answer = service.test_answers(db, session).get(position)
+    if rules is None or rules.feedback != "immediately" or answer is None:
+        return None
+    if answer.correct:
+        return "correct"
+    return "partly correct" if answer.score > 0 else "incorrect"
 
 
 @router.post("/tests/{session_id}/{position:int}", dependencies=[CsrfProtected])
@@ -539,8 +552,11 @@ def test_result_page(
     if session.finished_at is None:
         return _redirect(request, "test_page", session_id=session_id, position=1)
     result = results.test_result(db, catalog, session)
+    aid = result.session.assignment
+    course_work = aid is not None and not assignments.is_default(db, session)
     context = {
         "result": result,
         "topic": topic_summary(catalog.session_topic(result.session.topic)),
+        "assignment_url": f"/assignments/{aid}" if course_work else None,
     }
     return render_page(request, "attempts/result.html", context)

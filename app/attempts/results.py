@@ -7,13 +7,15 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from app.assignments import rules as rules_
+from app.assignments import service as assignments
 from app.attempts.models import Answer
 from app.attempts.order import Order, option_order, to_shown
 from app.attempts.records import SessionRecord, percent_of, submit
 from app.attempts.schemas import DifficultyScore, ReviewItem, TestResult
 from app.attempts.service import session_view, test_answers
 from app.bank.schema import AnyQuestion, Difficulty
-from app.core.db import utcnow
+from app.core.db import as_utc, utcnow
 from app.core.errors import ConflictError
 from app.questions.catalog import Catalog
 from app.questions.service import (
@@ -37,9 +39,15 @@ def finish_test(
     return test_result(db, catalog, session)
 
 
-def test_result(db: Session, catalog: Catalog, session: SessionRecord) -> TestResult:
+def test_result(
+    db: Session, catalog: Catalog, session: SessionRecord, *, staff: bool = False
+) -> TestResult:
+    """The score, and the review unless the assignment withholds it now (`staff` see it
+    whatever the assignment says)."""
     if session.mode != "test" or session.finished_at is None:
         raise ConflictError("the result is shown once the test is finished")
+    rules = assignments.session_rules(db, session)
+    submitted, now = as_utc(session.finished_at), utcnow()
     by_slot = test_answers(db, session)
     questions = catalog.versions(db, session.version_ids)
     review, levels = (
@@ -58,14 +66,20 @@ def test_result(db: Session, catalog: Catalog, session: SessionRecord) -> TestRe
     for level in levels.values():
         level.points = round(level.points, 2)
     points = round(sum(level.points for level in levels.values()), 2)
+    percent = percent_of(points, len(questions))
+    shown = staff or rules is None or rules_.review_visible(rules, now)
     return TestResult(
         session=session_view(db, catalog, session),
-        percent=percent_of(points, len(questions)),
+        percent=percent,
+        grade=rules_.grade_percent(rules, percent, submitted) if rules else percent,
+        late=rules is not None and rules_.is_late(rules, submitted),
+        review_shown=shown,
+        review_note=None if shown or rules is None else rules_.review_note(rules, now),
         points=points,
         max_points=len(questions),
         correct_count=sum(level.correct for level in levels.values()),
         by_difficulty=levels,
-        review=review,
+        review=review if shown else [],
     )
 
 

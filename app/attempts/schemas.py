@@ -65,6 +65,16 @@ class SessionView(BaseModel):
     elapsed_seconds: int
     answered_positions: list[int]
     flagged_positions: list[int] = Field(description="Tests: questions marked to revisit.")
+    assignment: str | None = Field(
+        default=None, description="Tests: the assignment this is an attempt at (its id)."
+    )
+    attempt: int | None = Field(default=None, description="Tests: 1 for the first attempt...")
+    deadline_at: datetime | None = Field(
+        default=None,
+        description="Tests: when the server submits the attempt by itself (time limit or "
+        "close date); answers after it are refused with 409.",
+    )
+    seconds_left: int | None = Field(default=None, description="Until `deadline_at`, if any.")
 
 
 class PracticeFeedback(BaseModel):
@@ -101,6 +111,12 @@ class TestAck(BaseModel):
     saved: bool = True
     answered_count: int
     total: int
+    correct: bool | None = Field(
+        default=None, description="Only where the assignment gives feedback immediately."
+    )
+    score: float | None = Field(
+        default=None, description="Only where the assignment gives feedback immediately."
+    )
 
 
 class DifficultyScore(BaseModel):
@@ -125,6 +141,13 @@ class TestResult(BaseModel):
     max_points: int
     correct_count: int
     by_difficulty: dict[str, DifficultyScore]
+    grade: float = Field(description="The percent that counts: less a late penalty, if any.")
+    late: bool = Field(description="Submitted after the assignment's close date.")
+    review_shown: bool = Field(
+        description="False while the assignment withholds answers and solutions: `review` is "
+        "then empty and `review_note` says when they show."
+    )
+    review_note: str | None = None
     review: list[ReviewItem]
 
 

@@ -113,7 +113,12 @@ def test_answers(db: Session, session: SessionRecord) -> dict[int, Answer]:
 
 
 def session_view(db: Session, catalog: Catalog, session: SessionRecord) -> SessionView:
-    end = as_utc(session.finished_at) if session.finished_at else utcnow()
+    now = utcnow()
+    end = as_utc(session.finished_at) if session.finished_at else now
+    deadline = as_utc(session.deadline_at) if session.deadline_at else None
+    left = None
+    if deadline is not None and session.finished_at is None:
+        left = max(0, int((deadline - now).total_seconds()))
     return SessionView(
         id=session.public_id,
         mode=session.mode,
@@ -125,6 +130,12 @@ def session_view(db: Session, catalog: Catalog, session: SessionRecord) -> Sessi
         elapsed_seconds=int((end - as_utc(session.started_at)).total_seconds()),
         answered_positions=_answered_positions(db, session),
         flagged_positions=flagged_positions(db, session),
+        assignment=assignments.public_id_of(db, session.assignment_id)
+        if session.assignment_id
+        else None,
+        attempt=session.attempt,
+        deadline_at=deadline,
+        seconds_left=left,
     )
 
 
@@ -198,6 +209,8 @@ def question_to_answer(
 ) -> tuple[int, AnyQuestion]:
     version_id = version_at(session, position)
     if session.finished_at is not None:
+        if session.deadline_at is not None and session.finished_at == session.deadline_at:
+            raise FinishedError("time is up: the attempt was submitted at its deadline")
         raise FinishedError("this test is finished; start a new one to answer again")
     return version_id, catalog.version(db, version_id)
 
@@ -269,7 +282,15 @@ def record_answer(
         )
     _save_test_answer(db, session, body.position, version_id, values)
     answered = len(test_answers(db, session))
-    return TestAck(position=body.position, answered_count=answered, total=len(session.version_ids))
+    rules = assignments.session_rules(db, session)
+    right_away = rules is not None and rules.feedback == "immediately"
+    return TestAck(
+        position=body.position,
+        answered_count=answered,
+        total=len(session.version_ids),
+        correct=result.correct if right_away else None,
+        score=result.score if right_away else None,
+    )
 
 
 def _save_test_answer(

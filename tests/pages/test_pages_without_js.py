@@ -196,7 +196,8 @@ def test_moving_through_a_test_does_not_save_untouched_starter_code(client: Test
             question = bank_question(client, page.text)
             if isinstance(question, CodeQuestion):
                 break
-        else:
+        else:  # finished, so the next start draws anew (an open test is resumed)
+            client.post(f"{base}/finish", data={"csrf_token": csrf(page.text)})
             continue
         form = {"csrf_token": csrf(page.text), "go": "next"}
         as_sent = question.starter.replace("\n", "\r\n")  # a browser sends CRLF line breaks
