@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from app.assignments import rules as rules_
@@ -205,10 +205,19 @@ def expire(db: Session, sessions: list[QuizSession], now: datetime) -> int:
 
 def expire_assignment(db: Session, assignment: Assignment) -> int:
     """Before reading an assignment's results: submit its attempts whose time is up."""
+    return _expire_where(db, QuizSession.assignment_id == assignment.id)
+
+
+def expire_learner(db: Session, learner_id: int) -> int:
+    """Before listing a learner's sessions: submit their attempts whose time is up."""
+    return _expire_where(db, QuizSession.learner_id == learner_id)
+
+
+def _expire_where(db: Session, *where: ColumnElement[bool]) -> int:
     now = utcnow()
     overdue = db.scalars(
         select(QuizSession).where(
-            QuizSession.assignment_id == assignment.id,
+            *where,
             QuizSession.finished_at.is_(None),
             QuizSession.deadline_at <= now - rules_.GRACE,
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.assignments import service as assignments
 from app.attempts.history import graded_answers
 from app.attempts.models import Answer, QuizSession
 from app.attempts.records import SessionRecord
@@ -60,6 +61,8 @@ def learner_sessions(
     """Newest first. `finished` applies to tests (practice is never finished)."""
     if learner_id is None:
         return []
+    if assignments.expire_learner(db, learner_id):
+        db.expire_all()  # read the attempts just submitted afresh
     query = select(QuizSession).where(QuizSession.learner_id == learner_id)
     if topic is not None:
         query = query.where(QuizSession.topic_id == catalog.topic(topic).id)

@@ -20,7 +20,7 @@ from app.attempts import results
 from app.attempts.models import QuizSession
 from app.attempts.records import get_session
 from app.bank.schema import ChoiceQuestion
-from app.core.db import utcnow
+from app.core.db import add_once, utcnow
 from app.learners.models import Learner
 from app.questions.catalog import Catalog
 from tests.api.test_sessions_api import bank_question, question_at, right_answer, wrong_answer
@@ -204,3 +204,32 @@ def test_the_shipped_test_is_an_attempt_at_its_topics_one_default_assignment(
     assert second["assignment"] == first["assignment"] and second["attempt"] == 2
     defaults = db.scalars(select(Assignment).where(Assignment.is_default)).all()
     assert [a.public_id for a in defaults] == [first["assignment"]]
+
+
+def test_a_learners_list_shows_an_attempt_whose_time_ran_out_as_submitted(
+    app: FastAPI, db: Session, group: Class
+) -> None:
+    catalog = app.state.catalog
+    assignment = make_assignment(db, catalog, group.course, time_limit_minutes=1)
+    learner, visitor = learner_and_client(app, db, group)
+    session = attempt(db, catalog, assignment, learner, now=utcnow() - timedelta(hours=1))
+    listed = visitor.client.get("/api/v1/sessions", params={"mode": "test"}).json()["items"]
+    assert [(s["id"], s["finished_at"] is not None) for s in listed] == [(session.public_id, True)]
+
+
+def test_the_database_keeps_one_attempt_per_number_whatever_the_race(
+    app: FastAPI, db: Session, group: Class
+) -> None:
+    catalog = app.state.catalog
+    assignment = make_assignment(db, catalog, group.course)
+    learner, _ = learner_and_client(app, db, group)
+    first = attempt(db, catalog, assignment, learner)
+    twin = QuizSession(
+        learner_id=learner.id,
+        topic_id=first.topic_id,
+        mode="test",
+        version_ids=first.version_ids,
+        assignment_id=assignment.id,
+        attempt=first.attempt,  # what a second tab's insert would hold
+    )
+    assert add_once(db, twin) is False
