@@ -233,3 +233,26 @@ def test_the_database_keeps_one_attempt_per_number_whatever_the_race(
         attempt=first.attempt,  # what a second tab's insert would hold
     )
     assert add_once(db, twin) is False
+
+
+def test_the_test_page_shows_the_time_left_and_an_immediate_verdict_in_words(
+    app: FastAPI, db: Session, group: Class
+) -> None:
+    catalog = app.state.catalog
+    assignment = make_assignment(
+        db,
+        catalog,
+        group.course,
+        questions=choice_refs(catalog, 2),
+        draws=[],
+        time_limit_minutes=30,
+        feedback="immediately",
+    )
+    learner, visitor = learner_and_client(app, db, group)
+    session = attempt(db, catalog, assignment, learner)
+    page = visitor.client.get(f"/tests/{session.public_id}/1")
+    assert "Time left: <span" in page.text and "submitted by itself at" in page.text
+    question = bank_question(visitor.client, page.text)
+    form = {"answer": right_answer(question), "go": "next"}
+    saved = visitor.form(f"/tests/{session.public_id}/1", form, follow_redirects=True)
+    assert "Your answer to question 1 is saved: correct." in saved.text

@@ -19,10 +19,14 @@ from starlette.testclient import TestClient
 
 from app.accounts.passwords import hash_password
 from app.accounts.service import account_learner, start_session
+from app.assignments.models import Assignment
+from app.attempts.models import Answer, QuizSession
 from app.courses.models import Course, CourseStaff, Enrolment, StaffInvite
+from app.gradebook.models import AuditEntry, GradeOverride
 from app.learners.identity import ACCOUNT_COOKIE, COOKIE
 from app.learners.models import User
 from app.questions.models import QuestionRow, QuestionVersion, Verification
+from app.reports.models import ProblemReport, ReportMessage
 
 PASSWORD = "a long enough password"
 
@@ -84,7 +88,26 @@ def course_state(db: Session) -> list[tuple[Any, ...]]:
         columns = table.__table__.columns
         for row in db.scalars(select(table).order_by(*columns)):
             rows.append((table.__name__, *(getattr(row, c.key) for c in columns)))
-    return rows + course_bank_state(db)
+    return rows + course_bank_state(db) + course_work_state(db)
+
+
+def course_work_state(db: Session) -> list[tuple[Any, ...]]:
+    """Every row of what courses set and record: assignments, their attempts and answers,
+    grade overrides, the audit log, problem reports and their threads; in key order."""
+    rows: list[tuple[Any, ...]] = []
+    for table in (
+        Assignment,
+        QuizSession,
+        Answer,
+        GradeOverride,
+        AuditEntry,
+        ProblemReport,
+        ReportMessage,
+    ):
+        mapped = table.__table__
+        for row in db.scalars(select(table).order_by(*mapped.primary_key.columns)):
+            rows.append((table.__name__, *(getattr(row, c.key) for c in mapped.columns)))
+    return rows
 
 
 def course_bank_state(db: Session) -> list[tuple[Any, ...]]:
