@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.bank.schema import Difficulty
 from app.core.bounds import SLUG_LENGTH, Slug, Tag
@@ -53,7 +53,7 @@ class AssignmentRules(BaseModel):
 
     sources: list[Slug] = Field(min_length=1, max_length=20, description="Topics to draw from.")
     questions: list[QuestionRef] = Field(default=[], max_length=MAX_QUESTIONS)
-    draws: list[Draw] = Field(default=[], max_length=20)
+    draws: list[Draw] = Field(default=[], max_length=20, validate_default=True)
     top_up_to: int | None = Field(default=None, ge=1, le=MAX_QUESTIONS)
     # Prefer questions the learner has not just met in practice (the shipped topic's test).
     prefer_unseen: bool = False
@@ -69,22 +69,44 @@ class AssignmentRules(BaseModel):
     variant_per_learner: bool = False
     feedback: Feedback = "after_submission"
 
-    @model_validator(mode="after")
-    def _consistent(self) -> AssignmentRules:
-        if not self.questions and not self.draws and self.top_up_to is None:
+    # Each check that spans fields is filed under the field it faults (a form shows it
+    # there): pydantic validates fields in order, so the ones before are in `info.data`.
+    @field_validator("draws")
+    @classmethod
+    def _some_questions(cls, draws: list[Draw], info: ValidationInfo) -> list[Draw]:
+        fixed = info.data.get("questions") or []
+        if not fixed and not draws:
             raise ValueError("name fixed questions or add a draw: the assignment has none")
-        if len(self.questions) + sum(d.count for d in self.draws) > MAX_QUESTIONS:
+        if len(fixed) + sum(d.count for d in draws) > MAX_QUESTIONS:
             raise ValueError(f"an assignment holds at most {MAX_QUESTIONS} questions")
-        if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
+        return draws
+
+    @field_validator("closes_at")
+    @classmethod
+    def _after_opening(cls, closes_at: datetime | None, info: ValidationInfo) -> datetime | None:
+        opens_at = info.data.get("opens_at")
+        if opens_at and closes_at and closes_at <= opens_at:
             raise ValueError("closes_at must come after opens_at")
-        if self.feedback == "after_close" and self.closes_at is None:
+        return closes_at
+
+    @field_validator("late_until")
+    @classmethod
+    def _late_cut_off(cls, late_until: datetime | None, info: ValidationInfo) -> datetime | None:
+        if late_until is None:
+            return None
+        if info.data.get("late") != "penalty":
+            raise ValueError("late_until needs late: penalty")
+        closes_at = info.data.get("closes_at")
+        if closes_at is None or late_until <= closes_at:
+            raise ValueError("late_until must come after closes_at")
+        return late_until
+
+    @field_validator("feedback")
+    @classmethod
+    def _closing_to_show(cls, feedback: Feedback, info: ValidationInfo) -> Feedback:
+        if feedback == "after_close" and info.data.get("closes_at") is None:
             raise ValueError("feedback after_close needs closes_at")
-        if self.late_until is not None:
-            if self.late != "penalty":
-                raise ValueError("late_until needs late: penalty")
-            if self.closes_at is None or self.late_until <= self.closes_at:
-                raise ValueError("late_until must come after closes_at")
-        return self
+        return feedback
 
     @property
     def size(self) -> int:

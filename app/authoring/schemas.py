@@ -113,6 +113,7 @@ class BankItemOut(BaseModel):
     current_version_id: int
     published_version: int | None
     verify: VerifyState = Field(description="The newest version's latest verify.")
+    open_reports: int = Field(description="Learners' problem reports on it with status open.")
 
     @classmethod
     def of(cls, item: BankItem) -> BankItemOut:
@@ -127,6 +128,7 @@ class BankItemOut(BaseModel):
             current_version_id=item.current_version_id,
             published_version=item.published_version,
             verify=item.verify,
+            open_reports=item.open_reports,
         )
 
 

@@ -10,11 +10,11 @@ checks with no transaction open, and records the result in a second (app.core.ro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.authoring import bank
@@ -27,6 +27,7 @@ from app.core.errors import AppError, NotFoundError
 from app.courses.models import Course
 from app.questions.catalog import Catalog
 from app.questions.models import QuestionRow, QuestionVersion, Verification
+from app.reports.models import ProblemReport
 from app.runner.client import OFF_HERE, RunnerClient, RunnerOffError, RunnerState, installed_torch
 
 VerifyState = Literal["passed", "failed", "none"]
@@ -148,6 +149,8 @@ class BankItem:
     current_version: int
     published_version: int | None
     verify: VerifyState  # the newest version's latest verify
+    id: int  # the question's row
+    open_reports: int = 0  # problem reports (app.reports) on any of its versions, still open
 
 
 def _course(db: Session, course_id: int) -> Course:
@@ -195,12 +198,24 @@ def list_questions(
     items = [
         _item(row, version, number, passed) for row, version, number, passed in db.execute(query)
     ]
+    items = _with_open_reports(db, course, items)
     if tag:
         items = [item for item in items if tag in item.tags]
     if text:
         needle = text.casefold()
         items = [i for i in items if needle in i.slug.casefold() or needle in i.prompt.casefold()]
     return items
+
+
+def _with_open_reports(db: Session, course: Course, items: list[BankItem]) -> list[BankItem]:
+    """Each question's open problem reports (app.reports), in one query for the whole list."""
+    rows = db.execute(
+        select(ProblemReport.question_id, func.count())
+        .where(ProblemReport.course_id == course.id, ProblemReport.status == "open")
+        .group_by(ProblemReport.question_id)
+    )
+    counts = {question_id: count for question_id, count in rows}
+    return [replace(item, open_reports=counts.get(item.id, 0)) for item in items]
 
 
 def _filtered(
@@ -234,6 +249,7 @@ def _item(
 ) -> BankItem:
     status = bank.status_of(row)
     return BankItem(
+        id=row.id,
         slug=row.slug,
         type=version.type,
         difficulty=version.difficulty,
