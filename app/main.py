@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from app.accounts.service import SignInLimits
 from app.authoring.practice import load_course_topics
 from app.bank.loader import Bank, load_bank
-from app.core import handlers, security
+from app.core import faults, handlers, security
 from app.core.clients import ClientAddressMiddleware
 from app.core.config import PROJECT_DIR, Settings, get_settings
 from app.core.db import Database, WalCheckpointer, create_db_engine, migrate_database
@@ -34,6 +34,7 @@ from app.learners.sessions import LiveSessions
 from app.questions.catalog import Catalog
 from app.questions.sync import sync_bank
 from app.questions.variants import materialize, without_templates
+from app.reports.automatic import record_error
 from app.routes import include_all
 from app.runner.client import (
     OFF_HERE,
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     security.install(app, settings)
     handlers.register(app)
     include_all(app)
+    faults.on_question_error(record_error)  # a question that fails to grade or render: reported
     app.mount("/static", StaticFiles(directory=PROJECT_DIR / "static"), name="static")
     return app
 

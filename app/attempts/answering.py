@@ -10,6 +10,7 @@ from app.attempts.records import get_session
 from app.attempts.schemas import AnswerIn, PracticeFeedback, TestAck
 from app.bank.grading import Grade, grade_code
 from app.core.db import Database
+from app.core.faults import reporting_errors
 from app.questions.catalog import Catalog
 from app.runner.client import OFF_HERE, RunnerClient, RunnerOffError
 from app.runner.protocol import RunRequest, TestSpec
@@ -39,7 +40,9 @@ async def answer(
     request = RunRequest(
         code=outcome.code, kind="code_test", tests=tests, learner=learner, address=address
     )
-    graded = grade_code(outcome.question, outcome.code, await runner.run(request))
+    run = await runner.run(request)
+    with reporting_errors(database, outcome.version_id, {"code": outcome.code}):
+        graded = grade_code(outcome.question, outcome.code, run)
     return await database.run(
         _record, catalog, learner, session_id, body, outcome.version_id, graded
     )

@@ -27,6 +27,7 @@ from app.bank.grading import Grade, code_answer, grade, unanswered
 from app.bank.schema import AnyQuestion, CodeQuestion
 from app.core.db import add_once, as_utc, utcnow
 from app.core.errors import AppError, ConflictError, NotFoundError
+from app.core.faults import reporting_errors
 from app.learners.models import Learner
 from app.questions.catalog import Catalog, CatalogQuestion, CatalogTopic
 from app.questions.service import (
@@ -165,6 +166,18 @@ def session_question(
 ) -> SessionQuestion:
     version_id = version_at(session, position)
     order = _order(db, catalog, session, position, version_id)
+    with reporting_errors(db, version_id, context="rendering"):
+        return _session_question(db, catalog, session, position, version_id, order)
+
+
+def _session_question(
+    db: Session,
+    catalog: Catalog,
+    session: SessionRecord,
+    position: int,
+    version_id: int,
+    order: Order | None,
+) -> SessionQuestion:
     if session.mode == "test":
         # A test shows its saved answer so a reload loses nothing.
         saved = test_answers(db, session).get(position)
@@ -243,7 +256,8 @@ def submit_answer(
         return CodeToRun(question, code_answer(question, body.answer), version_id)
     # Graded by option identity: the letters as this attempt shows them, turned into the file's.
     order = option_order(question, session.option_seed, body.position)
-    result = grade(question, to_canonical(body.answer, order))  # malformed: raises, stores nothing
+    with reporting_errors(db, version_id, body.answer, context="grading"):
+        result = grade(question, to_canonical(body.answer, order))  # malformed: raises
     return record_answer(db, catalog, session, body, version_id, result)
 
 

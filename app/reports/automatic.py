@@ -3,31 +3,23 @@ question version and exception type (the unique index `uq_problem_reports_except
 `occurrences` counted, reopened if it had been marked fixed.
 
 The request that raised is being rolled back, so the report is written in a transaction of its
-own. `reporting_errors` goes around the grading or rendering of one version:
-
-    with reporting_errors(db, version_id, given, context="grading"):
-        result = grade(question, answer)
-
-A refusal of the learner's input (an AppError, such as a malformed answer) is no fault of the
-question and is not reported, nor is a database error.
+own. `record_error` is registered at start-up with app.core.faults, whose `reporting_errors`
+goes around the grading or rendering of one version.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import case
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.bank.schema import QuestionAdapter
 from app.core.db import Database, transaction, utcnow
-from app.core.errors import AppError
 from app.questions.models import QuestionRow, QuestionVersion
 from app.reports.models import ProblemReport, ReportMessage
 from app.reports.service import rendered, rendered_raw
@@ -129,18 +121,3 @@ def record_error(
         report_exception(lambda: db, version_id, exc, context=context, given=given)
     else:
         report_exception(db, version_id, exc, context=context, given=given)
-
-
-@contextmanager
-def reporting_errors(
-    db: Session | Database, version_id: int, given: Any = None, *, context: str = "grading"
-) -> Iterator[None]:
-    """Record an unexpected exception of the block as the version's exception report (see
-    record_error), then re-raise it."""
-    try:
-        yield
-    except (AppError, SQLAlchemyError):
-        raise
-    except Exception as exc:
-        record_error(db, version_id, exc, context, given)
-        raise

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.errors import AnswerFormatError
 from app.learners.models import User
-from app.reports.automatic import report_exception, reporting_errors
+from app.core.faults import reporting_errors
+from app.reports.automatic import report_exception
 from app.reports.models import ProblemReport, ReportMessage
 from tests.reports.support import staffed_course
 
