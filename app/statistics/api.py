@@ -1,9 +1,33 @@
-"""Item statistics over the API."""
+"""Item statistics over the API: the same figures as the pages (app.statistics.service), as
+JSON. Every figure is {value, n, interval: {low, high} | null}; a value is null for "n/a"."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
+from fastapi import APIRouter, Query
+
+from app.assignments.service import course_assignment
+from app.core.bounds import PublicId
+from app.core.deps import SessionDep
 from app.core.routing import UnitOfWorkRoute
+from app.courses.deps import ResultsViewDep
+from app.statistics.service import AssignmentStatistics, Attempts, assignment_statistics
 
 router = APIRouter(tags=["statistics"], route_class=UnitOfWorkRoute)
+
+
+@router.get(
+    "/courses/{slug}/assignments/{aid}/statistics",
+    summary="An assignment's item statistics, flags included",
+)
+def statistics(
+    db: SessionDep,
+    access: ResultsViewDep,
+    aid: PublicId,
+    attempts: Annotated[
+        Attempts, Query(description="Each learner's first submitted attempt, or all of them.")
+    ] = "first",
+) -> AssignmentStatistics:
+    assignment = course_assignment(db, access.course.id, aid)
+    return assignment_statistics(db, assignment, attempts)

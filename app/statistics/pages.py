@@ -1,9 +1,82 @@
-"""Item statistics pages: an assignment's figures and plots, a course's flags."""
+"""Item statistics pages: an assignment's figures and plots, a course's flags. Thin: the figures
+are app.statistics.service's, the pictures app.statistics.plots'."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from app.assignments.service import course_assignment
+from app.core import markdown
+from app.core.bounds import PublicId
+from app.core.config import PROJECT_DIR
+from app.core.deps import SessionDep
+from app.core.errors import NotFoundError
 from app.core.routing import UnitOfWorkRoute
+from app.core.templating import render_page
+from app.courses.deps import ResultsViewDep
+from app.statistics import plots
+from app.statistics.service import (
+    AssignmentStatistics,
+    Attempts,
+    assignment_statistics,
+    course_statistics,
+)
 
-router = APIRouter(tags=["statistics"], route_class=UnitOfWorkRoute)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
+
+
+def _plots(stats: AssignmentStatistics) -> dict[str, object]:
+    return {
+        "histogram": plots.histogram(stats.percents),
+        "scatter": plots.scatter(
+            [
+                (q.label, q.figures.facility.value, q.figures.discrimination_index.value)
+                for q in stats.questions
+            ]
+        ),
+        # One per question, in the questions' order (None without options).
+        "option_bars": [
+            plots.option_bars(
+                q.label, [(o.letter, o.top_share.value, o.bottom_share.value) for o in q.options]
+            )
+            if q.options
+            else None
+            for q in stats.questions
+        ],
+    }
+
+
+@router.get("/courses/{slug}/assignments/{aid}/statistics")
+def statistics_page(
+    request: Request,
+    db: SessionDep,
+    access: ResultsViewDep,
+    aid: PublicId,
+    attempts: Annotated[Attempts, Query()] = "first",
+) -> Response:
+    assignment = course_assignment(db, access.course.id, aid)
+    stats = assignment_statistics(db, assignment, attempts)
+    context = {"course": access.course, "stats": stats, **_plots(stats)}
+    return render_page(request, "statistics/assignment.html", context)
+
+
+@router.get("/courses/{slug}/statistics")
+def course_statistics_page(request: Request, db: SessionDep, access: ResultsViewDep) -> Response:
+    every = course_statistics(db, access.course.id)
+    context = {"course": access.course, "assignments": every}
+    return render_page(request, "statistics/course.html", context)
+
+
+FORMULAS = PROJECT_DIR / "docs" / "statistics.md"
+
+
+@router.get("/statistics/formulas")
+def formulas_page(request: Request) -> Response:
+    """docs/statistics.md as a page: every formula the statistics pages use."""
+    if not FORMULAS.is_file():
+        raise NotFoundError("the formulas are not part of this installation", field="page")
+    body = markdown.render(FORMULAS.read_text(encoding="utf-8"))
+    return render_page(request, "statistics/formulas.html", {"body": body})

@@ -19,6 +19,9 @@ import yaml
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
+from app.accounts.service import account_learner
+from app.assignments.service import attempts as attempt_records
+from app.attempts import results
 from app.authoring import bank
 from app.bank.schema import QuestionAdapter
 from app.bank.verification.claim import Verification as VerifyResult
@@ -27,6 +30,10 @@ from app.courses import service, staff
 from app.courses.deps import CourseAccessCheck
 from app.courses.models import Course, CourseStaff, Enrolment
 from app.courses.permissions import Permission
+from app.gradebook.models import GradeOverride
+from app.learners.models import User
+from app.reports.models import ProblemReport
+from tests.assignments.support import attempt, make_assignment
 from tests.courses.support import Visitor, anonymous, course_state, make_user, signed_in
 
 QUESTIONS_DIR = Path(__file__).resolve().parents[2] / "questions"
@@ -50,6 +57,9 @@ def _bank_yaml(**changes: Any) -> str:
 
 BANK_YAML_NEW = _bank_yaml(id="matrix-new")
 BANK_YAML_EDITED = _bank_yaml(difficulty="medium")
+ASSIGNMENT_JSON = {"title": "Matrix", "rules": {"sources": ["birnn"], "draws": [{"count": 1}]}}
+ASSIGNMENT_FORM = {"title": "Matrix", "sources": "birnn", "draw-0-count": "1"}
+ASSIGNMENT = "/courses/{slug}/assignments/{aid}"
 
 # (method, path) -> (what it needs, the JSON body or form it is sent with)
 ROUTES: dict[tuple[str, str], tuple[Need, dict[str, Any] | None]] = {
@@ -144,6 +154,58 @@ ROUTES: dict[tuple[str, str], tuple[Need, dict[str, Any] | None]] = {
     ("POST", "/courses/{slug}/bank/{qid}/retire"): ("content:edit", {}),
     ("GET", "/courses/{slug}/bank/{qid}/history"): ("content:view", None),
     ("POST", "/courses/{slug}/bank/{qid}/revert"): ("content:edit", {"number": "1"}),
+    # assignments (app.assignments); {aid}: the world's assignment
+    ("GET", "/api/v1/courses/{slug}/assignments"): ("content:view", None),
+    ("POST", "/api/v1/courses/{slug}/assignments"): ("content:edit", ASSIGNMENT_JSON),
+    ("GET", "/api/v1" + ASSIGNMENT): ("content:view", None),
+    ("PUT", "/api/v1" + ASSIGNMENT): ("content:edit", ASSIGNMENT_JSON),
+    ("DELETE", "/api/v1" + ASSIGNMENT): ("content:edit", None),
+    ("GET", "/courses/{slug}/assignments"): ("course:view", None),
+    ("GET", "/courses/{slug}/assignments/new"): ("content:edit", None),
+    ("POST", "/courses/{slug}/assignments"): ("content:edit", ASSIGNMENT_FORM),
+    ("GET", ASSIGNMENT + "/edit"): ("content:edit", None),
+    ("POST", ASSIGNMENT + "/edit"): ("content:edit", ASSIGNMENT_FORM),
+    ("POST", ASSIGNMENT + "/archive"): ("content:edit", {}),
+    # the gradebook (app.gradebook); {session_id}: the world's attempt, by {learner_id}
+    ("GET", "/api/v1" + ASSIGNMENT + "/gradebook"): ("results:view", None),
+    ("GET", "/api/v1" + ASSIGNMENT + "/gradebook.csv"): ("results:view", None),
+    ("GET", "/api/v1" + ASSIGNMENT + "/attempts/{session_id}"): ("results:view", None),
+    ("PUT", "/api/v1" + ASSIGNMENT + "/overrides/{learner_id}"): (
+        "results:edit",
+        {"percent": 50, "reason": "matrix"},
+    ),
+    ("DELETE", "/api/v1" + ASSIGNMENT + "/overrides/{learner_id}"): (
+        "results:edit",
+        {"reason": "matrix"},
+    ),
+    ("POST", "/api/v1" + ASSIGNMENT + "/regrade"): ("results:edit", {"apply": False}),
+    ("GET", "/api/v1/courses/{slug}/audit"): ("results:view", None),
+    ("GET", ASSIGNMENT + "/gradebook"): ("results:view", None),
+    ("GET", ASSIGNMENT + "/gradebook.csv"): ("results:view", None),
+    ("GET", ASSIGNMENT + "/attempts/{session_id}"): ("results:view", None),
+    ("POST", ASSIGNMENT + "/overrides/{learner_id}"): (
+        "results:edit",
+        {"percent": "50", "reason": "matrix", "action": "set"},
+    ),
+    ("GET", ASSIGNMENT + "/regrade"): ("results:edit", None),
+    ("POST", ASSIGNMENT + "/regrade"): ("results:edit", {"expected": "{{}}"}),
+    ("GET", "/courses/{slug}/audit"): ("results:view", None),
+    # item statistics (app.statistics)
+    ("GET", "/api/v1" + ASSIGNMENT + "/statistics"): ("results:view", None),
+    ("GET", ASSIGNMENT + "/statistics"): ("results:view", None),
+    ("GET", "/courses/{slug}/statistics"): ("results:view", None),
+    # problem reports on the course's questions (app.reports); {rid}: the world's report
+    ("GET", "/api/v1/courses/{slug}/reports"): ("content:view", None),
+    ("GET", "/api/v1/courses/{slug}/reports/{rid}"): ("content:view", None),
+    ("POST", "/api/v1/courses/{slug}/reports/{rid}/messages"): ("content:edit", {"text": "matrix"}),
+    ("PATCH", "/api/v1/courses/{slug}/reports/{rid}"): (
+        "content:edit",
+        {"status": "acknowledged"},
+    ),
+    ("GET", "/courses/{slug}/reports"): ("content:view", None),
+    ("GET", "/courses/{slug}/reports/{rid}"): ("content:view", None),
+    ("POST", "/courses/{slug}/reports/{rid}/messages"): ("content:edit", {"text": "matrix"}),
+    ("POST", "/courses/{slug}/reports/{rid}/status"): ("content:edit", {"status": "acknowledged"}),
 }
 
 # Routes whose requests this matrix cannot make (a file upload; the confirmation of a preview
@@ -201,7 +263,9 @@ class World:
     def _filled(self, value: Any) -> Any:
         if isinstance(value, list):
             return [self._filled(item) for item in value]
-        return value.format(**self.values)
+        if isinstance(value, dict):
+            return {k: self._filled(v) for k, v in value.items()}
+        return value.format(**self.values) if isinstance(value, str) else value
 
 
 @pytest.fixture
@@ -230,7 +294,9 @@ def world(app: FastAPI, db: Session) -> World:
     version = bank.version_of(db, row)
     passed = VerifyResult(question.id, [])  # no torch claim to check: see BANK_QUESTION
     bank.record_verification(db, version, passed, seeds=0, torch="none", run_by=None)
+    work = course_work(app, db, course, users["learner_target"], row, version)
     values = {
+        **work,
         "slug": course.slug,
         "code": course.join_code,
         "token": invite.token,
@@ -241,6 +307,30 @@ def world(app: FastAPI, db: Session) -> World:
         "version_id": str(version.id),
     }
     return World(course, visitors, values)
+
+
+def course_work(
+    app: FastAPI, db: Session, course: Course, learner: User, row: Any, version: Any
+) -> dict[str, str]:
+    """An assignment with a learner's submitted attempt and overridden grade, and a report on
+    the bank's question: what the gradebook's and the reports' routes are about."""
+    catalog = app.state.catalog
+    assignment = make_assignment(db, catalog, course)
+    mine = account_learner(db, learner)
+    results.finish_test(db, catalog, attempt(db, catalog, assignment, mine))
+    attempted = attempt_records(db, assignment, mine.id)[0]
+    report = ProblemReport(
+        question_id=row.id, version_id=version.id, course_id=course.id, kind="typo", rendered=""
+    )
+    db.add(report)
+    db.add(GradeOverride(assignment_id=assignment.id, learner_id=mine.id, percent=10, reason="x"))
+    db.flush()
+    return {
+        "aid": assignment.public_id,
+        "session_id": attempted.public_id,
+        "learner_id": mine.public_id,
+        "rid": report.public_id,
+    }
 
 
 def send(visitor: Visitor, method: str, url: str, body: dict[str, str] | None) -> Any:
