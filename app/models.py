@@ -1,7 +1,6 @@
 """Every table, imported in one place for Alembic and the test fixtures."""
 
-from app.assignments.models import Assignment
-from app.attempts.models import Answer, QuizSession
+from app.attempts.models import Answer, Assignment, QuizSession
 from app.core.db import Base
 from app.courses.models import Course, CourseStaff, Enrolment, StaffInvite
 from app.gradebook.models import AuditEntry, GradeOverride

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.assignments.models import Assignment  # noqa: E402
+from app.attempts.models import Assignment  # noqa: E402
 from app.core.db import create_db_engine, migrate_database  # noqa: E402
 from app.statistics import service  # noqa: E402
 

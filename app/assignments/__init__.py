@@ -1,2 +1,3 @@
-"""Assignments: work an instructor sets from a course's bank and the shipped bank, with the
-rules of its attempts (draws, attempts allowed, time limit, dates, feedback, late policy)."""
+"""Setting assignments and opening them: the staff's list and form, a member's start page,
+and their API. What an attempt is and how it runs (the rules, the draw, the deadline) is the
+attempts package's (app.attempts.rules, app.attempts.assignments)."""

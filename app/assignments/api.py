@@ -9,8 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.orm import Session
 
-from app.assignments import learning, service, staff
+from app.assignments import learning, staff
 from app.assignments.schemas import AssignmentIn, AssignmentList, AssignmentOut, AssignmentStart
+from app.attempts import assignments
 from app.attempts import service as attempts
 from app.attempts.schemas import SessionView
 from app.core.bounds import PublicId
@@ -64,7 +65,7 @@ def assignment_out(
 
 
 def _one(db: Session, catalog: Catalog, access: CourseAccess, aid: str) -> AssignmentOut:
-    assignment = service.course_assignment(db, access.course.id, aid)
+    assignment = assignments.course_assignment(db, access.course.id, aid)
     return assignment_out(db, catalog, access.course, staff.assignment_row(db, assignment))
 
 
@@ -105,7 +106,7 @@ def update_assignment(
     aid: PublicId, body: AssignmentIn, db: SessionDep, catalog: CatalogDep, access: ContentEditDep
 ) -> AssignmentOut:
     """Attempts already started keep their questions; new attempts follow the new rules."""
-    assignment = service.course_assignment(db, access.course.id, aid)
+    assignment = assignments.course_assignment(db, access.course.id, aid)
     staff.update(db, catalog, access.course, assignment, body.title, body.rules)
     return _one(db, catalog, access, aid)
 
@@ -113,7 +114,7 @@ def update_assignment(
 @router.delete(ASSIGNMENT, status_code=status.HTTP_204_NO_CONTENT, summary="Archive")
 def archive_assignment(aid: PublicId, db: SessionDep, access: ContentEditDep) -> Response:
     """Out of the learners' sight (404 to them); its results stay for the staff."""
-    staff.archive(db, service.course_assignment(db, access.course.id, aid))
+    staff.archive(db, assignments.course_assignment(db, access.course.id, aid))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

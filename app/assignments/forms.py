@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.assignments.rules import AssignmentRules
 from app.assignments.schemas import AssignmentIn
+from app.attempts.rules import AssignmentRules
 
 DRAW_ROWS = 3  # empty draw rows offered at least, and one more than the rules use
 MINUTE = "%Y-%m-%dT%H:%M"  # what a datetime-local input holds

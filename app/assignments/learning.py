@@ -14,13 +14,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.assignments import rules as rules_
-from app.assignments import service
-from app.assignments.models import Assignment
-from app.assignments.rules import AssignmentRules
 from app.assignments.schemas import AssignmentStart, AttemptOut
-from app.attempts.models import QuizSession
+from app.attempts import assignments
+from app.attempts import rules as rules_
+from app.attempts.models import Assignment, QuizSession
 from app.attempts.records import SessionRecord
+from app.attempts.rules import AssignmentRules
 from app.authoring.bank import TOPIC_PREFIX
 from app.authoring.practice import refresh_course
 from app.core.db import as_utc, utcnow
@@ -54,7 +53,7 @@ def member_assignment(
     anonymous visitors learn nothing, not even whether it exists."""
     if account is None:
         raise UnauthorizedError("sign in first: assignments are for a course's members")
-    assignment = service.get_assignment(db, public_id)
+    assignment = assignments.get_assignment(db, public_id)
     return assignment, assignment_access(db, account, assignment)
 
 
@@ -130,11 +129,11 @@ def my_attempts(
     """The learner's attempts, first first; those whose time is up submitted first."""
     if learner_id is None:
         return []
-    if service.expire(db, service.attempts(db, assignment, learner_id), now):
+    if assignments.expire(db, assignments.attempts(db, assignment, learner_id), now):
         db.expire_all()
-    rules = service.rules_of(assignment)
+    rules = assignments.rules_of(assignment)
     found = []
-    for session in service.attempts(db, assignment, learner_id):
+    for session in assignments.attempts(db, assignment, learner_id):
         submitted = as_utc(session.finished_at) if session.finished_at else None
         grade = None
         if submitted is not None and session.score is not None:
@@ -152,7 +151,7 @@ def start_view(
     now: datetime | None = None,
 ) -> AssignmentStart:
     now = now or utcnow()
-    rules = service.rules_of(assignment)
+    rules = assignments.rules_of(assignment)
     mine = my_attempts(db, assignment, learner_id, now)
     still_open = [a.session for a in mine if a.session.finished_at is None]
     refusal = rules_.closed_reason(rules, now, used=len(mine))
@@ -188,11 +187,11 @@ def start(
     now: datetime | None = None,
 ) -> tuple[SessionRecord, bool]:
     """The learner's open attempt, or a new one (and True) when the rules allow: a
-    service.ClosedError (409) says why not. A course's bank among the sources is served as
+    assignments.ClosedError (409) says why not. A course's bank among the sources is served as
     it is published now."""
-    rules = service.rules_of(assignment)
+    rules = assignments.rules_of(assignment)
     if f"{TOPIC_PREFIX}{course.slug}" in rules.sources:
         refresh_course(db, catalog, course)
-    used = service.attempt_count(db, assignment.id, learner.id)
-    session = service.start_attempt(db, catalog, assignment, learner, rng=rng, now=now)
+    used = assignments.attempt_count(db, assignment.id, learner.id)
+    session = assignments.start_attempt(db, catalog, assignment, learner, rng=rng, now=now)
     return session, (session.attempt or 0) > used

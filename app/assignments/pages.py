@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from app.assignments import learning, service, staff
+from app.assignments import learning, staff
 from app.assignments.forms import AssignmentForm
 from app.assignments.schemas import AssignmentIn
+from app.attempts import assignments
 from app.bank.schema import Difficulty
 from app.core.bounds import PublicId
 from app.core.deps import RngDep, SessionDep
@@ -80,7 +81,7 @@ def assignments_page(request: Request, db: SessionDep, access: MemberDep) -> Res
 def archive_assignment_form(
     aid: PublicId, request: Request, db: SessionDep, access: ContentEditDep
 ) -> Response:
-    staff.archive(db, service.course_assignment(db, access.course.id, aid))
+    staff.archive(db, assignments.course_assignment(db, access.course.id, aid))
     return _go(request, "assignments_page", "archived", slug=access.course.slug)
 
 
@@ -198,8 +199,8 @@ def create_assignment_form(
 def edit_assignment_page(
     aid: PublicId, request: Request, db: SessionDep, catalog: CatalogDep, access: ContentEditDep
 ) -> Response:
-    assignment = service.course_assignment(db, access.course.id, aid)
-    form = AssignmentForm.of(assignment.title, service.rules_of(assignment))
+    assignment = assignments.course_assignment(db, access.course.id, aid)
+    form = AssignmentForm.of(assignment.title, assignments.rules_of(assignment))
     return _form_page(request, db, catalog, access, form, aid=aid)
 
 
@@ -212,7 +213,7 @@ def update_assignment_form(
     access: ContentEditDep,
     posted: PostedDep,
 ) -> Response:
-    assignment = service.course_assignment(db, access.course.id, aid)
+    assignment = assignments.course_assignment(db, access.course.id, aid)
 
     def save(parsed: AssignmentIn) -> Response:
         staff.update(db, catalog, access.course, assignment, parsed.title, parsed.rules)

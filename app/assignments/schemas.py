@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.assignments.rules import AssignmentRules, Feedback, LatePolicy
+from app.attempts.rules import AssignmentRules, Feedback, LatePolicy
 from app.core.bounds import Name
 
 

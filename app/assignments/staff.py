@@ -14,11 +14,10 @@ from datetime import datetime
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.assignments import rules as rules_
-from app.assignments import service
-from app.assignments.models import Assignment
-from app.assignments.rules import AssignmentRules
-from app.attempts.models import QuizSession
+from app.attempts import assignments
+from app.attempts import rules as rules_
+from app.attempts.models import Assignment, QuizSession
+from app.attempts.rules import AssignmentRules
 from app.authoring.practice import refresh_course
 from app.core.db import utcnow
 from app.core.errors import AppError
@@ -44,7 +43,7 @@ def check(db: Session, catalog: Catalog, course: Course, rules: AssignmentRules)
             f"no topic '{foreign[0]}' to draw from: use the course's bank or a shipped topic",
             field="sources",
         )
-    service.check_rules(catalog, rules)
+    assignments.check_rules(catalog, rules)
     bank = offered[0]
     return bank.id if bank.slug in rules.sources else slugs[rules.sources[0]].id
 
@@ -94,7 +93,7 @@ def archive(db: Session, assignment: Assignment) -> None:
     """Out of the learners' sight (their links answer 404); results stay for the staff.
     Archiving twice keeps the first date."""
     if assignment.archived_at is None:
-        service.archive(db, assignment)
+        assignments.archive(db, assignment)
         db.refresh(assignment)
 
 
@@ -108,7 +107,7 @@ class AssignmentRow:
 
     @property
     def rules(self) -> AssignmentRules:
-        return service.rules_of(self.assignment)
+        return assignments.rules_of(self.assignment)
 
 
 def list_assignments(
@@ -121,7 +120,7 @@ def list_assignments(
 ) -> list[AssignmentRow]:
     """The course's assignments, oldest first (archived ones too when asked), each with its
     counts from one grouped query. An attempt whose time is up counts as submitted, though
-    it is submitted only when its results are next read (service.expire_assignment).
+    it is submitted only when its results are next read (assignments.expire_assignment).
     `only`: just the assignment of this id."""
     cutoff = (now or utcnow()) - rules_.GRACE
     mine = [Assignment.id == only] if only is not None else []
@@ -165,4 +164,4 @@ def open_now(db: Session, course: Course, now: datetime | None = None) -> list[A
         .where(Assignment.course_id == course.id, Assignment.archived_at.is_(None))
         .order_by(Assignment.created_at, Assignment.id)
     )
-    return [a for a in found if rules_.closed_reason(service.rules_of(a), now) is None]
+    return [a for a in found if rules_.closed_reason(assignments.rules_of(a), now) is None]

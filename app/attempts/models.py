@@ -1,4 +1,5 @@
-"""Practice and test sessions, and every answer given in them."""
+"""Practice and test sessions, every answer given in them, and the assignments a test is an
+attempt at."""
 
 from __future__ import annotations
 
@@ -15,11 +16,48 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.bounds import PUBLIC_ID_LENGTH
+from app.core.bounds import NAME_LENGTH, PUBLIC_ID_LENGTH
 from app.core.db import Base, utcnow
+
+
+class Assignment(Base):
+    """A course's assignment, or a shipped topic's default one (its Test mode): `course_id`
+    is then empty and `is_default` set. An attempt is a `quiz_sessions` row in mode "test"
+    pointing here; the rules (app.attempts.rules) are kept as JSON, validated on the way in
+    and out, since they grow with the product and no query filters on them."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        # One default assignment per shipped topic, however many processes start at once.
+        Index(
+            "uq_assignments_default_topic",
+            "topic_id",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(PUBLIC_ID_LENGTH), unique=True, default=lambda: str(uuid.uuid4())
+    )
+    course_id: Mapped[int | None] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), index=True
+    )
+    # The topic its attempts are filed under: the course's bank, or the shipped topic.
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"))
+    title: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    archived_at: Mapped[datetime | None]
 
 
 class QuizSession(Base):
@@ -27,7 +65,7 @@ class QuizSession(Base):
 
     __tablename__ = "quiz_sessions"
     __table_args__ = (
-        # Two tabs starting an attempt at once make one (app.assignments.service).
+        # Two tabs starting an attempt at once make one (app.attempts.assignments).
         UniqueConstraint("assignment_id", "learner_id", "attempt", name="uq_quiz_sessions_attempt"),
     )
 

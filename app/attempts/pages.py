@@ -12,10 +12,9 @@ from pydantic import BaseModel, field_validator
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from app.assignments import service as assignments
-from app.assignments.rules import default_test
-from app.attempts import answering, code_runs, help, results, service, summary
+from app.attempts import answering, assignments, code_runs, help, results, service, summary
 from app.attempts.records import SessionRecord, get_session
+from app.attempts.rules import default_test
 from app.attempts.schemas import AnswerIn, PracticeFeedback, StartSession, TestAck
 from app.bank.grading import format_answer
 from app.bank.schema import Difficulty

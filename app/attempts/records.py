@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from app.assignments.rules import GRACE
 from app.attempts.models import Answer, QuizSession
+from app.attempts.rules import GRACE
 from app.core.db import as_utc, utcnow
 from app.core.errors import NotFoundError
 from app.learners.models import Learner

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.assignments import rules as rules_
-from app.assignments import service as assignments
+from app.attempts import assignments
+from app.attempts import rules as rules_
 from app.attempts.models import Answer
 from app.attempts.order import Order, option_order, to_shown
 from app.attempts.records import SessionRecord, percent_of, submit

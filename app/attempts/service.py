@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from app.assignments import service as assignments
-from app.attempts import help
+from app.attempts import assignments, help
 from app.attempts.drawing import practice_order
 from app.attempts.history import GradedAnswer, graded_answers, latest_wrong
 from app.attempts.models import Answer, Flag, QuizSession

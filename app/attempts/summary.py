@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.assignments import service as assignments
+from app.attempts import assignments
 from app.attempts.history import graded_answers
 from app.attempts.models import Answer, QuizSession
 from app.attempts.records import SessionRecord

@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
-from app.assignments.models import Assignment
-from app.assignments.service import course_assignment
+from app.attempts.assignments import course_assignment
+from app.attempts.models import Assignment
 from app.core.bounds import PublicId
 from app.core.deps import SessionDep
 from app.core.errors import AppError

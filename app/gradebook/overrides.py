@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.assignments.models import Assignment
+from app.attempts.models import Assignment
 from app.core.db import add_once, utcnow
 from app.core.errors import AppError, NotFoundError
 from app.gradebook import audit

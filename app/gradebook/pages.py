@@ -16,8 +16,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from app.assignments.models import Assignment
-from app.assignments.service import course_assignment
+from app.attempts.assignments import course_assignment
+from app.attempts.models import Assignment
 from app.core.bounds import Count, PublicId
 from app.core.deps import SessionDep
 from app.core.errors import AppError, ConflictError

@@ -26,9 +26,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from app.assignments.models import Assignment
-from app.assignments.service import expire_assignment
-from app.attempts.models import Answer, QuizSession
+from app.attempts.assignments import expire_assignment
+from app.attempts.models import Answer, Assignment, QuizSession
 from app.attempts.records import percent_of
 from app.bank.grading import grade
 from app.bank.schema import CodeQuestion

@@ -20,11 +20,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, union
 from sqlalchemy.orm import Session
 
-from app.assignments import rules as rules_
-from app.assignments.models import Assignment
-from app.assignments.service import expire_assignment, rules_of
 from app.attempts import results
-from app.attempts.models import Answer, QuizSession
+from app.attempts import rules as rules_
+from app.attempts.assignments import expire_assignment, rules_of
+from app.attempts.models import Answer, Assignment, QuizSession
 from app.attempts.records import SessionRecord, reload_session
 from app.attempts.schemas import TestResult
 from app.core.db import as_utc

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.assignments.service import course_assignment
+from app.attempts.assignments import course_assignment
 from app.core.bounds import PublicId
 from app.core.deps import SessionDep
 from app.core.routing import UnitOfWorkRoute

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from app.assignments.service import course_assignment
+from app.attempts.assignments import course_assignment
 from app.core import markdown
 from app.core.bounds import PublicId
 from app.core.config import PROJECT_DIR

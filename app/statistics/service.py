@@ -21,9 +21,8 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.assignments.models import Assignment
-from app.assignments.service import expire_assignment
-from app.attempts.models import Answer, QuizSession
+from app.attempts.assignments import expire_assignment
+from app.attempts.models import Answer, Assignment, QuizSession
 from app.courses.models import CourseStaff
 from app.questions.models import QuestionRow, QuestionVersion, Verification
 from app.statistics import flags as flags_

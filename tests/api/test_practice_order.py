@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.testclient import TestClient
 
-from app.assignments.drawing import draw_questions, pool_of
-from app.assignments.rules import default_test
-from app.attempts.drawing import just_met, practice_order
+from app.attempts.drawing import draw_questions, just_met, pool_of, practice_order
 from app.attempts.history import GradedAnswer
+from app.attempts.rules import default_test
 from tests.api.test_sessions_api import bank_question, question_at, right_answer, start
 
 EASY = {"mode": "practice", "difficulty": "easy"}

@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 from app.accounts.service import account_learner
-from app.assignments import service
-from app.assignments.models import Assignment
-from app.assignments.rules import AssignmentRules
+from app.attempts import assignments
+from app.attempts.models import Assignment
 from app.attempts.records import SessionRecord
+from app.attempts.rules import AssignmentRules
 from app.courses import service as courses
 from app.courses.models import Course
 from app.learners.models import Learner, User
@@ -86,4 +86,6 @@ def attempt(
     seed: int = 1,
     now: datetime | None = None,
 ) -> SessionRecord:
-    return service.start_attempt(db, catalog, assignment, learner, rng=random.Random(seed), now=now)
+    return assignments.start_attempt(
+        db, catalog, assignment, learner, rng=random.Random(seed), now=now
+    )

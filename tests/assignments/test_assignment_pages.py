@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.assignments.models import Assignment
-from app.assignments.service import rules_of
+from app.attempts.assignments import rules_of
+from app.attempts.models import Assignment
 from app.core.db import utcnow
 from tests.assignments.support import SHIPPED, Class, make_assignment, make_class
 from tests.courses.support import anonymous, make_user, signed_in

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.assignments.models import Assignment
+from app.attempts.models import Assignment
 from app.authoring.practice import refresh_course
 from app.core.db import utcnow
 from app.courses import service as courses

@@ -13,11 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from app.assignments import service
-from app.assignments.models import Assignment
-from app.assignments.service import ClosedError
-from app.attempts import results
-from app.attempts.models import QuizSession
+from app.attempts import assignments, results
+from app.attempts.assignments import ClosedError
+from app.attempts.models import Assignment, QuizSession
 from app.attempts.records import get_session
 from app.bank.schema import ChoiceQuestion
 from app.core.db import add_once, utcnow
@@ -130,10 +128,10 @@ def test_an_attempt_left_open_counts_at_its_deadline_when_results_are_read(
     assignment = make_assignment(db, catalog, group.course, time_limit_minutes=1)
     learner, _ = learner_and_client(app, db, group)
     session = attempt(db, catalog, assignment, learner, now=utcnow() - timedelta(hours=1))
-    assert service.expire_assignment(db, assignment) == 1
+    assert assignments.expire_assignment(db, assignment) == 1
     row = db.get(QuizSession, session.id)
     assert row is not None and row.finished_at is not None and row.score == 0.0
-    assert service.expire_assignment(db, assignment) == 0  # once
+    assert assignments.expire_assignment(db, assignment) == 0  # once
 
 
 def test_a_second_tab_saving_the_same_question_keeps_one_answer_the_latest(

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from app.assignments import rules as r
-from app.assignments.drawing import draw_questions, learner_random, pick_variants, pool_of
-from app.assignments.rules import AssignmentRules
+from app.attempts import rules as r
+from app.attempts.drawing import draw_questions, learner_random, pick_variants, pool_of
+from app.attempts.rules import AssignmentRules
 from app.bank.schema import Difficulty
 from app.core.errors import AppError
 from app.questions.catalog import CatalogQuestion, CatalogTopic

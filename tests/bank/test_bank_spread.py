@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app.assignments.drawing import draw_questions, pool_of
-from app.assignments.rules import default_test
+from app.attempts.drawing import draw_questions, pool_of
+from app.attempts.rules import default_test
 from app.bank.loader import LoadedTopic, load_bank
 from app.questions.catalog import CatalogQuestion, CatalogTopic
 

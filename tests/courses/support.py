@@ -19,8 +19,7 @@ from starlette.testclient import TestClient
 
 from app.accounts.passwords import hash_password
 from app.accounts.service import account_learner, start_session
-from app.assignments.models import Assignment
-from app.attempts.models import Answer, QuizSession
+from app.attempts.models import Answer, Assignment, QuizSession
 from app.courses.models import Course, CourseStaff, Enrolment, StaffInvite
 from app.gradebook.models import AuditEntry, GradeOverride
 from app.learners.identity import ACCOUNT_COOKIE, COOKIE

@@ -20,8 +20,8 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 from app.accounts.service import account_learner
-from app.assignments.service import attempts as attempt_records
 from app.attempts import results
+from app.attempts.assignments import attempts as attempt_records
 from app.authoring import bank
 from app.bank.schema import QuestionAdapter
 from app.bank.verification.claim import Verification as VerifyResult

@@ -12,9 +12,8 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.assignments.models import Assignment
 from app.attempts import records
-from app.attempts.models import Answer
+from app.attempts.models import Answer, Assignment
 from app.attempts.records import SessionRecord
 from app.bank.grading import grade, letter
 from app.bank.schema import ChoiceQuestion, MultipleSelect

@@ -12,8 +12,8 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.errors import AnswerFormatError
-from app.learners.models import User
 from app.core.faults import reporting_errors
+from app.learners.models import User
 from app.reports.automatic import report_exception
 from app.reports.models import ProblemReport, ReportMessage
 from tests.reports.support import staffed_course

@@ -9,8 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.assignments.models import Assignment
-from app.attempts.models import Answer, QuizSession
+from app.attempts.models import Answer, Assignment, QuizSession
 from app.bank.grading import letter
 from app.bank.schema import ChoiceQuestion
 from app.learners.models import Learner

@@ -13,15 +13,13 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from app.assignments import rules as rules_
-from app.assignments.drawing import draw_questions, learner_random, pick_variants, pool_of
-from app.assignments.models import Assignment
-from app.assignments.rules import AssignmentRules
 from app.attempts import records
-from app.attempts.drawing import just_met
+from app.attempts import rules as rules_
+from app.attempts.drawing import draw_questions, just_met, learner_random, pick_variants, pool_of
 from app.attempts.history import graded_answers
-from app.attempts.models import QuizSession
+from app.attempts.models import Assignment, QuizSession
 from app.attempts.records import SessionRecord
+from app.attempts.rules import AssignmentRules
 from app.core.db import add_once, as_utc, utcnow
 from app.core.errors import AppError, ConflictError, NotFoundError
 from app.learners.models import Learner
