@@ -56,6 +56,7 @@ COPY templates ./templates
 COPY static ./static
 COPY questions ./questions
 COPY deploy/healthcheck.py ./deploy/healthcheck.py
+COPY docs/statistics.md ./docs/statistics.md
 
 # Editable, so the app finds templates/, static/ and questions/ next to its package. The code
 # stays root's: the server's user can read it but not change it.
