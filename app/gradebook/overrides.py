@@ -4,7 +4,6 @@ it and why."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.attempts.models import Assignment
@@ -12,22 +11,8 @@ from app.core.db import add_once, utcnow
 from app.core.errors import AppError, NotFoundError
 from app.gradebook import audit
 from app.gradebook.models import GradeOverride
-from app.gradebook.service import GradeRow, grade_rows
+from app.gradebook.service import GradeRow, grade_rows, roster_learner
 from app.learners.models import Learner
-
-
-def roster_learner(
-    db: Session, assignment: Assignment, learner_public_id: str
-) -> tuple[Learner, GradeRow]:
-    """A learner on the assignment's gradebook, and their line: someone of another course, a
-    staff member or an unknown id is a 404 alike."""
-    learner = db.scalar(select(Learner).where(Learner.public_id == learner_public_id))
-    rows = grade_rows(db, assignment, learner.id) if learner else []
-    if learner is None or not rows:
-        raise NotFoundError(
-            f"no learner '{learner_public_id}' in this assignment's gradebook", field="learner"
-        )
-    return learner, rows[0]
 
 
 def _checked(percent: float, reason: str) -> str:

@@ -1,9 +1,14 @@
-"""Gradebook pages: results per assignment, one attempt, overrides, regrade, audit log.
+"""Gradebook pages: results per assignment, one learner, one attempt, overrides, regrade,
+audit log.
 
 Thin faces over the service modules the API uses too (app.gradebook.service, overrides,
 regrade, export, audit). Reading asks `results:view`; the override form and the regrade (its
 dry run included, the page of a change) ask `results:edit`. Forms post and redirect (303) with
 a notice; a refused one is the same page again, the problem next to its field.
+
+The table holds no form: at a few hundred learners a form per row made the page hundreds of
+kilobytes, most of its time spent rendering (bench/gradebook.py). Each row links to the
+learner's own page, which holds their attempts and the override form.
 """
 
 from __future__ import annotations
@@ -60,11 +65,25 @@ def _go(request: Request, name: str, done: str, **params: Any) -> RedirectRespon
     return RedirectResponse(url, status_code=303)
 
 
-def _gradebook_page(
+@router.get(ASSIGNMENT + "/gradebook", name="gradebook_page")
+def gradebook_page(
+    request: Request, db: SessionDep, access: ResultsViewDep, assignment: ViewedDep
+) -> Response:
+    context = {
+        "course": access.course,
+        "can": access.permissions,
+        "book": service.gradebook(db, assignment),
+        "notice": NOTICES.get(request.query_params.get("done", "")),
+    }
+    return render_page(request, "gradebook/gradebook.html", context)
+
+
+def _learner_page(
     request: Request,
     db: Session,
     access: CourseAccess,
     assignment: Assignment,
+    learner_id: str,
     *,
     problems: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
@@ -72,20 +91,26 @@ def _gradebook_page(
 ) -> Response:
     context = {
         "course": access.course,
-        "can": access.permissions,
-        "book": service.gradebook(db, assignment),
+        "assignment": assignment,
+        "row": service.learner_grades(db, assignment, learner_id),
+        "editable": access.can("results:edit"),
         "problems": problems or {},
         "values": values or {},
         "notice": NOTICES.get(request.query_params.get("done", "")),
     }
-    return render_page(request, "gradebook/gradebook.html", context, status_code=status)
+    return render_page(request, "gradebook/learner.html", context, status_code=status)
 
 
-@router.get(ASSIGNMENT + "/gradebook", name="gradebook_page")
-def gradebook_page(
-    request: Request, db: SessionDep, access: ResultsViewDep, assignment: ViewedDep
+@router.get(ASSIGNMENT + "/learners/{learner_id}", name="gradebook_learner_page")
+def learner_page(
+    learner_id: PublicId,
+    request: Request,
+    db: SessionDep,
+    access: ResultsViewDep,
+    assignment: ViewedDep,
 ) -> Response:
-    return _gradebook_page(request, db, access, assignment)
+    """One learner's attempts and grade, and the override form for whoever may change it."""
+    return _learner_page(request, db, access, assignment, learner_id)
 
 
 @router.get(ASSIGNMENT + "/gradebook.csv", name="gradebook_csv_page")
@@ -134,10 +159,16 @@ def override_form(
     else:
         form, problems = _parse(OverrideIn, {"percent": percent or None, "reason": reason})
     if form is None:
-        mine = {f"{name}-{learner_id}": problem for name, problem in problems.items()}
-        values = {f"percent-{learner_id}": percent, f"reason-{learner_id}": reason}
-        return _gradebook_page(
-            request, db, access, assignment, problems=mine, values=values, status=422
+        values = {"percent": percent, "reason": reason}
+        return _learner_page(
+            request,
+            db,
+            access,
+            assignment,
+            learner_id,
+            problems=problems,
+            values=values,
+            status=422,
         )
     actor = access.account.user_id
     if removing:
@@ -147,7 +178,7 @@ def override_form(
             db, assignment, learner_id, percent=form.percent, reason=form.reason, actor_id=actor
         )
     done = "override-removed" if removing else "override"
-    return _go(request, "gradebook_page", done, slug=slug, aid=aid)
+    return _go(request, "gradebook_learner_page", done, slug=slug, aid=aid, learner_id=learner_id)
 
 
 def _regrade_page(

@@ -271,6 +271,27 @@ def question_scores(db: Session, assignment: Assignment) -> list[QuestionScores]
     ]
 
 
+def roster_learner(
+    db: Session, assignment: Assignment, learner_public_id: str
+) -> tuple[Learner, GradeRow]:
+    """A learner on the assignment's gradebook, and their line: someone of another course, a
+    staff member or an unknown id is a 404 alike."""
+    learner = db.scalar(select(Learner).where(Learner.public_id == learner_public_id))
+    rows = grade_rows(db, assignment, learner.id) if learner else []
+    if learner is None or not rows:
+        raise NotFoundError(
+            f"no learner '{learner_public_id}' in this assignment's gradebook", field="learner"
+        )
+    return learner, rows[0]
+
+
+def learner_grades(db: Session, assignment: Assignment, learner_public_id: str) -> GradeRow:
+    """One learner's line of the gradebook (the table's own row, for their page), attempts
+    whose time is up first submitted; 404 for someone not on the gradebook."""
+    expire_assignment(db, assignment)
+    return roster_learner(db, assignment, learner_public_id)[1]
+
+
 def gradebook(db: Session, assignment: Assignment) -> Gradebook:
     """The whole gradebook, attempts whose time is up first submitted (they count)."""
     expire_assignment(db, assignment)

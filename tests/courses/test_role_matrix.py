@@ -183,6 +183,7 @@ ROUTES: dict[tuple[str, str], tuple[Need, dict[str, Any] | None]] = {
     ("GET", ASSIGNMENT + "/gradebook"): ("results:view", None),
     ("GET", ASSIGNMENT + "/gradebook.csv"): ("results:view", None),
     ("GET", ASSIGNMENT + "/attempts/{session_id}"): ("results:view", None),
+    ("GET", ASSIGNMENT + "/learners/{learner_id}"): ("results:view", None),
     ("POST", ASSIGNMENT + "/overrides/{learner_id}"): (
         "results:edit",
         {"percent": "50", "reason": "matrix", "action": "set"},

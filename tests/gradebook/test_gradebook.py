@@ -159,3 +159,19 @@ def test_the_gradebook_takes_as_many_queries_for_six_learners_as_for_one(
             sit(db, catalog, assignment, group.learner_of(db, user), ["right", "wrong"])
         counts.append(_statements(db, assignment))
     assert counts[0] == counts[1] <= 4
+
+
+def test_one_learners_line_is_their_row_of_the_whole_gradebook(app: FastAPI, db: Session) -> None:
+    catalog = app.state.catalog
+    group = make_class(db, learners=2, prefix="gb7")
+    assignment = fixed_assignment(db, catalog, group.course, time_limit_minutes=10)
+    first, second = (group.learner_of(db, u) for u in group.learners)
+    sit(db, catalog, assignment, first, ["right", "right", "wrong", "wrong"], start=T0)
+    overdue = utcnow() - timedelta(hours=1)  # still open: the read submits it first
+    sit(db, catalog, assignment, second, ["right"], start=overdue, minutes=None)
+
+    lines = [service.learner_grades(db, assignment, p.public_id) for p in (first, second)]
+
+    assert lines == service.gradebook(db, assignment).rows  # the same rows, by name
+    assert lines[0].best is not None and lines[0].best.grade == 50.0
+    assert lines[1].in_progress is False and lines[1].final == 25.0
