@@ -210,6 +210,9 @@ def app(started_app: FastAPI, connection: Connection) -> Iterator[FastAPI]:
     started_app.dependency_overrides[get_database] = lambda: isolated
     yield started_app
     started_app.dependency_overrides.clear()
+    # The test's courses are rolled back, and their ids will be given again: forget the
+    # course topics it served, or a later test's course would find a stale one by its id.
+    started_app.state.catalog.course_topics.clear()
 
 
 @pytest.fixture

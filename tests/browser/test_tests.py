@@ -119,13 +119,15 @@ def test_full_test_to_result(checked_page: CheckedPage) -> None:
         assert reviewed_as(*given[n], review_answer(page, n)), (n, given[n])
 
     # Each solution is behind a disclosure; open one and it shows the full explanation.
-    solution = reviews.nth(0).locator("details")
+    solution = reviews.nth(0).locator("details").filter(has_text="Show the solution")
     expect(solution.get_by_role("heading", name="Solution, step by step")).to_be_hidden()
     solution.locator("summary").click()
     expect(solution.get_by_role("heading", name="Solution, step by step")).to_be_visible()
     expect(solution.get_by_role("heading", name="Final answer")).to_be_visible()
     cp.check("first solution open")
-    assert reviews.locator("details summary").count() == TOTAL
+    assert reviews.locator("details summary", has_text="Show the solution").count() == TOTAL
+    # and beside each, a way to report a problem with that question
+    assert reviews.locator("details summary", has_text="Report a problem").count() == TOTAL
 
 
 def test_test_reload_and_second_tab_do_not_duplicate(browsing: Browsing) -> None:
