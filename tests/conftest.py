@@ -208,11 +208,18 @@ def app(started_app: FastAPI, connection: Connection) -> Iterator[FastAPI]:
     )
     isolated = Database(sessions, run_in_threads=started_app.state.database.run_in_threads)
     started_app.dependency_overrides[get_database] = lambda: isolated
+    catalog = started_app.state.catalog
+    known = set(catalog._versions)
     yield started_app
     started_app.dependency_overrides.clear()
-    # The test's courses are rolled back, and their ids will be given again: forget the
-    # course topics it served, or a later test's course would find a stale one by its id.
-    started_app.state.catalog.course_topics.clear()
+    # The test's rows are rolled back, and SQLite gives their ids again: forget the course
+    # topics and question versions the catalog learnt of, or a later test would be served a
+    # stale one by its id.
+    catalog = started_app.state.catalog
+    catalog.course_topics.clear()
+    for version_id in set(catalog._versions) - known:
+        del catalog._versions[version_id]
+    catalog._views = {k: v for k, v in catalog._views.items() if k[1] in known}
 
 
 @pytest.fixture
