@@ -31,6 +31,8 @@ bench: $(VENV)/.installed-dev bench-deps
 	$(BIN)/python bench/runner_load.py
 	$(BIN)/python bench/lab_runs.py
 	$(BIN)/python bench/fairness.py
+	$(BIN)/python bench/item_stats.py
+	$(BIN)/python bench/gradebook.py --db both
 
 # wrk, a real HTTP load generator, from Debian.
 bench-deps:
