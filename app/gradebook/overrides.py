@@ -50,19 +50,7 @@ def set_override(
     if existing is not None:
         for name, value in values.items():
             setattr(existing, name, value)
-    db.flush()
-    after = grade_rows(db, assignment, learner.id)[0]
-    audit.record(
-        db,
-        course_id=assignment.course_id,
-        actor_id=actor_id,
-        action="grade.override",
-        target=_target(assignment, learner),
-        before=before.final,
-        after=after.final,
-        reason=reason,
-    )
-    return after
+    return _audited(db, assignment, learner, before, "grade.override", reason, actor_id)
 
 
 def remove_override(
@@ -80,13 +68,26 @@ def remove_override(
     if existing is None:
         raise NotFoundError("this learner's grade has no override to remove", field="learner")
     db.delete(existing)
+    return _audited(db, assignment, learner, before, "grade.override.remove", reason, actor_id)
+
+
+def _audited(
+    db: Session,
+    assignment: Assignment,
+    learner: Learner,
+    before: GradeRow,
+    action: str,
+    reason: str,
+    actor_id: int | None,
+) -> GradeRow:
+    """The learner's line after the change, with the change's audit entry written."""
     db.flush()
     after = grade_rows(db, assignment, learner.id)[0]
     audit.record(
         db,
         course_id=assignment.course_id,
         actor_id=actor_id,
-        action="grade.override.remove",
+        action=action,
         target=_target(assignment, learner),
         before=before.final,
         after=after.final,
