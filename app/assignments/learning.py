@@ -27,6 +27,7 @@ from app.core.errors import NotFoundError, UnauthorizedError
 from app.courses.models import Course
 from app.courses.permissions import allows
 from app.courses.service import roles_in
+from app.gradebook.models import GradeOverride
 from app.learners.models import Learner
 from app.learners.sessions import Account
 from app.questions.catalog import Catalog
@@ -174,7 +175,13 @@ def start_view(
         refusal=refusal,
         open_attempt=still_open[-1].public_id if still_open else None,
         attempts=[a.out() for a in mine],
+        grade_set_by_staff=_override(db, assignment, learner_id),
     )
+
+
+def _override(db: Session, assignment: Assignment, learner_id: int | None) -> float | None:
+    found = db.get(GradeOverride, (assignment.id, learner_id)) if learner_id else None
+    return found.percent if found is not None else None
 
 
 def start(

@@ -76,3 +76,7 @@ class AssignmentStart(BaseModel):
     refusal: str | None = Field(description="Why a new attempt cannot start, in words.")
     open_attempt: str | None = Field(description="The open attempt's session id, to continue.")
     attempts: list[AttemptOut]
+    grade_set_by_staff: float | None = Field(
+        default=None,
+        description="A grade the course's staff set by hand: it is the one that counts.",
+    )

@@ -196,6 +196,23 @@ def test_a_learner_with_no_attempts_left_is_refused_in_words(app: FastAPI, db: S
     assert done["score"] == 0.0 and done["grade"] == 0.0 and done["finished_at"] is not None
 
 
+def test_a_learner_sees_the_grade_the_staff_set_by_hand_on_the_start_page(
+    app: FastAPI, db: Session
+) -> None:
+    group = make_class(db)
+    aid = make_assignment(db, app.state.catalog, group.course).public_id
+    learner = signed_in(app, db, group.learners[0])
+    assert learner.client.get(f"{API}/assignments/{aid}").json()["grade_set_by_staff"] is None
+    staff = owner(app, db, group)
+    mine = group.learner_of(db, group.learners[0]).public_id
+    override = {"percent": 85, "reason": "oral exam"}
+    set_url = f"{API}/courses/{group.course.slug}/assignments/{aid}/overrides/{mine}"
+    assert staff.client.put(set_url, json=override).status_code == 200
+    assert learner.client.get(f"{API}/assignments/{aid}").json()["grade_set_by_staff"] == 85.0
+    page = learner.client.get(f"/assignments/{aid}").text
+    assert "Your grade, set by the course's staff: <strong>85.0%</strong>" in page
+
+
 def test_an_assignment_not_yet_open_refuses_to_start(app: FastAPI, db: Session) -> None:
     group = make_class(db)
     opens = (utcnow() + timedelta(days=1)).isoformat()
