@@ -28,6 +28,7 @@ from app.core.forms import field_problems
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
 from app.learners.deps import CsrfProtected, MaybeAccountDep, learner_public_id
+from app.questions.deps import CatalogDep
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
@@ -143,10 +144,11 @@ def sign_out_form(request: Request, db: SessionDep) -> Response:
 
 
 @router.get("/account")
-def account_page(request: Request, account: MaybeAccountDep) -> Response:
+def account_page(request: Request, account: MaybeAccountDep, catalog: CatalogDep) -> Response:
     if account is None:
         return sign_in_first("/account")
-    return render_page(request, "accounts/account.html", {"account": account})
+    context = {"account": account, "topics": catalog.topics}
+    return render_page(request, "accounts/account.html", context)
 
 
 @router.get("/account/reset")

@@ -7,11 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.attempts.assignments import course_assignment
-from app.core.bounds import PublicId
+from app.attempts.assignments import course_assignment, default_assignment
+from app.core.bounds import PublicId, Slug
 from app.core.deps import SessionDep
 from app.core.routing import UnitOfWorkRoute
 from app.courses.deps import ResultsViewDep
+from app.learners.deps import AdminDep
+from app.questions.deps import CatalogDep
 from app.statistics.service import AssignmentStatistics, Attempts, assignment_statistics
 
 router = APIRouter(tags=["statistics"], route_class=UnitOfWorkRoute)
@@ -31,3 +33,20 @@ def statistics(
 ) -> AssignmentStatistics:
     assignment = course_assignment(db, access.course.id, aid)
     return assignment_statistics(db, assignment, attempts)
+
+
+@router.get(
+    "/admin/topics/{slug}/statistics",
+    summary="A shipped topic's test statistics, for site administrators",
+)
+def shipped_test_statistics(
+    db: SessionDep,
+    catalog: CatalogDep,
+    admin: AdminDep,
+    slug: Slug,
+    attempts: Annotated[
+        Attempts, Query(description="Each learner's first submitted attempt, or all of them.")
+    ] = "first",
+) -> AssignmentStatistics:
+    """The same figures over a shipped topic's Test mode (its default assignment)."""
+    return assignment_statistics(db, default_assignment(db, catalog.topic(slug)), attempts)

@@ -106,7 +106,7 @@ def query_for(dialect: str) -> str:
     )
 
 
-def attempt_rows(db: Session, assignment_id: int, course_id: int) -> Columns:
+def attempt_rows(db: Session, assignment_id: int, course_id: int | None) -> Columns:
     """Every drawn slot of the assignment's submitted, non-staff attempts."""
     sql = text(query_for(db.get_bind().dialect.name))
     rows = db.execute(sql, {"assignment_id": assignment_id, "course_id": course_id}).all()

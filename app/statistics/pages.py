@@ -6,17 +6,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from app.attempts.assignments import course_assignment
+from app.attempts.assignments import course_assignment, default_assignment
+from app.attempts.models import Assignment
 from app.core import markdown
-from app.core.bounds import PublicId
+from app.core.bounds import PublicId, Slug
 from app.core.config import PROJECT_DIR
 from app.core.deps import SessionDep
 from app.core.errors import NotFoundError
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
 from app.courses.deps import ResultsViewDep
+from app.learners.deps import AdminDep
+from app.questions.deps import CatalogDep
 from app.statistics import plots
 from app.statistics.service import (
     AssignmentStatistics,
@@ -58,8 +62,39 @@ def statistics_page(
     attempts: Annotated[Attempts, Query()] = "first",
 ) -> Response:
     assignment = course_assignment(db, access.course.id, aid)
+    course = access.course
+    crumbs = [
+        (request.url_for("course_page", slug=course.slug).path, course.title),
+        (request.url_for("course_statistics_page", slug=course.slug).path, "Statistics"),
+    ]
+    return _statistics_page(request, db, assignment, attempts, crumbs)
+
+
+@router.get("/admin/topics/{slug}/statistics")
+def shipped_test_statistics_page(
+    request: Request,
+    db: SessionDep,
+    catalog: CatalogDep,
+    admin: AdminDep,
+    slug: Slug,
+    attempts: Annotated[Attempts, Query()] = "first",
+) -> Response:
+    """A shipped topic's Test mode (its default assignment), for site administrators: which
+    of the shipped bank's questions learners miss."""
+    assignment = default_assignment(db, catalog.topic(slug))
+    crumbs = [(request.url_for("topic_page", slug=slug).path, catalog.topic(slug).topic.title)]
+    return _statistics_page(request, db, assignment, attempts, crumbs)
+
+
+def _statistics_page(
+    request: Request,
+    db: Session,
+    assignment: Assignment,
+    attempts: Attempts,
+    crumbs: list[tuple[str, str]],
+) -> Response:
     stats = assignment_statistics(db, assignment, attempts)
-    context = {"course": access.course, "stats": stats, **_plots(stats)}
+    context = {"stats": stats, "crumbs": crumbs, "here": request.url.path, **_plots(stats)}
     return render_page(request, "statistics/assignment.html", context)
 
 

@@ -3,12 +3,15 @@
 import xml.etree.ElementTree as ElementTree
 from datetime import timedelta
 
+from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
 
 from app.attempts.models import Answer
 from app.statistics.service import assignment_statistics
 from tests.assignments.support import make_assignment, make_class
+from tests.courses.support import make_user, signed_in
 from tests.statistics.support import START, choice, shipped, submitted
 from tests.statistics.test_items import SCORES
 
@@ -140,3 +143,34 @@ def test_the_api_gives_null_for_na_figures_of_a_single_attempt(app, db: Session)
     assert test["n"] == 1 and test["mean"]["value"] == 1
     assert test["standard_deviation"]["value"] is None
     assert test["cronbach_alpha"] == {"value": None, "n": 1, "interval": None}
+
+
+def test_a_site_admin_reads_the_shipped_tests_statistics_and_nobody_else(
+    app: FastAPI, db: Session, client: TestClient
+) -> None:
+    for position in (1, 2):  # two learners' tests, one answer each
+        learner = TestClient(app, base_url="http://testserver")
+        session = learner.post("/api/v1/sessions", json={"topic": "birnn", "mode": "test"}).json()
+        learner.post(
+            f"/api/v1/sessions/{session['id']}/answers", json={"position": position, "answer": "A"}
+        )
+        assert learner.post(f"/api/v1/sessions/{session['id']}/finish").status_code == 200
+    admin = signed_in(app, db, make_user(db, "stats-admin@example.org", admin=True)).client
+    figures = admin.get("/api/v1/admin/topics/birnn/statistics").json()
+    assert len(figures["percents"]) == 2 and figures["test"]["mean"]["n"] == 2
+    page = admin.get("/admin/topics/birnn/statistics")
+    assert page.status_code == 200 and len(_svgs(page.text)) >= 2
+    learner_account = signed_in(app, db, make_user(db, "stats-learner@example.org")).client
+    assert learner_account.get("/admin/topics/birnn/statistics").status_code == 403
+    assert client.get("/api/v1/admin/topics/birnn/statistics").status_code == 401
+    assert admin.get("/api/v1/admin/topics/nope/statistics").status_code == 404
+
+
+def test_a_site_admins_account_page_links_the_shipped_banks_reports_and_test_statistics(
+    app: FastAPI, db: Session
+) -> None:
+    admin = signed_in(app, db, make_user(db, "links-admin@example.org", admin=True)).client
+    page = admin.get("/account").text
+    assert 'href="/admin/reports"' in page and 'href="/admin/topics/birnn/statistics"' in page
+    learner = signed_in(app, db, make_user(db, "links-learner@example.org")).client
+    assert "/admin/topics/birnn/statistics" not in learner.get("/account").text
