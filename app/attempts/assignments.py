@@ -77,23 +77,15 @@ def default_assignment(db: Session, topic: CatalogTopic) -> Assignment:
     return found
 
 
+def assignment_of(db: Session, session: SessionRecord) -> Assignment | None:
+    """The assignment a test is an attempt at (None for practice); read once per request."""
+    return db.get(Assignment, session.assignment_id) if session.assignment_id else None
+
+
 def session_rules(db: Session, session: SessionRecord) -> AssignmentRules | None:
     """The rules of the assignment a test is an attempt at, as they are now."""
-    if session.assignment_id is None:
-        return None
-    assignment = db.get(Assignment, session.assignment_id)
+    assignment = assignment_of(db, session)
     return rules_of(assignment) if assignment is not None else None
-
-
-def is_default(db: Session, session: SessionRecord) -> bool:
-    """Whether a test is a shipped topic's Test mode (not a course's assignment)."""
-    assignment = db.get(Assignment, session.assignment_id) if session.assignment_id else None
-    return assignment is not None and assignment.is_default
-
-
-def public_id_of(db: Session, assignment_id: int) -> str | None:
-    assignment = db.get(Assignment, assignment_id)
-    return assignment.public_id if assignment is not None else None
 
 
 def sources(catalog: Catalog, rules: AssignmentRules) -> list[CatalogTopic]:

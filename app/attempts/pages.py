@@ -551,11 +551,11 @@ def test_result_page(
     if session.finished_at is None:
         return _redirect(request, "test_page", session_id=session_id, position=1)
     result = results.test_result(db, catalog, session)
-    aid = result.session.assignment
-    course_work = aid is not None and not assignments.is_default(db, session)
+    assignment = assignments.assignment_of(db, session)
+    course_work = assignment if assignment is not None and not assignment.is_default else None
     context = {
         "result": result,
         "topic": topic_summary(catalog.session_topic(result.session.topic)),
-        "assignment_url": f"/assignments/{aid}" if course_work else None,
+        "assignment_url": f"/assignments/{course_work.public_id}" if course_work else None,
     }
     return render_page(request, "attempts/result.html", context)

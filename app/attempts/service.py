@@ -130,8 +130,8 @@ def session_view(db: Session, catalog: Catalog, session: SessionRecord) -> Sessi
         elapsed_seconds=int((end - as_utc(session.started_at)).total_seconds()),
         answered_positions=_answered_positions(db, session),
         flagged_positions=flagged_positions(db, session),
-        assignment=assignments.public_id_of(db, session.assignment_id)
-        if session.assignment_id
+        assignment=assignment.public_id
+        if (assignment := assignments.assignment_of(db, session))
         else None,
         attempt=session.attempt,
         deadline_at=deadline,
