@@ -5,7 +5,8 @@ from app.core.db import Base
 from app.courses.models import Course, CourseStaff, Enrolment, StaffInvite
 from app.gradebook.models import AuditEntry, GradeOverride
 from app.lab.models import LabRun
-from app.learners.models import AccountSession, Learner, PasswordReset, User
+from app.learners.models import AccountSession, ExternalIdentity, Learner, PasswordReset, User
+from app.outbox.models import OutboxMessage
 from app.questions.models import QuestionRow, QuestionVersion, TopicRow, Verification
 from app.reports.models import ProblemReport, ReportMessage
 
@@ -18,9 +19,11 @@ __all__ = [
     "Course",
     "CourseStaff",
     "Enrolment",
+    "ExternalIdentity",
     "GradeOverride",
     "LabRun",
     "Learner",
+    "OutboxMessage",
     "PasswordReset",
     "ProblemReport",
     "QuestionRow",

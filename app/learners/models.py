@@ -5,13 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.bounds import EMAIL_LENGTH, NAME_LENGTH, PUBLIC_ID_LENGTH
 from app.core.db import Base, utcnow
 
 TOKEN_HASH_LENGTH = 64  # a sha256 hex digest: tokens are stored hashed, never as sent
+# An LTI issuer is a URL; its `sub` at most 255 characters (LTI 1.3 core, OIDC Core 2).
+ISSUER_LENGTH = 255
+SUBJECT_LENGTH = 255
 
 
 class User(Base):
@@ -69,3 +72,18 @@ class PasswordReset(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class ExternalIdentity(Base):
+    """An account as another system knows it: the LMS's user id (`sub`) under its issuer. An
+    LTI launch signs in by it, and the API addresses learners by it. One account may have
+    several (two LMSs); one (issuer, subject) is one account."""
+
+    __tablename__ = "external_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(ISSUER_LENGTH))
+    subject: Mapped[str] = mapped_column(String(SUBJECT_LENGTH))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
