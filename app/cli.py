@@ -18,11 +18,14 @@ from app.bank.formats.registry import NAMES as FORMAT_NAMES
 from app.bank.loader import BankInvalidError, Problem, format_report, load_bank
 from app.bank.report import SCHEMA_DIR, check_problems, editor_schemas
 from app.core.config import Settings, get_settings
+from app.lti.cli import lti
+from app.outbox.cli import drain_now, outbox
 from app.runner.client import URL_OFF, embedded_socket
 from app.runner.embedded import embedded_runner
 from app.runner.settings import ENV_PREFIX as RUNNER_ENV_PREFIX
 from app.runner.settings import RunnerSettings
 from app.study.checks import study_problems
+from app.tokens.cli import tokens
 
 # How `serve` runs uvicorn (the tests run their servers the same way).
 SERVER_OPTIONS: dict[str, Any] = {
@@ -404,6 +407,16 @@ def bank_import(file: Path, fmt: str, dry_run: bool, into: Path | None, course: 
     click.echo(f"Wrote {len(written)} file(s) into {into}.")
 
 
+@outbox.command("drain")
+def outbox_drain() -> None:
+    """Deliver every message due now, then exit (the server also delivers in the background)."""
+    from app.main import create_app
+
+    settings = load_settings()
+    create_app(settings)  # registers the deliverers, as the server's start-up does
+    click.echo(f"{drain_now(settings)} message(s) tried")
+
+
 @main.command("migrate")
 def migrate() -> None:
     """Bring the database schema up to date (the server also does this on start)."""
@@ -414,6 +427,9 @@ def migrate() -> None:
 
 
 main.add_command(users)
+main.add_command(tokens)
+main.add_command(lti)
+main.add_command(outbox)
 
 if __name__ == "__main__":
     main()

@@ -25,12 +25,17 @@ from app.bank.loader import Bank, load_bank
 from app.core import faults, handlers, security
 from app.core.clients import ClientAddressMiddleware
 from app.core.config import PROJECT_DIR, Settings, get_settings
+from app.core.cors import CorsMiddleware
 from app.core.db import Database, WalCheckpointer, create_db_engine, migrate_database
+from app.core.idempotency import Idempotency
 from app.lab.running import Lab, start_lab
 from app.learners.deps import verify_account
 from app.learners.identity import LearnerCookieMiddleware, LearnerTokens
 from app.learners.service import NewLearnerLimit
 from app.learners.sessions import LiveSessions
+from app.lti import passback
+from app.lti.ancestors import PlatformOrigins
+from app.outbox.delivery import Outbox
 from app.questions.catalog import Catalog
 from app.questions.sync import sync_bank
 from app.questions.variants import materialize, without_templates
@@ -45,6 +50,9 @@ from app.runner.client import (
     installed_torch,
 )
 from app.study.service import StudyContent
+from app.tokens.auth import ApiTokens
+from app.tokens.origins import OriginRegistry
+from app.webhooks import listeners as webhooks
 
 log = logging.getLogger("torchquiz")
 
@@ -129,7 +137,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # 210,000), which are kept instead. `serve` turns the collector off while it starts.
         gc.freeze()
         gc.enable()
+        # Messages to other systems (webhooks, LMS grades), delivered in the background.
+        app.state.outbox = Outbox(app.state.database, settings, sqlite_file=settings.sqlite_file())
+        await app.state.outbox.start()
         yield
+        await app.state.outbox.stop()
         for task in [*background, app.state.warm_up]:
             task.cancel()
         await app.state.lab.close()
@@ -159,9 +171,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         address_per_minute=settings.sign_in_address_per_minute,
     )
     app.state.live_sessions = LiveSessions()  # signed-in sessions found live, for seconds
+    app.state.api_tokens = ApiTokens()  # API tokens found live, for seconds; their rate limits
+    app.state.origins = OriginRegistry()  # the origins CORS allows (tokens' and courses' lists)
     app.state.new_learners = NewLearnerLimit(
         burst=settings.new_learners_burst, per_minute=settings.new_learners_per_minute
     )
+    # Inside the next: it needs the caller's identity; a replay only to a caller still live.
+    app.add_middleware(Idempotency, verify=verify_account)
     app.add_middleware(
         LearnerCookieMiddleware,
         tokens=app.state.tokens,
@@ -170,10 +186,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         ClientAddressMiddleware, trusted=settings.trusted_proxies, header=settings.proxy_header
     )
-    security.install(app, settings)
+    app.add_middleware(CorsMiddleware, policy=app.state.origins)  # inside the security layers
+    # LMSs registered for LTI may show our pages in their frames (CSP frame-ancestors).
+    app.state.lti_origins = PlatformOrigins()
+    security.install(app, settings, extra_ancestors=app.state.lti_origins)
     handlers.register(app)
     include_all(app)
     faults.on_question_error(record_error)  # a question that fails to grade or render: reported
+    webhooks.install()  # course webhooks: their deliverer, and the events they send
+    passback.install()  # LTI grade passback: attempts -> outbox -> the LMS's gradebook
     app.mount("/static", StaticFiles(directory=PROJECT_DIR / "static"), name="static")
     return app
 

@@ -2,17 +2,30 @@
 
 from app.attempts.models import Answer, Assignment, QuizSession
 from app.core.db import Base
+from app.core.idempotency import IdempotencyKey
 from app.courses.models import Course, CourseStaff, Enrolment, StaffInvite
 from app.gradebook.models import AuditEntry, GradeOverride
 from app.lab.models import LabRun
 from app.learners.models import AccountSession, ExternalIdentity, Learner, PasswordReset, User
-from app.outbox.models import OutboxMessage
+from app.lti.grades import LtiLineItem, LtiScore
+from app.lti.models import (
+    LtiContext,
+    LtiDeepLink,
+    LtiLogin,
+    LtiPlatform,
+    LtiResourceLink,
+    LtiToolKey,
+)
+from app.outbox.models import OutboxMessage, OutboxTry
 from app.questions.models import QuestionRow, QuestionVersion, TopicRow, Verification
 from app.reports.models import ProblemReport, ReportMessage
+from app.tokens.models import ApiToken
+from app.webhooks.models import WebhookMessage, WebhookSubscription
 
 __all__ = [
     "AccountSession",
     "Answer",
+    "ApiToken",
     "Assignment",
     "AuditEntry",
     "Base",
@@ -21,9 +34,19 @@ __all__ = [
     "Enrolment",
     "ExternalIdentity",
     "GradeOverride",
+    "IdempotencyKey",
     "LabRun",
     "Learner",
+    "LtiContext",
+    "LtiDeepLink",
+    "LtiLineItem",
+    "LtiLogin",
+    "LtiPlatform",
+    "LtiResourceLink",
+    "LtiScore",
+    "LtiToolKey",
     "OutboxMessage",
+    "OutboxTry",
     "PasswordReset",
     "ProblemReport",
     "QuestionRow",
@@ -34,4 +57,6 @@ __all__ = [
     "TopicRow",
     "User",
     "Verification",
+    "WebhookMessage",
+    "WebhookSubscription",
 ]

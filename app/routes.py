@@ -9,9 +9,11 @@ import sqlite3
 from functools import cache
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.routing import BaseRoute
 
 from app.accounts import api as accounts_api
 from app.accounts import pages as accounts_pages
@@ -34,6 +36,7 @@ from app.core.routing import UnitOfWorkRoute
 from app.core.templating import templates
 from app.courses import api as courses_api
 from app.courses import pages as courses_pages
+from app.courses.deps import CourseAccessCheck, scope_of
 from app.gradebook import api as gradebook_api
 from app.gradebook import pages as gradebook_pages
 from app.home import pages as home_pages
@@ -41,6 +44,12 @@ from app.instructors import api as instructors_api
 from app.lab import api as lab_api
 from app.lab import pages as lab_pages
 from app.learners import api as learners_api
+from app.lti import admin_pages as lti_admin_pages
+from app.lti import api as lti_api
+from app.lti import pages as lti_pages
+from app.lti import registration_pages as lti_registration_pages
+from app.lti import services_api as lti_services_api
+from app.lti import services_pages as lti_services_pages
 from app.playground import api as playground_api
 from app.playground import pages as playground_pages
 from app.progress import api as progress_api
@@ -49,6 +58,7 @@ from app.questions import api as questions_api
 from app.questions import pages as questions_pages
 from app.reports import api as reports_api
 from app.reports import pages as reports_pages
+from app.results import api as results_api
 from app.runner.client import RunnerState
 from app.runner.protocol import WARMING_RETRY_SECONDS
 from app.runs import api as runs_api
@@ -56,6 +66,11 @@ from app.statistics import api as statistics_api
 from app.statistics import pages as statistics_pages
 from app.study import api as study_api
 from app.study import pages as study_pages
+from app.tokens import api as tokens_api
+from app.tokens import pages as tokens_pages
+from app.tokens.scopes import PRACTICE, describe_scopes
+from app.webhooks import api as webhooks_api
+from app.webhooks import pages as webhooks_pages
 
 API_PREFIX = "/api/v1"
 templates.env.globals["format_answer"] = format_answer  # answers as the pages show them
@@ -78,9 +93,15 @@ API_ROUTERS: list[tuple[APIRouter, Access, tuple[int, ...]]] = [
     (transfer_api.router, "account", (403, 409, 413)),  # course banks in and out of files
     (assignments_api.router, "account", (403, 409)),  # set by staff, attempted by learners
     (gradebook_api.router, "account", (403, 409)),
+    (lti_services_api.router, "account", (403, 409)),  # LTI roster sync (NRPS)
+    (lti_api.router, "admin", (409,)),  # LTI platforms (site administrators)
+    (results_api.router, "account", (403,)),  # for integrations: external ids, attempts
+    (results_api.me_router, "learner", ()),
     (statistics_api.router, "account", (403,)),
     (reports_api.router, "learner", (403, 409)),  # learners report; staff answer
     (instructors_api.router, "admin", (503,)),
+    (tokens_api.router, "account", (403, 422)),  # a browser's own API tokens
+    (webhooks_api.router, "account", (403,)),  # a course's webhooks (course:manage)
 ]
 PAGE_ROUTERS = [
     m.router
@@ -101,6 +122,12 @@ PAGE_ROUTERS = [
         gradebook_pages,
         statistics_pages,
         reports_pages,
+        lti_pages,
+        lti_admin_pages,
+        lti_registration_pages,
+        lti_services_pages,
+        tokens_pages,
+        webhooks_pages,
     )
 ]
 
@@ -156,11 +183,36 @@ def code_css() -> Response:
 
 def include_all(app: FastAPI) -> None:
     access: dict[tuple[str, str], Access] = {}
+    scopes: dict[tuple[str, str], str] = {}  # the API token scope each operation needs
     for router, kind, statuses in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=error_responses(*statuses))
         for route in router.routes:
+            scope = _token_scope(route, kind)
             for method in getattr(route, "methods", None) or ():
                 access[method, API_PREFIX + getattr(route, "path", "")] = kind
+                if scope:
+                    scopes[method, API_PREFIX + getattr(route, "path", "")] = scope
     for router in [*PAGE_ROUTERS, site_router, docs.router]:
         app.include_router(router)
-    openapi.install(app, prefix=API_PREFIX, access=access)
+    openapi.install(
+        app, prefix=API_PREFIX, access=access, scopes=scopes, token_scopes=describe_scopes()
+    )
+
+
+def _token_scope(route: BaseRoute, kind: Access) -> str | None:
+    """The scope an API token needs here: the course access check's (found among the
+    route's dependencies, however deep), `practice` on a learner route, else none."""
+    dependant = getattr(route, "dependant", None)
+    check = _course_check(dependant) if dependant else None
+    if check is not None:
+        return scope_of(check.permission)
+    return PRACTICE if kind == "learner" else None
+
+
+def _course_check(dependant: Dependant) -> CourseAccessCheck | None:
+    for dependency in dependant.dependencies:
+        if isinstance(dependency.call, CourseAccessCheck):
+            return dependency.call
+        if found := _course_check(dependency):
+            return found
+    return None

@@ -26,7 +26,7 @@ router = APIRouter(prefix="/account", tags=["accounts"], route_class=UnitOfWorkR
 
 
 class AccountOut(BaseModel):
-    email: str
+    email: str | None  # None for an account an LMS made (LTI launch): it has no password either
     display_name: str | None
     site_role: str
     learner_id: str | None = None  # the account's learner (its history), when known

@@ -16,7 +16,14 @@ from app.accounts.service import SignedIn, SignInLimits
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.mail import send_mail
-from app.learners.identity import ACCOUNT_COOKIE, COOKIE, ONE_YEAR, clear_cookie, cookie_header
+from app.learners.identity import (
+    ACCOUNT_COOKIE,
+    COOKIE,
+    ONE_YEAR,
+    clear_cookie,
+    cookie_header,
+    partitioned_cookie_header,
+)
 
 
 def session_lifetime(request: Request) -> timedelta:
@@ -54,6 +61,9 @@ def end_browser_session(request: Request, db: Session, response: Response) -> No
         service.end_session(db, token)
         request.app.state.live_sessions.forget(token)
     response.headers.append("set-cookie", clear_cookie(ACCOUNT_COOKIE))
+    # An LTI launch signed the browser in with a partitioned cookie (inside the LMS's frame):
+    # only a partitioned Set-Cookie reaches that one.
+    response.headers.append("set-cookie", partitioned_cookie_header(ACCOUNT_COOKIE, "", 0))
 
 
 async def reset_with_token(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from app.assignments import learning, staff
@@ -18,6 +18,7 @@ from app.core.bounds import PublicId
 from app.core.db import as_utc
 from app.core.deps import RngDep, SessionDep
 from app.core.errors import NotFoundError
+from app.core.etags import NOT_MODIFIED, check_if_match, tagged
 from app.core.openapi import error_responses
 from app.core.routing import UnitOfWorkRoute
 from app.courses.deps import ContentViewDep, CourseAccess, course_access
@@ -94,18 +95,35 @@ def create_assignment(
     return _one(db, catalog, access, created.public_id)
 
 
-@router.get(ASSIGNMENT, summary="One of the course's assignments")
+@router.get(
+    ASSIGNMENT,
+    summary="One of the course's assignments",
+    response_model=AssignmentOut,
+    responses=NOT_MODIFIED,
+)
 def get_assignment(
-    aid: PublicId, db: SessionDep, catalog: CatalogDep, access: ContentViewDep
-) -> AssignmentOut:
-    return _one(db, catalog, access, aid)
+    aid: PublicId, request: Request, db: SessionDep, catalog: CatalogDep, access: ContentViewDep
+) -> Response:
+    """With its ETag: If-None-Match answers 304 while it is unchanged."""
+    return tagged(request, _one(db, catalog, access, aid))
 
 
-@router.put(ASSIGNMENT, summary="Change an assignment's title and rules")
+@router.put(
+    ASSIGNMENT,
+    summary="Change an assignment's title and rules",
+    responses=error_responses(412),
+)
 def update_assignment(
-    aid: PublicId, body: AssignmentIn, db: SessionDep, catalog: CatalogDep, access: ContentEditDep
+    aid: PublicId,
+    body: AssignmentIn,
+    request: Request,
+    db: SessionDep,
+    catalog: CatalogDep,
+    access: ContentEditDep,
 ) -> AssignmentOut:
-    """Attempts already started keep their questions; new attempts follow the new rules."""
+    """Attempts already started keep their questions; new attempts follow the new rules.
+    With If-Match (the ETag read), 412 when it was changed meanwhile."""
+    check_if_match(request, _one(db, catalog, access, aid))
     assignment = assignments.course_assignment(db, access.course.id, aid)
     staff.update(db, catalog, access.course, assignment, body.title, body.rules)
     return _one(db, catalog, access, aid)

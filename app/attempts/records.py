@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.attempts.models import Answer, QuizSession
 from app.attempts.rules import GRACE
+from app.core import events
 from app.core.db import as_utc, utcnow
 from app.core.errors import NotFoundError
 from app.learners.models import Learner
@@ -97,12 +98,36 @@ def submit(db: Session, session: SessionRecord, at: datetime) -> SessionRecord:
             Answer.session_id == session.id, Answer.slot.is_not(None)
         )
     )
-    db.execute(
+    submitted = db.execute(
         update(QuizSession)
         .where(QuizSession.id == session.id, QuizSession.finished_at.is_(None))
         .values(finished_at=at, score=percent_of(points or 0.0, len(session.version_ids)))
     )
-    return reload_session(db, session.id)
+    record = reload_session(db, session.id)
+    # Told once per attempt, by the call that submitted it (webhooks, LMS grades: outbox rows).
+    if submitted.rowcount == 1 and record.assignment_id is not None:  # type: ignore[attr-defined]
+        events.attempt_submitted(db, submitted_event(record, points or 0.0))
+    return record
+
+
+def submitted_event(record: SessionRecord, points: float) -> events.AttemptSubmitted:
+    """The domain event of a just-submitted attempt, as plain values (app.core.events)."""
+    assert record.assignment_id is not None and record.finished_at is not None
+    at = as_utc(record.finished_at)
+    deadline = as_utc(record.deadline_at) if record.deadline_at else None
+    return events.AttemptSubmitted(
+        session_id=record.id,
+        session_public_id=record.public_id,
+        assignment_id=record.assignment_id,
+        learner_id=record.learner_id,
+        attempt=record.attempt,
+        points=points,
+        total=len(record.version_ids),
+        percent=record.score or 0.0,
+        started_at=as_utc(record.started_at),
+        submitted_at=at,
+        timed_out=deadline is not None and at >= deadline,
+    )
 
 
 def time_is_up(session: SessionRecord, now: datetime | None = None) -> bool:

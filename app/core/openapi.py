@@ -49,6 +49,16 @@ ACCESS_ERRORS: dict[Access, tuple[int, ...]] = {
     "account": (401,),
     "admin": (401, 403),
 }
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any unique string (a UUID): a retry with the same key and body gets the "
+    "first answer again, with `Idempotent-Replayed: true`, instead of doing it twice. Kept 24 "
+    "hours per caller; the same key with another body or path: 422; while the first request "
+    "runs: 409 with Retry-After.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+}
 DESCRIPTIONS = {
     400: "The request body could not be read (malformed JSON or form data)",
     401: "The bearer token is not valid",
@@ -70,39 +80,61 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def install(app: FastAPI, *, prefix: str, access: Mapping[tuple[str, str], Access]) -> None:
-    """`access`: (METHOD, path) -> who may call it, for each operation under `prefix`."""
+def install(
+    app: FastAPI,
+    *,
+    prefix: str,
+    access: Mapping[tuple[str, str], Access],
+    scopes: Mapping[tuple[str, str], str] | None = None,
+    token_scopes: str = "",
+) -> None:
+    """`access`: (METHOD, path) -> who may call it, for each operation under `prefix`;
+    `scopes`: (METHOD, path) -> the API token scope it needs, where a token may call it;
+    `token_scopes`: the scopes described, for the apiToken scheme."""
     generate: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = truthful(generate(), prefix=prefix, access=access)
+            app.openapi_schema = truthful(
+                generate(), prefix=prefix, access=access, scopes=scopes, token_scopes=token_scopes
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
 def truthful(
-    document: dict[str, Any], *, prefix: str, access: Mapping[tuple[str, str], Access]
+    document: dict[str, Any],
+    *,
+    prefix: str,
+    access: Mapping[tuple[str, str], Access],
+    scopes: Mapping[tuple[str, str], str] | None = None,
+    token_scopes: str = "",
 ) -> dict[str, Any]:
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for name, schema in _error_schemas().items():
         schemas.setdefault(name, schema)
-    components["securitySchemes"] = SECURITY_SCHEMES
+    components["securitySchemes"] = {**SECURITY_SCHEMES, "apiToken": _api_token(token_scopes)}
     for path, operations in document["paths"].items():
         if path.startswith(prefix):
             for method, operation in operations.items():
-                _describe(operation, path, access.get((method.upper(), path), "public"))
+                kind = access.get((method.upper(), path), "public")
+                _describe(operation, path, kind, post=method == "post")
+                if scope := (scopes or {}).get((method.upper(), path)):
+                    _token_security(operation, kind, scope)
     if "#/components/schemas/HTTPValidationError" not in json.dumps(document["paths"]):
         schemas.pop("HTTPValidationError", None)  # FastAPI's shape, which nothing answers
         schemas.pop("ValidationError", None)
     return document
 
 
-def _describe(operation: dict[str, Any], path: str, kind: Access) -> None:
+def _describe(operation: dict[str, Any], path: str, kind: Access, *, post: bool = False) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     statuses = [*ACCESS_ERRORS[kind], *([404] if "{" in path else [])]
+    if post:  # every POST may carry an Idempotency-Key (app.core.idempotency)
+        operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY))
+        statuses += [409, 422]
     statuses += [400, 413] if "requestBody" in operation else []  # 413: core.security.BodyLimit
     statuses += [503]  # every operation may meet a database outage (core.handlers)
     for status in statuses:
@@ -114,6 +146,29 @@ def _describe(operation: dict[str, Any], path: str, kind: Access) -> None:
                 response["description"] = DESCRIPTIONS[422]
     if SECURITY[kind]:
         operation["security"] = SECURITY[kind]
+
+
+def _api_token(scopes: str) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token (`tqp_...` personal, `tqs_...` service: one course), made "
+        "at /account/tokens or with `torchquiz tokens create`. Each operation lists the scope "
+        "it needs; a token without it is refused with 403.\n\n" + scopes,
+    }
+
+
+def _token_security(operation: dict[str, Any], kind: Access, scope: str) -> None:
+    """An API token with `scope` may call this operation too."""
+    token = {"apiToken": [scope]}
+    if kind == "learner":
+        operation["security"] = [{"learnerToken": []}, token, {}]
+    else:
+        operation["security"] = [{"accountSession": []}, token]
+    responses = operation.setdefault("responses", {})
+    content = {"application/json": {"schema": {"$ref": REF}}}
+    for status, description in ((403, DESCRIPTIONS[403]), (429, "Over the token's rate limit")):
+        responses.setdefault(str(status), {"description": description, "content": content})
 
 
 def _error_schemas() -> dict[str, Any]:

@@ -6,7 +6,7 @@ pass the response through a stream, a cost on each request (bench/http_load.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
@@ -17,16 +17,21 @@ from app.core.config import Settings
 
 CSP = b"content-security-policy"
 ONE_YEAR = 365 * 24 * 3600
+# More frame-ancestors sources, known at run time (the LMSs registered for LTI): given the
+# request's scope, answered from a cache (the app's own, refreshed every few seconds).
+ExtraAncestors = Callable[[Scope], Awaitable[Sequence[str]]]
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(
+    app: FastAPI, settings: Settings, extra_ancestors: ExtraAncestors | None = None
+) -> None:
     """Each layer added goes outside the last: SecurityHeaders ends up outermost, so its headers
     go on every response, a refused Host's and a 413 included."""
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes
     )
     app.add_middleware(TrustedHosts, hosts=settings.trusted_hosts())
-    app.add_middleware(SecurityHeaders, settings=settings)
+    app.add_middleware(SecurityHeaders, settings=settings, extra_ancestors=extra_ancestors)
 
 
 def content_security_policy(frame_ancestors: Iterable[str], *, script_nonce: str = "") -> str:
@@ -49,11 +54,16 @@ def content_security_policy(frame_ancestors: Iterable[str], *, script_nonce: str
 
 class SecurityHeaders:
     """CSP, nosniff and Referrer-Policy on every response, HSTS in production. A response that
-    sets its own Content-Security-Policy (a page with a script nonce) keeps it."""
+    sets its own Content-Security-Policy (a page with a script nonce) keeps it. Never
+    X-Frame-Options: an LMS shows our pages in its frame (LTI); frame-ancestors says who may."""
 
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+    def __init__(
+        self, app: ASGIApp, *, settings: Settings, extra_ancestors: ExtraAncestors | None = None
+    ) -> None:
         self.app = app
-        policy = content_security_policy(settings.frame_ancestors)
+        self.frame_ancestors = tuple(settings.frame_ancestors)
+        self.extra_ancestors = extra_ancestors
+        policy = content_security_policy(self.frame_ancestors)
         self.headers = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"same-origin"),
@@ -61,6 +71,7 @@ class SecurityHeaders:
         if settings.environment == "production":
             self.headers.append((b"strict-transport-security", f"max-age={ONE_YEAR}".encode()))
         self.csp = (CSP, policy.encode())
+        self._extra_csp: tuple[tuple[str, ...], tuple[bytes, bytes]] = ((), self.csp)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,11 +83,23 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 headers.extend(self.headers)
                 if not any(name == CSP for name, _ in headers):
-                    headers.append(self.csp)
+                    headers.append(await self._policy(scope))
                 message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    async def _policy(self, scope: Scope) -> tuple[bytes, bytes]:
+        """The CSP header, with the extra ancestors of the moment (built again only when they
+        change: they rarely do)."""
+        if self.extra_ancestors is None:
+            return self.csp
+        extra = tuple(await self.extra_ancestors(scope))
+        if extra != self._extra_csp[0]:
+            sources = dict.fromkeys((*self.frame_ancestors, *extra))  # in order, once each
+            policy = content_security_policy(sources)
+            self._extra_csp = (extra, (CSP, policy.encode()))
+        return self._extra_csp[1]
 
 
 class TrustedHosts:

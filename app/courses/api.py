@@ -80,9 +80,17 @@ def get_course(db: SessionDep, access: MemberDep) -> CourseOut:
 
 
 @router.patch("/{slug}")
-def update_course(body: CoursePatch, db: SessionDep, access: ManageDep) -> CourseOut:
-    """Rename, archive or restore. The slug stays, so shared links keep working."""
-    course = service.update_course(db, access.course, title=body.title, archived=body.archived)
+def update_course(
+    body: CoursePatch, request: Request, db: SessionDep, access: ManageDep
+) -> CourseOut:
+    """Rename, archive or restore; set the origins allowed to call its API (CORS). The slug
+    stays, so shared links keep working."""
+    origins = None if body.allowed_origins is None else list(dict.fromkeys(body.allowed_origins))
+    course = service.update_course(
+        db, access.course, title=body.title, archived=body.archived, allowed_origins=origins
+    )
+    if origins is not None:
+        request.app.state.origins.changed()  # CORS answers the new list at once here
     return CourseOut.of(course, access.roles, access.account)
 
 

@@ -50,6 +50,36 @@ def _signed_in(db: Session, account: Account | None) -> Account:
     return account
 
 
+# The API token scope (app.tokens.scopes) each permission asks of a token; a browser's
+# session (scopes None) holds them all.
+SCOPE_OF: dict[str, str] = {
+    "course:view": "content:read",
+    "content:view": "content:read",
+    "content:edit": "content:write",
+    "course:manage": "courses:manage",
+    "results:view": "results:read",
+    "results:edit": "results:write",
+}
+
+
+def scope_of(permission: str) -> str:
+    """The scope a permission asks of a token; a permission this table does not know (a
+    feature's own, such as learner management) asks `learners:write`."""
+    return SCOPE_OF.get(permission, "learners:write")
+
+
+def token_refusal(db: Session, account: Account, permission: str, course: Course) -> None:
+    """403 for an API token without the permission's scope, or a service token of another
+    course; nothing for a browser's session."""
+    if account.scopes is None:
+        return
+    needed = scope_of(permission)
+    if needed not in account.scopes:
+        raise _refused(db, ForbiddenError(f"this API token lacks the scope {needed}"))
+    if account.token_course_id is not None and account.token_course_id != course.id:
+        raise _refused(db, ForbiddenError("this service token is for another course"))
+
+
 class CourseAccessCheck:
     """The dependency `course_access` makes; `permission` tells tests what it asks for."""
 
@@ -64,6 +94,7 @@ class CourseAccessCheck:
             course = find_course(db, slug)
         except AppError as error:
             raise _refused(db, error) from None
+        token_refusal(db, signed_in, self.permission, course)
         roles = roles_in(db, course.id, signed_in.user_id, admin=signed_in.is_admin)
         if not allows(roles, signed_in, self.permission):
             needed = describe(self.permission)
@@ -84,8 +115,12 @@ def course_access(permission: Permission, *, then_close: bool = False) -> Course
 
 
 def signed_in(db: SessionDep, account: MaybeAccountDep) -> Account:
-    """Any signed-in account (to create a course, join one, accept an invitation)."""
-    return _signed_in(db, account)
+    """Any signed-in account (to create a course, join one, accept an invitation); not a
+    service token, which acts within its own course only."""
+    found = _signed_in(db, account)
+    if found.token_course_id is not None:
+        raise _refused(db, ForbiddenError("a service token acts within its own course only"))
+    return found
 
 
 SignedInDep = Annotated[Account, Depends(signed_in)]

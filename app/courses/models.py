@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.bounds import EMAIL_LENGTH, NAME_LENGTH, SLUG_LENGTH
@@ -25,6 +25,8 @@ class Course(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     archived_at: Mapped[datetime | None]
+    # Browser origins whose pages may call this course's API (CORS); None or [] for none.
+    allowed_origins: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class CourseStaff(Base):

@@ -186,7 +186,7 @@ def _invite_page(
     status: int = 200,
 ) -> Response:
     invite, course = staff.find_invite(db, token)
-    wrong_address = account is not None and account.email.lower() != invite.email.lower()
+    wrong_address = account is not None and (account.email or "").lower() != invite.email.lower()
     context = {
         "invite": invite,
         "course": course,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.bounds import Email, Name
+from app.core.cors import parse_origin
 from app.courses.models import Course, StaffInvite
 from app.courses.permissions import ContentRole, DataRole, Permission, Roles, granted
 from app.courses.service import Member
@@ -27,6 +28,10 @@ InviteToken = Annotated[
 ]
 
 
+# An origin a browser sends (https://lms.example.edu), or "*": app.core.cors.parse_origin.
+Origin = Annotated[str, StringConstraints(max_length=200), AfterValidator(parse_origin)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -38,6 +43,12 @@ class CourseIn(Strict):
 class CoursePatch(Strict):
     title: Name | None = None
     archived: bool | None = Field(None, description="True archives: no new learners join.")
+    allowed_origins: list[Origin] | None = Field(
+        None,
+        max_length=20,
+        description='Browser origins whose pages may call this course\'s API (CORS); "*" for '
+        "any, [] for none.",
+    )
 
 
 class JoinIn(Strict):
@@ -71,6 +82,9 @@ class CourseOut(BaseModel):
     join_path: str | None = Field(description="The join link's path; staff only.")
     roles: MyRoles
     permissions: list[Permission] = Field(description="What you may do in this course.")
+    allowed_origins: list[str] | None = Field(
+        None, description="Origins allowed to call this course's API (CORS); staff only."
+    )
 
     @classmethod
     def of(cls, course: Course, roles: Roles, account: Account) -> CourseOut:
@@ -90,6 +104,7 @@ class CourseOut(BaseModel):
                 site_admin=account.is_admin,
             ),
             permissions=sorted(permissions),
+            allowed_origins=(course.allowed_origins or []) if staff_view else None,
         )
 
 

@@ -137,11 +137,19 @@ def my_courses(db: Session, user_id: int) -> tuple[list[CourseRow], list[CourseR
 
 
 def update_course(
-    db: Session, course: Course, *, title: str | None = None, archived: bool | None = None
+    db: Session,
+    course: Course,
+    *,
+    title: str | None = None,
+    archived: bool | None = None,
+    allowed_origins: list[str] | None = None,
 ) -> Course:
-    """Rename and archive or restore. The slug stays: links already shared keep working."""
+    """Rename, archive or restore, and set the origins allowed to call the course's API
+    (CORS; [] for none). The slug stays: links already shared keep working."""
     if title is not None:
         course.title = title
+    if allowed_origins is not None:
+        course.allowed_origins = allowed_origins
     if archived is not None and archived != (course.archived_at is not None):
         course.archived_at = utcnow() if archived else None
     db.flush()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.attempts.models import Assignment
+from app.core import events
 from app.core.db import add_once, utcnow
 from app.core.errors import AppError, NotFoundError
 from app.gradebook import audit
@@ -93,4 +94,5 @@ def _audited(
         after=after.final,
         reason=reason,
     )
+    events.grade_changed(db, assignment.id, learner.id)  # an LMS's gradebook follows
     return after

@@ -31,6 +31,7 @@ from app.attempts.models import Answer, Assignment, QuizSession
 from app.attempts.records import percent_of
 from app.bank.grading import grade
 from app.bank.schema import CodeQuestion
+from app.core import events
 from app.core.errors import AnswerFormatError, ConflictError
 from app.gradebook import audit
 from app.learners.models import Learner, User
@@ -252,7 +253,8 @@ def apply(
                 .where(Answer.id == change.answer_id)
                 .values(score=change.new_score, correct=change.new_correct)
             )
-        _rescore(db, attempt)
+        learner_id = _rescore(db, attempt)
+        events.grade_changed(db, assignment.id, learner_id)  # an LMS's gradebook follows
         audit.record(
             db,
             course_id=assignment.course_id,
@@ -271,8 +273,9 @@ def apply(
     return regrade
 
 
-def _rescore(db: Session, attempt: AttemptChange) -> None:
-    """The attempt's score from its answers as they now stand, as submitting computes it."""
+def _rescore(db: Session, attempt: AttemptChange) -> int:
+    """The attempt's score from its answers as they now stand, as submitting computes it;
+    the attempt's learner (row id)."""
     session = db.get(QuizSession, attempt.session_id)
     assert session is not None
     points = db.scalar(
@@ -282,3 +285,4 @@ def _rescore(db: Session, attempt: AttemptChange) -> None:
     )
     session.score = percent_of(points or 0.0, len(session.version_ids))
     db.flush()
+    return session.learner_id

@@ -22,7 +22,8 @@ class Me(BaseModel):
 @router.get("/me", response_model=Me)
 def me(identity: IdentityDep, tokens: TokensDep) -> Response:
     """Send `token` as `Authorization: Bearer <token>` to act as this learner without cookies."""
-    signed_in = identity.account_token is not None
+    # An API token's caller is an account's learner too: a bearer for it would outlive the token.
+    signed_in = identity.account_token is not None or identity.api_token is not None
     token = None if signed_in else tokens.issue(identity.public_id)
     body = Me(learner_id=identity.public_id, token=token)
     # The token is a credential: no cache, shared or the browser's, may keep it.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Form, Request
@@ -38,6 +39,8 @@ def _identity(request: Request) -> Identity:
     identity: Identity = request.state.identity
     if identity.forged_bearer:
         raise UnauthorizedError("the bearer token is not valid: its signature does not match")
+    if identity.without_practice:
+        raise ForbiddenError("this API token lacks the scope practice (acting as your learner)")
     return identity
 
 
@@ -89,9 +92,17 @@ async def verify_account(request: Request) -> None:
     """Every request of a signed-in browser, before its route: is the session still live?
     Its account goes on `request.state.account`; an ended session (signed out elsewhere, a
     password reset) is refused with 401, its cookie cleared, so that no route serves the
-    account's history to it. An anonymous request costs nothing here."""
-    token = request.state.identity.account_token
+    account's history to it. An anonymous request costs nothing here.
+
+    An API token (app.tokens, through `app.state.api_tokens`) is checked here too: its
+    account, with the token's scopes, goes on `request.state.account`, and the identity
+    becomes its user's learner (or one marked `without_practice`, for the learner routes to
+    refuse with 403)."""
     request.state.account = None
+    if request.state.identity.api_token is not None:
+        await _verify_api_token(request)
+        return
+    token = request.state.identity.account_token
     if token is None:
         return
     live: LiveSessions = request.app.state.live_sessions
@@ -102,6 +113,26 @@ async def verify_account(request: Request) -> None:
         if account is None:
             raise signed_out()
         live.keep(token, account)
+    request.state.account = account
+
+
+# A leaked token must not mint more tokens, nor change the password: these need a browser.
+ACCOUNT_PATHS = ("/api/v1/account", "/account")
+
+
+async def _verify_api_token(request: Request) -> None:
+    path = request.url.path
+    if any(path == p or path.startswith(p + "/") for p in ACCOUNT_PATHS):
+        raise ForbiddenError(
+            "an API token cannot reach your account or its tokens: use a browser session"
+        )
+    identity: Identity = request.state.identity
+    assert identity.api_token is not None
+    database = await database_of(request)
+    account, learner = await request.app.state.api_tokens.verify(database, identity.api_token)
+    practice = account.scopes is not None and "practice" in account.scopes
+    public_id = learner if practice else identity.public_id
+    request.state.identity = replace(identity, public_id=public_id, without_practice=not practice)
     request.state.account = account
 
 
@@ -120,6 +151,8 @@ def require_account(account: Annotated[Account | None, Depends(current_account)]
 def require_admin(account: Annotated[Account, Depends(require_account)]) -> Account:
     if not account.is_admin:
         raise ForbiddenError("this needs a site administrator's account")
+    if account.scopes is not None:  # an API token: no scope grants site administration
+        raise ForbiddenError("site administration needs a browser session, not an API token")
     return account
 
 

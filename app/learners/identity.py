@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 COOKIE = "tq_learner"
 ACCOUNT_COOKIE = "tq_account"
 ONE_YEAR = 365 * 24 * 3600
+API_TOKEN_PREFIXES = ("tqp_", "tqs_")  # app.tokens: personal and service tokens
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class Identity:
     forged_bearer: bool = False
     # A signed-in browser's session token (app.learners.accounts); None when anonymous.
     account_token: str | None = None
+    # An API token (`tqp_`/`tqs_`, app.tokens) as sent: app.learners.deps.verify_account
+    # checks it and puts its user's learner here, or marks it `without_practice`.
+    api_token: str | None = None
+    without_practice: bool = False
 
 
 class LearnerTokens:
@@ -99,6 +104,8 @@ class LearnerCookieMiddleware:
     def _identify(self, conn: HTTPConnection) -> Identity:
         auth = conn.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
+            if auth[7:].lstrip().startswith(API_TOKEN_PREFIXES):  # checked in verify_account
+                return Identity(str(uuid.uuid4()), is_new=False, api_token=auth[7:].strip())
             public_id = self.tokens.read(auth[7:].strip())
             if public_id is None:
                 return Identity(str(uuid.uuid4()), is_new=False, forged_bearer=True)
@@ -120,6 +127,15 @@ class LearnerCookieMiddleware:
 
 def clear_cookie(name: str) -> str:
     return f"{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+
+
+def partitioned_cookie_header(name: str, value: str, max_age: int, *, path: str = "/") -> str:
+    """A Set-Cookie value for a cookie that must reach us inside another site's frame (an LMS
+    showing our pages, LTI): SameSite=None (so Secure), and Partitioned (CHIPS), kept in a jar
+    of that top-level site only. Written by hand: Python 3.11's http.cookies knows no
+    Partitioned."""
+    parts = [f"{name}={value}", f"Path={path}", f"Max-Age={max_age}", "HttpOnly", "Secure"]
+    return "; ".join([*parts, "SameSite=None", "Partitioned"])
 
 
 def cookie_header(name: str, value: str, max_age: int, *, secure: bool) -> str:

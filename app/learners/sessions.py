@@ -46,9 +46,14 @@ class Account:
     """The signed-in account behind a request."""
 
     user_id: int
-    email: str
+    email: str | None  # None for an account an LMS made (LTI): it signs in by its launch
     display_name: str | None
     site_role: str
+    # An API token's (app.tokens): what it may do, and the course a service token is bound
+    # to. A browser's session has scopes None: everything its roles allow.
+    scopes: frozenset[str] | None = None
+    token_id: int | None = None
+    token_course_id: int | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -56,7 +61,7 @@ class Account:
 
     @property
     def name(self) -> str:
-        return self.display_name or self.email
+        return self.display_name or self.email or f"user {self.user_id}"
 
 
 def live_account(db: Session, token: str) -> Account | None:
@@ -66,7 +71,7 @@ def live_account(db: Session, token: str) -> Account | None:
         .join(AccountSession, AccountSession.user_id == User.id)
         .where(AccountSession.token_hash == token_hash(token), AccountSession.expires_at > utcnow())
     ).first()
-    if row is None or row.email is None:
+    if row is None:
         return None
     return Account(row.id, row.email, row.display_name, row.site_role)
 

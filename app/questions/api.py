@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from app.bank.schema import Difficulty
 from app.core.bounds import Slug, Tag
+from app.core.etags import NOT_MODIFIED, tagged
 from app.core.pagination import Limit, Offset, Page, page_of
 from app.core.routing import UnitOfWorkRoute
 from app.questions import service
@@ -42,7 +43,7 @@ def list_questions(
     return Page[QuestionPublic](**page_of(items, limit=limit, offset=offset))
 
 
-@router.get("/questions/{question_id}")
-def get_question(question_id: Slug, catalog: CatalogDep) -> QuestionPublic:
-    """One question, without its answer."""
-    return service.public_question(catalog.question(question_id).model)
+@router.get("/questions/{question_id}", response_model=QuestionPublic, responses=NOT_MODIFIED)
+def get_question(question_id: Slug, catalog: CatalogDep, request: Request) -> Response:
+    """One question, without its answer; with its ETag (If-None-Match: 304)."""
+    return tagged(request, service.public_question(catalog.question(question_id).model))

@@ -71,17 +71,12 @@ def announce(
 
 
 def deliver(settings: Settings, announcement: Announcement) -> None:
-    """Mail each address, then the webhook hook. Never raises: it runs after the response,
+    """Mail each address. Never raises: it runs after the response,
     and the report is stored whatever happens to the mail."""
     for address in announcement.addresses:
         try:
             send_mail(settings, address, announcement.subject, announcement.body)
         except Exception:  # send_mail logs SMTP failures itself; anything else, here
             log.exception("report %s: mail to %s failed", announcement.report_id, address)
-    report_webhooks(announcement)
-
-
-def report_webhooks(announcement: Announcement) -> None:
-    """The hook for webhooks on a new report (the LMS issue, issue 14, sends them from here).
-    It does nothing yet, on purpose: there is no webhook to call until that issue lands."""
-    return None
+    # Webhooks on a new report go through the outbox, from the report's own transaction
+    # (app.core.events.report_filed in app.reports.service.file_report), not from here.

@@ -19,6 +19,7 @@ from app.attempts import records
 from app.attempts.models import Answer, QuizSession
 from app.bank.grading import letter
 from app.bank.schema import AnyQuestion, ChoiceQuestion
+from app.core import events
 from app.core.db import as_utc, utcnow
 from app.core.errors import AppError, NotFoundError
 from app.core.markdown import render, render_inline
@@ -114,7 +115,24 @@ def file_report(db: Session, catalog: Catalog, learner_public_id: str, body: Rep
     db.flush()
     if body.text:
         add_message(db, report, body.text, author_id=author, from_staff=False)
+    events.report_filed(db, filed_event(report, question.slug, body.text or ""))
     return Filed(report, new=True)
+
+
+def filed_event(report: ProblemReport, slug: str, text: str) -> events.ReportFiled:
+    """The domain event of a new report, as plain values (app.core.events)."""
+    return events.ReportFiled(
+        report_public_id=report.public_id,
+        report_id=report.id,
+        course_id=report.course_id,
+        question_id=report.question_id,
+        question_slug=slug,
+        version_id=report.version_id,
+        learner_id=report.learner_id,
+        kind=report.kind,
+        text=text,
+        filed_at=as_utc(report.created_at),
+    )
 
 
 def _latest_given(db: Session, session_id: int, position: int) -> Any:

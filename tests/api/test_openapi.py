@@ -20,7 +20,7 @@ from app.core.config import Settings
 from tests.accounts.support import sign_up
 
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
-LEARNER = [{"learnerToken": []}, {}]
+LEARNER = [{"learnerToken": []}, {"apiToken": ["practice"]}, {}]  # app.tokens: `practice`
 
 
 @pytest.fixture

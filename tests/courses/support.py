@@ -85,7 +85,9 @@ def course_state(db: Session) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
     for table in (Course, CourseStaff, Enrolment, StaffInvite):
         columns = table.__table__.columns
-        for row in db.scalars(select(table).order_by(*columns)):
+        # By key: PostgreSQL cannot order by a JSON column (courses.allowed_origins).
+        key = [column for column in columns if column.primary_key]
+        for row in db.scalars(select(table).order_by(*key)):
             rows.append((table.__name__, *(getattr(row, c.key) for c in columns)))
     return rows + course_bank_state(db) + course_work_state(db)
 

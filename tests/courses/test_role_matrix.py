@@ -31,8 +31,9 @@ from app.courses.deps import CourseAccessCheck
 from app.courses.models import Course, CourseStaff, Enrolment
 from app.courses.permissions import Permission
 from app.gradebook.models import GradeOverride
-from app.learners.models import User
+from app.learners.models import ExternalIdentity, User
 from app.reports.models import ProblemReport
+from app.webhooks import service as webhooks
 from tests.assignments.support import attempt, make_assignment
 from tests.courses.support import Visitor, anonymous, course_state, make_user, signed_in
 
@@ -62,6 +63,11 @@ ASSIGNMENT_FORM = {"title": "Matrix", "sources": "birnn", "draw-0-count": "1"}
 ASSIGNMENT = "/courses/{slug}/assignments/{aid}"
 
 # (method, path) -> (what it needs, the JSON body or form it is sent with)
+HOOKS = "/api/v1/courses/{slug}/webhooks"
+HOOK = HOOKS + "/{wid}"
+HOOKS_PAGE = "/courses/{slug}/webhooks"
+HOOK_PAGE = HOOKS_PAGE + "/{wid}"
+SUBMITTED = "attempt.submitted"
 ROUTES: dict[tuple[str, str], tuple[Need, dict[str, Any] | None]] = {
     # the API
     ("GET", "/api/v1/courses"): ("account", None),
@@ -99,6 +105,8 @@ ROUTES: dict[tuple[str, str], tuple[Need, dict[str, Any] | None]] = {
     ("POST", "/courses/{slug}/staff/{user_id}/remove"): ("course:manage", {}),
     ("POST", "/courses/{slug}/learners/{user_id}/remove"): ("results:edit", {}),
     ("POST", "/courses/{slug}/leave"): ("course:view", {}),
+    # a course's allowed origins for CORS (app.tokens.pages)
+    ("POST", "/courses/{slug}/origins"): ("course:manage", {"allowed_origins": "https://lms.test"}),
     # a course bank's practice (app.authoring.practice_pages)
     ("GET", "/courses/{slug}/practice"): ("course:view", None),
     ("POST", "/courses/{slug}/practice"): ("course:view", {}),
@@ -207,6 +215,39 @@ ROUTES: dict[tuple[str, str], tuple[Need, dict[str, Any] | None]] = {
     ("GET", "/courses/{slug}/reports/{rid}"): ("content:view", None),
     ("POST", "/courses/{slug}/reports/{rid}/messages"): ("content:edit", {"text": "matrix"}),
     ("POST", "/courses/{slug}/reports/{rid}/status"): ("content:edit", {"status": "acknowledged"}),
+    # the LMS's side (issue 14): learners by external id, attempts listed, LTI, webhooks
+    ("PUT", "/api/v1/courses/{slug}/learners/external"): (
+        "results:edit",
+        {"issuer": "https://lms.test", "subject": "matrix-1"},
+    ),
+    ("GET", "/api/v1/courses/{slug}/learners/external"): ("results:view", None),
+    ("GET", "/api/v1/courses/{slug}/attempts"): ("results:view", None),
+    ("GET", "/courses/{slug}/lti"): ("results:view", None),
+    ("POST", "/courses/{slug}/lti/roster-sync"): ("results:edit", {}),
+    ("POST", "/api/v1/courses/{slug}/lti/roster-sync"): ("results:edit", None),
+    ("GET", HOOKS): ("course:manage", None),
+    ("POST", HOOKS): ("course:manage", {"url": "https://lms.test/hook", "events": [SUBMITTED]}),
+    ("GET", HOOK): ("course:manage", None),
+    ("PATCH", HOOK): ("course:manage", {"active": False}),
+    ("DELETE", HOOK): ("course:manage", None),
+    ("GET", HOOK + "/deliveries"): ("course:manage", None),
+    ("POST", HOOK + "/deliveries/{message_id}/replay"): ("course:manage", None),
+    ("POST", HOOK + "/test"): ("course:manage", None),
+    ("GET", HOOKS_PAGE): ("course:manage", None),
+    ("GET", HOOKS_PAGE + "/new"): ("course:manage", None),
+    ("GET", HOOK_PAGE): ("course:manage", None),
+    ("POST", HOOKS_PAGE): ("course:manage", {"url": "https://lms.test/hook", "events": SUBMITTED}),
+    ("POST", HOOK_PAGE): (
+        "course:manage",
+        {"url": "https://lms.test/hook", "events": SUBMITTED, "active": "on"},
+    ),
+    ("POST", HOOK_PAGE + "/delete"): ("course:manage", {}),
+    ("POST", HOOK_PAGE + "/test"): ("course:manage", {}),
+    ("POST", HOOK_PAGE + "/deliveries/{message_id}/replay"): ("course:manage", {}),
+}
+# Query strings a route needs to succeed (the matrix's keys are the routes' paths).
+QUERIES = {
+    ("GET", "/api/v1/courses/{slug}/learners/external"): "?issuer=https://lms.test&subject=old-1",
 }
 
 # Routes whose requests this matrix cannot make (a file upload; the confirmation of a preview
@@ -325,8 +366,13 @@ def course_work(
     )
     db.add(report)
     db.add(GradeOverride(assignment_id=assignment.id, learner_id=mine.id, percent=10, reason="x"))
+    db.add(ExternalIdentity(issuer="https://lms.test", subject="old-1", user_id=learner.id))
+    hook = webhooks.create(db, course, url="https://lms.test/hook", events=["attempt.submitted"])
+    sent = webhooks.send_test(db, course, hook)
     db.flush()
     return {
+        "wid": hook.public_id,
+        "message_id": str(sent.id),
         "aid": assignment.public_id,
         "session_id": attempted.public_id,
         "learner_id": mine.public_id,
@@ -364,7 +410,7 @@ def test_a_course_route_refuses_who_may_not_and_changes_nothing_then_serves_who_
     method: str, path: str, world: World, db: Session
 ) -> None:
     need, body = ROUTES[method, path]
-    url = world.url(path, need)
+    url = world.url(path, need) + QUERIES.get((method, path), "")
     before = course_state(db)
     for who, status in refused_by(need).items():
         answer = send(world.visitors[who], method, url, world.body(body))
@@ -385,7 +431,8 @@ def test_a_site_admin_may_use_every_course_route(
     if need in ("invitee", "course:view") and method != "GET":
         pytest.skip("accepting someone's invitation or leaving needs that person")
     admin = signed_in(app, db, make_user(db, "admin@example.org", admin=True))
-    answer = send(admin, method, world.url(path, need), world.body(body))
+    url = world.url(path, need) + QUERIES.get((method, path), "")
+    answer = send(admin, method, url, world.body(body))
     assert answer.status_code in (200, 201, 204, 303), answer.text
 
 

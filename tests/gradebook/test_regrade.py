@@ -3,12 +3,14 @@ and is refused when a question was published again in between."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.attempts import records
 from app.attempts.models import Answer, QuizSession
+from app.core import events
 from app.core.db import utcnow
 from app.gradebook.models import AuditEntry
 from tests.assignments.support import attempt, make_assignment, make_class
@@ -157,3 +159,20 @@ def test_a_code_question_is_skipped_and_said_so(app: FastAPI, db: Session) -> No
     (skipped,) = plan["skipped"]
     assert skipped["question"] == code_ref and skipped["answers"] == 1
     assert "code question" in skipped["reason"]
+
+
+def test_an_applied_regrade_announces_each_changed_grade_so_an_lms_gradebook_follows(
+    app: FastAPI, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heard: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        events, "_grade_handlers", [lambda _db, a, learner: heard.append((a, learner))]
+    )
+    _group, assignment, sessions, owner, url = _setup(app, db, "rg-event")
+    publish_fix(db, FIXED_ONE)
+    versions = owner.client.post(url, json={"apply": False}).json()["versions"]
+    assert heard == []  # a dry run changes nothing
+
+    owner.client.post(url, json={"apply": True, "expected": versions})
+
+    assert sorted(heard) == sorted((assignment.id, s.learner_id) for s in sessions)

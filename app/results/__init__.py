@@ -1,0 +1,1 @@
+"""The results API for integrations: learners by external id, attempts by cursor."""

@@ -1,0 +1,134 @@
+"""`torchquiz tokens`: API tokens from the command line (for a script's first token)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import NoReturn, TypeVar
+
+import click
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from app.accounts.service import find_user
+from app.core.config import Settings
+from app.core.db import Database, create_db_engine, migrate_database, utcnow
+from app.core.errors import AppError
+from app.learners.models import User
+from app.tokens import service
+from app.tokens.scopes import ALL_SCOPES
+
+T = TypeVar("T")
+
+
+@click.group()
+def tokens() -> None:
+    """Manage API tokens."""
+
+
+@tokens.command("create")
+@click.option("--email", required=True, help="The account the token acts as.")
+@click.option("--name", required=True, help="What the token is for.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    type=click.Choice(ALL_SCOPES),
+    help="A scope it holds (repeat the option for several).",
+)
+@click.option("--course", default=None, help="A service token for this course (by its slug).")
+@click.option("--days", default=None, type=click.IntRange(1, 3650), help="Expires after D days.")
+def create(
+    email: str, name: str, scopes: tuple[str, ...], course: str | None, days: int | None
+) -> None:
+    """Create a token and print it (once: only its hash is kept)."""
+    request = service.TokenRequest(
+        name=name,
+        scopes=list(scopes),
+        course_slug=course,
+        expires_at=utcnow() + timedelta(days=days) if days else None,
+    )
+    new = _in_database(lambda db: service.create(db, _user(db, email), request))
+    click.echo(f"created the {new.row.kind} token {new.row.public_id} ({name}); keep it now:")
+    click.echo(new.secret)
+
+
+@tokens.command("list")
+@click.option("--email", required=True, help="Whose tokens.")
+def list_tokens(email: str) -> None:
+    """The account's tokens (never their secrets), newest first."""
+
+    def rows(db: Session) -> list[str]:
+        found = service.tokens_of(db, _user(db, email).id)
+        return [
+            "\t".join(
+                [
+                    t.public_id,
+                    f"{t.prefix}…",
+                    t.kind,
+                    slug or "-",
+                    ",".join(t.scopes),
+                    t.name,
+                    "revoked" if t.revoked_at else "live",
+                ]
+            )
+            for t, slug in found
+        ]
+
+    for line in _in_database(rows) or ["(no tokens)"]:
+        click.echo(line)
+
+
+@tokens.command("revoke")
+@click.argument("public_id")
+def revoke(public_id: str) -> None:
+    """Revoke a token by its id (as `tokens list` shows it); a running server refuses it
+    within seconds."""
+
+    def work(db: Session) -> str:
+        user_id = service.owner_of(db, public_id)
+        if user_id is None:
+            _fail(f"no API token has the id {public_id}")
+        return service.revoke(db, user_id, public_id).name
+
+    click.echo(f"revoked the token {public_id} ({_in_database(work)})")
+
+
+def _user(db: Session, email: str) -> User:
+    user = find_user(db, email)
+    if user is None:
+        _fail(f"no account has the email {email}")
+    return user
+
+
+def _in_database(work: Callable[[Session], T]) -> T:
+    with _database() as database, database.transaction() as db:
+        try:
+            return work(db)
+        except AppError as exc:
+            _fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+
+
+@contextmanager
+def _database() -> Iterator[Database]:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        _fail(
+            f"the settings are not valid ({exc.error_count()} problem(s)): "
+            "`torchquiz serve` names them"
+        )
+    engine = create_db_engine(settings.database_url)
+    try:
+        migrate_database(settings.database_url, engine)
+        yield Database.on(engine)
+    finally:
+        engine.dispose()
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
