@@ -56,7 +56,7 @@ COPY templates ./templates
 COPY static ./static
 COPY questions ./questions
 COPY deploy/healthcheck.py ./deploy/healthcheck.py
-COPY docs/statistics.md ./docs/statistics.md
+COPY docs/statistics.md docs/lms-integration.md ./docs/
 
 # Editable, so the app finds templates/, static/ and questions/ next to its package. The code
 # stays root's: the server's user can read it but not change it.

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
 
 import click
 from pydantic import TypeAdapter, ValidationError
 
 from app.accounts.service import create_user, find_user
 from app.core.bounds import Email, Password
-from app.core.config import Settings
-from app.core.db import Database, create_db_engine, migrate_database
+from app.core.commands import fail, migrated_database, settings_or_fail
 from app.core.errors import ConflictError
 
 
@@ -29,33 +27,22 @@ def users() -> None:
 )
 def create_admin(email: str, password_stdin: bool) -> None:
     """Create a site administrator, or make an existing account one (its password kept)."""
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        _fail(
-            f"the settings are not valid ({exc.error_count()} problem(s)): "
-            "`torchquiz serve` names them"
-        )
+    settings = settings_or_fail()
     try:
         email = TypeAdapter(Email).validate_python(email)
     except ValidationError:
-        _fail(f"{email!r} is not an email address")
-    engine = create_db_engine(settings.database_url)
-    try:
-        migrate_database(settings.database_url, engine)
-        with Database.on(engine).transaction() as db:
-            user = find_user(db, email)
-            if user is not None:
-                user.site_role = "admin"
-                click.echo(f"{user.email} is now a site administrator (password unchanged)")
-                return
-            password = _password(password_stdin)
-            try:
-                create_user(db, email, password, role="admin")
-            except ConflictError as exc:
-                _fail(exc.message)
-    finally:
-        engine.dispose()
+        fail(f"{email!r} is not an email address")
+    with migrated_database(settings) as database, database.transaction() as db:
+        user = find_user(db, email)
+        if user is not None:
+            user.site_role = "admin"
+            click.echo(f"{user.email} is now a site administrator (password unchanged)")
+            return
+        password = _password(password_stdin)
+        try:
+            create_user(db, email, password, role="admin")
+        except ConflictError as exc:
+            fail(exc.message)
     click.echo(f"created the site administrator {email.lower()}")
 
 
@@ -67,9 +54,4 @@ def _password(from_stdin: bool) -> str:
     try:
         return TypeAdapter(Password).validate_python(given)
     except ValidationError as exc:
-        _fail(f"password: {exc.errors()[0]['msg']}")
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
+        fail(f"password: {exc.errors()[0]['msg']}")

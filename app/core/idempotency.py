@@ -244,7 +244,6 @@ class Idempotency:
                 except Exception:  # the key lapses after ABANDONED; the answer went out
                     log.exception("could not record the answer to an Idempotency-Key")
 
-
     async def _still_valid(self, scope: Scope) -> bool:
         if self.verify is None:
             return True

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 import click
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from app.core.config import Settings
-from app.core.db import Database, create_db_engine, migrate_database
-from app.core.errors import AppError
+from app.core.commands import in_database
 from app.lti import keys as tool_keys
 from app.lti.models import LtiToolKey
 
@@ -32,7 +27,7 @@ def keys() -> None:
 @keys.command("list")
 def list_keys() -> None:
     """Every key, newest first: kid, created, and retired or the one that signs."""
-    signing, listed = _in_database(_keys_and_signer)
+    signing, listed = in_database(_keys_and_signer)
     for row in listed:
         state = "retired " + row.retired_at.isoformat() if row.retired_at else "published"
         mark = " (signs)" if row.kid == signing else ""
@@ -48,7 +43,7 @@ def _keys_and_signer(db: Session) -> tuple[str, list[LtiToolKey]]:
 def rotate() -> None:
     """Add a new signing key; the old one stays published until you retire it (wait for
     platforms' caches: a day is plenty)."""
-    kid = _in_database(tool_keys.rotate)
+    kid = in_database(tool_keys.rotate)
     click.echo(f"new signing key {kid}; retire the old one later with `torchquiz lti keys retire`")
 
 
@@ -56,26 +51,5 @@ def rotate() -> None:
 @click.argument("kid")
 def retire(kid: str) -> None:
     """Stop publishing the key KID."""
-    _in_database(lambda db: tool_keys.retire(db, kid))
+    in_database(lambda db: tool_keys.retire(db, kid))
     click.echo(f"retired {kid}")
-
-
-def _in_database(work: Callable[[Session], T]) -> T:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        _fail(f"the settings are not valid ({exc.error_count()} problem(s))")
-    engine = create_db_engine(settings.database_url)
-    try:
-        migrate_database(settings.database_url, engine)
-        with Database.on(engine).transaction() as db:
-            return work(db)
-    except AppError as exc:
-        _fail(exc.message)
-    finally:
-        engine.dispose()
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)

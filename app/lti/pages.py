@@ -17,6 +17,7 @@ from starlette.responses import Response
 from app.accounts.web import session_lifetime
 from app.core.deps import DatabaseDep, SessionDep
 from app.core.errors import AppError
+from app.core.guides import guide_page
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
 from app.learners.identity import ACCOUNT_COOKIE, partitioned_cookie_header
@@ -29,6 +30,12 @@ from app.lti.provision import land
 log = logging.getLogger("torchquiz.lti")
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 JWKS_MAX_AGE = 300
+
+
+@router.get("/lti/guide", name="lms_guide")
+def guide(request: Request) -> Response:
+    """docs/lms-integration.md: setting up Moodle and Canvas, API tokens, webhooks."""
+    return guide_page(request, "lms-integration.md")
 
 
 @router.get("/lti/jwks.json", name="lti_jwks")

@@ -4,29 +4,18 @@ delivers in the background; `drain` is for an operator (or a script) after an ou
 from __future__ import annotations
 
 import asyncio
-import sys
-from collections.abc import Callable
 
 import click
-from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.core.commands import in_database, migrated_database
 from app.core.config import Settings
-from app.core.db import Database, as_utc, create_db_engine, migrate_database
+from app.core.db import Database, as_utc
 from app.outbox.delivery import Outbox
 from app.outbox.models import OutboxMessage
 
 STATUSES = ("pending", "delivered", "refused", "dead")
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        names = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
-        click.echo(f"the settings are invalid: {names}", err=True)
-        sys.exit(1)
 
 
 @click.group()
@@ -70,34 +59,20 @@ def list_messages(status: str, limit: int) -> None:
             )
         return found
 
-    for line in _in_database(lines):
+    for line in in_database(lines):
         click.echo(line)
 
 
 def drain_now(settings: Settings) -> int:
     """Deliver every message due now with the deliverers registered in this process (the
     caller registers them, as the server's start-up does); how many tries were made."""
-    migrate_database(settings.database_url)
-    engine = create_db_engine(settings.database_url)
 
-    async def drain() -> int:
-        deliverer = Outbox(Database.on(engine, run_in_threads=True), settings)
+    async def drain(database: Database) -> int:
+        deliverer = Outbox(database, settings)
         try:
             return await deliverer.drain()
         finally:
             await deliverer.stop()
 
-    try:
-        return asyncio.run(drain())
-    finally:
-        engine.dispose()
-
-
-def _in_database(work: Callable[[Session], list[str]]) -> list[str]:
-    settings = _settings()
-    engine = create_db_engine(settings.database_url)
-    try:
-        with Database.on(engine).transaction() as db:
-            return work(db)
-    finally:
-        engine.dispose()
+    with migrated_database(settings, run_in_threads=True) as database:
+        return asyncio.run(drain(database))

@@ -11,11 +11,9 @@ from starlette.responses import Response
 
 from app.attempts.assignments import course_assignment, default_assignment
 from app.attempts.models import Assignment
-from app.core import markdown
 from app.core.bounds import PublicId, Slug
-from app.core.config import PROJECT_DIR
 from app.core.deps import SessionDep
-from app.core.errors import NotFoundError
+from app.core.guides import guide_page
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
 from app.courses.deps import ResultsViewDep
@@ -105,13 +103,7 @@ def course_statistics_page(request: Request, db: SessionDep, access: ResultsView
     return render_page(request, "statistics/course.html", context)
 
 
-FORMULAS = PROJECT_DIR / "docs" / "statistics.md"
-
-
 @router.get("/statistics/formulas")
 def formulas_page(request: Request) -> Response:
     """docs/statistics.md as a page: every formula the statistics pages use."""
-    if not FORMULAS.is_file():
-        raise NotFoundError("the formulas are not part of this installation", field="page")
-    body = markdown.render(FORMULAS.read_text(encoding="utf-8"))
-    return render_page(request, "statistics/formulas.html", {"body": body})
+    return guide_page(request, "statistics.md")

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 import click
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.accounts.service import find_user
-from app.core.config import Settings
-from app.core.db import Database, create_db_engine, migrate_database, utcnow
-from app.core.errors import AppError
+from app.core.commands import fail, in_database
+from app.core.db import utcnow
 from app.learners.models import User
 from app.tokens import service
 from app.tokens.scopes import ALL_SCOPES
@@ -51,7 +46,7 @@ def create(
         course_slug=course,
         expires_at=utcnow() + timedelta(days=days) if days else None,
     )
-    new = _in_database(lambda db: service.create(db, _user(db, email), request))
+    new = in_database(lambda db: service.create(db, _user(db, email), request))
     click.echo(f"created the {new.row.kind} token {new.row.public_id} ({name}); keep it now:")
     click.echo(new.secret)
 
@@ -78,7 +73,7 @@ def list_tokens(email: str) -> None:
             for t, slug in found
         ]
 
-    for line in _in_database(rows) or ["(no tokens)"]:
+    for line in in_database(rows) or ["(no tokens)"]:
         click.echo(line)
 
 
@@ -91,44 +86,14 @@ def revoke(public_id: str) -> None:
     def work(db: Session) -> str:
         user_id = service.owner_of(db, public_id)
         if user_id is None:
-            _fail(f"no API token has the id {public_id}")
+            fail(f"no API token has the id {public_id}")
         return service.revoke(db, user_id, public_id).name
 
-    click.echo(f"revoked the token {public_id} ({_in_database(work)})")
+    click.echo(f"revoked the token {public_id} ({in_database(work)})")
 
 
 def _user(db: Session, email: str) -> User:
     user = find_user(db, email)
     if user is None:
-        _fail(f"no account has the email {email}")
+        fail(f"no account has the email {email}")
     return user
-
-
-def _in_database(work: Callable[[Session], T]) -> T:
-    with _database() as database, database.transaction() as db:
-        try:
-            return work(db)
-        except AppError as exc:
-            _fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
-
-
-@contextmanager
-def _database() -> Iterator[Database]:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        _fail(
-            f"the settings are not valid ({exc.error_count()} problem(s)): "
-            "`torchquiz serve` names them"
-        )
-    engine = create_db_engine(settings.database_url)
-    try:
-        migrate_database(settings.database_url, engine)
-        yield Database.on(engine)
-    finally:
-        engine.dispose()
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)

@@ -67,14 +67,17 @@ def test_every_page_is_accessible(browsing: Browsing) -> None:
     expect(page.locator("ol.mistakes > li")).to_have_count(1)
     expect(page.get_by_role("button", name="Practise these again")).to_be_visible()
 
+    cp.goto("/lti/guide")  # the LMS integration guide: tables and code blocks
+    expect(page.get_by_role("heading", level=1)).to_have_text("LMS integration")
+
     with cp.navigation():
         response = page.goto("/topics/nope")
     assert response is not None and response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
     expect(page.get_by_role("alert")).to_contain_text("nope")
-    # Nine pages and the wrong answer's verdict; one more when option A happened to be right
+    # Ten pages and the wrong answer's verdict; one more when option A happened to be right
     # (options are shown in an order of each attempt's own).
-    assert cp.checks >= 10
+    assert cp.checks >= 11
 
 
 def test_phone_sized_pages_do_not_scroll_sideways(browsing: Browsing) -> None:

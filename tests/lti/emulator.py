@@ -609,6 +609,11 @@ class Platform:
         with self._lock:
             self._failures += [Failure(status, on)] * n
 
+    def clear_failures(self) -> None:
+        """The failures still programmed are dropped: the LMS is back."""
+        with self._lock:
+            self._failures.clear()
+
     def _failure(self, kind: str) -> int | None:
         with self._lock:
             for i, failure in enumerate(self._failures):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from html import unescape
 from typing import Any
 
 from fastapi import FastAPI
@@ -149,3 +150,14 @@ def test_a_platform_registered_here_may_frame_our_pages_at_once_and_not_once_dea
     assert {"https://moodle.example.edu", auth} <= set(ancestors())
     client.delete(f"{API}/{made.json()['id']}")
     assert "https://moodle.example.edu" not in ancestors() and "'self'" in ancestors()
+
+
+def test_the_lms_integration_guide_is_served_with_the_urls_to_give_moodle_and_canvas(
+    tool: Any,
+) -> None:
+    page = tool.get("/lti/guide")
+    assert page.status_code == 200
+    text = unescape(page.text)
+    assert "<h1>LMS integration</h1>" in text
+    for part in ("Moodle", "Canvas", "/lti/login", "/lti/jwks.json", "Idempotency-Key"):
+        assert part in text
