@@ -28,7 +28,7 @@ ANY = "*"
 ORIGIN_LENGTH = 200
 ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE"
 ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, If-None-Match, If-Match"
-EXPOSE_HEADERS = "Retry-After, ETag, Link"
+EXPOSE_HEADERS = "Retry-After, ETag, Link, Idempotent-Replayed"
 MAX_AGE = "600"
 
 

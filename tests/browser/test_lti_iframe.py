@@ -183,3 +183,35 @@ def test_a_learner_launched_in_the_lms_frame_takes_the_assignment_and_the_score_
         time.sleep(0.2)
     (score,) = lms.scores_for(LEARNER.sub)
     assert score["scoreGiven"] == score["scoreMaximum"]
+
+
+def test_with_its_cookie_lost_a_framed_launch_proves_its_state_through_the_lms_storage(
+    browser: Browser, tool: LiveTool, lms: Platform
+) -> None:
+    """A browser that keeps no cookie of ours inside the LMS's frame: the login's state was
+    put in the platform's client-side storage (postMessage), and the launch reads it back."""
+    aid = instructor_sets_up(tool, lms)
+    launch = lms.launch(LEARNER, target=f"assignment:{aid}", resource_link_id="stored-link")
+    lms.storage_target, lms.hold_auth = "_parent", True
+    context = browser.new_context(color_scheme="light")
+    try:
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        checks = FrameChecks(page)
+        page.goto(lms.course_url(launch))
+        frame = page.frame_locator("#tool")
+        held = frame.get_by_role("button", name="Continue")  # the LMS's /auth form, waiting
+        expect(held).to_be_visible()
+        states = [c for c in context.cookies() if c["name"].startswith("lti_state_")]  # Path=/lti
+        assert len(states) == 1, context.cookies()
+        context.clear_cookies()  # as a browser blocking every cookie in third-party frames
+
+        held.click()
+
+        expect(frame.get_by_role("heading", level=1)).to_have_text("Framed quiz")
+        assert tool_frame(page).url == f"{tool.url}/assignments/{aid}"
+        assert "tq_account" in {c["name"] for c in context.cookies(tool.url)}
+        checks.check(tool_frame(page), "the assignment, launched through the storage")
+    finally:
+        lms.storage_target, lms.hold_auth = None, False
+        context.close()

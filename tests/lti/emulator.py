@@ -289,6 +289,11 @@ class Platform:
         self._last_score_second: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         self._server: _Served | None = None
+        # LTI client-side storage: the frame name sent as lti_storage_target (None: not
+        # offered), answered by the /course page's script; and whether /auth's form waits for
+        # a click instead of posting itself (a test acts in between: drops the cookies).
+        self.storage_target: str | None = None
+        self.hold_auth = False
 
     # --- life ---
 
@@ -482,6 +487,7 @@ class Platform:
             "lti_message_hint": launch.hint,
             "client_id": self.client_id,
             "lti_deployment_id": launch.overrides.get("deployment_id", self.deployment_ids[0]),
+            **({"lti_storage_target": self.storage_target} if self.storage_target else {}),
         }
 
     def login_url(self, launch: Launch) -> str:
@@ -504,7 +510,12 @@ class Platform:
         nonce = params["nonce"]
         token = self.id_token(launch.user, nonce=nonce, **launch.overrides)
         return HTMLResponse(
-            auto_post(params["redirect_uri"], id_token=token, state=params["state"])
+            auto_post(
+                params["redirect_uri"],
+                id_token=token,
+                state=params["state"],
+                at_once=not self.hold_auth,
+            )
         )
 
     def _check_auth_request(self, params: dict[str, str]) -> Launch:
@@ -864,7 +875,8 @@ class Platform:
                 f'<iframe id="tool" name="tool" title="torchquiz" src="{src}" '
                 'width="1000" height="800" allow="clipboard-write"></iframe>'
             )
-            return HTMLResponse(page(platform.context_title, body))
+            script = STORAGE_SCRIPT if platform.storage_target else ""
+            return HTMLResponse(page(platform.context_title, body, script))
 
         @app.post("/token")
         async def token(request: Request) -> JSONResponse:
@@ -971,8 +983,31 @@ def page(title: str, body: str, script: str = "") -> str:
     )
 
 
-def auto_post(action: str, **fields: str) -> str:
-    """The form an LMS answers with: posted at once by script (the platform has no CSP)."""
+# The platform's side of the LTI client-side storage (1EdTech "LTI Client Side
+# postMessages"): lti.put_data / lti.get_data from the tool's frame, answered with
+# "<subject>.response" to the asking window, keyed per origin as the spec says.
+STORAGE_SCRIPT = """<script>
+(function () {
+  var kept = {};
+  window.addEventListener("message", function (event) {
+    var m = event.data;
+    if (!m || typeof m !== "object" || !m.subject || !m.message_id) return;
+    var key = event.origin + " " + m.key, answer = {subject: m.subject + ".response",
+      message_id: m.message_id, key: m.key};
+    if (m.subject === "lti.put_data") { kept[key] = m.value; answer.value = m.value; }
+    else if (m.subject === "lti.get_data") {
+      if (key in kept) answer.value = kept[key];
+      else answer.error = {code: "bad_request", message: "no such key"};
+    } else return;
+    event.source.postMessage(answer, event.origin);
+  });
+})();
+</script>"""
+
+
+def auto_post(action: str, *, at_once: bool = True, **fields: str) -> str:
+    """The form an LMS answers with: posted at once by script (the platform has no CSP), or
+    (`at_once` False) when its button is pressed."""
     inputs = "".join(
         f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
         for k, v in fields.items()
@@ -981,7 +1016,8 @@ def auto_post(action: str, **fields: str) -> str:
         f'<form id="launch" method="post" action="{html.escape(action)}">{inputs}'
         '<button type="submit">Continue</button></form>'
     )
-    return page("Launching", form, "<script>document.getElementById('launch').submit()</script>")
+    script = "<script>document.getElementById('launch').submit()</script>" if at_once else ""
+    return page("Launching", form, script)
 
 
 def parse_form(text: str) -> AuthAnswer:
