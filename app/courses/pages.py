@@ -33,7 +33,15 @@ from app.courses.deps import (
     SignedInDep,
 )
 from app.courses.permissions import CONTENT_ROLES, DATA_ROLES
-from app.courses.schemas import CourseIn, InviteIn, InviteToken, JoinCode, JoinIn, RolesPatch
+from app.courses.schemas import (
+    CourseIn,
+    CoursePatch,
+    InviteIn,
+    InviteToken,
+    JoinCode,
+    JoinIn,
+    RolesPatch,
+)
 from app.learners.deps import CsrfProtected, MaybeAccountDep
 from app.learners.sessions import Account
 
@@ -58,6 +66,7 @@ NOTICES = {
     "already": "You were enrolled in this course already.",
     "accepted": "You are on the course's staff now.",
     "left": "You have left the course.",
+    "origins": "The allowed origins are saved.",
 }
 
 
@@ -287,6 +296,21 @@ def _attempt(
 @router.get("/courses/{slug}")
 def course_page(request: Request, db: SessionDep, access: MemberDep) -> Response:
     return _home(request, db, access)
+
+
+@router.post("/courses/{slug}/origins", dependencies=[CsrfProtected])
+def course_origins_form(
+    slug: str, request: Request, db: SessionDep, access: ManageDep, allowed_origins: FormText = ""
+) -> Response:
+    """The origins whose pages may call this course's API (CORS): one a line; empty, none."""
+    form, problems = _parse(CoursePatch, {"allowed_origins": allowed_origins.split()})
+    if form is None:  # the problem of any one origin, shown beside the box
+        problem = {"allowed_origins": next(iter(problems.values()))}
+        values = {"allowed_origins": allowed_origins}
+        return _home(request, db, access, problems=problem, values=values, status=422)
+    service.update_course(db, access.course, allowed_origins=form.allowed_origins)
+    request.app.state.origins.changed()  # CORS answers from the new list at once, here
+    return _go(request, "course_page", "origins", slug=slug)
 
 
 @router.post("/courses/{slug}/rename", dependencies=[CsrfProtected])

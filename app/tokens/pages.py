@@ -19,14 +19,13 @@ from app.core.forms import field_problems
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
 from app.courses import service as courses
-from app.courses.deps import ManageDep, SignedInDep
+from app.courses.deps import SignedInDep
 from app.learners.deps import CsrfProtected, MaybeAccountDep
 from app.learners.sessions import Account
 from app.tokens import service
 from app.tokens.api import forget, the_user
 from app.tokens.schemas import TokenIn
 from app.tokens.scopes import SCOPES
-from app.tokens.service import checked_origins
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 FormText = Annotated[str, Form()]
@@ -109,16 +108,4 @@ def revoke_token_form(
     service.revoke(db, account.user_id, public_id)
     forget(request, public_id)
     url = request.url_for("tokens_page").include_query_params(done="revoked")
-    return RedirectResponse(url, status_code=303)
-
-
-@router.post("/courses/{slug}/origins", dependencies=[CsrfProtected])
-def course_origins_form(
-    slug: str, request: Request, db: SessionDep, access: ManageDep, allowed_origins: FormText = ""
-) -> Response:
-    """The origins whose pages may call this course's API (one a line; empty: none)."""
-    origins = checked_origins(allowed_origins.split())  # 422 naming the bad one
-    courses.update_course(db, access.course, allowed_origins=origins)
-    request.app.state.origins.changed()
-    url = request.url_for("course_page", slug=slug).include_query_params(done="origins")
     return RedirectResponse(url, status_code=303)

@@ -12,6 +12,7 @@ from app.cli import main
 from app.core.config import get_settings
 from app.core.db import Database, create_db_engine, migrate_database
 from app.outbox import service
+from tests.in_thread import run_call
 from tests.outbox.receiver import receiving
 from tests.outbox.support import KIND
 
@@ -37,7 +38,9 @@ def test_the_cli_lists_waiting_messages_and_drains_them(environment: str) -> Non
         listed = CliRunner().invoke(main, ["outbox", "list"])
         assert listed.exit_code == 0, listed.output
         assert f"{KIND}\tpending\t1" in listed.output and "msg_cli" in listed.output
-        drained = CliRunner().invoke(main, ["outbox", "drain"])
+        # In a thread: `drain` runs its own event loop, which a test process that has run a
+        # browser test (Playwright's loop in the main thread) would refuse (tests/in_thread.py).
+        drained = run_call(lambda: CliRunner().invoke(main, ["outbox", "drain"]))
         assert drained.exit_code == 0, drained.output
         assert "1 message(s) tried" in drained.output
         assert [r.json()["n"] for r in receiver.delivered] == [1]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import Connection, event, func, select
 from sqlalchemy.orm import Session, SessionTransaction
 from starlette.testclient import TestClient
 
@@ -18,13 +18,14 @@ from tests.pages.test_pages_without_js import as_form, csrf
 
 
 @pytest.fixture
-def transactions() -> Iterator[list[Session]]:
-    """Every outermost session transaction begun while the test runs (on the test's connection
-    these are savepoints; a savepoint a service opens inside one is not counted)."""
+def transactions(connection: Connection) -> Iterator[list[Session]]:
+    """Every outermost session transaction begun on the test's connection while the test runs
+    (there they are savepoints; a savepoint a service opens inside one is not counted). The
+    app's own background work (the outbox's poll) has connections of its own: not counted."""
     begun: list[Session] = []
 
     def count(session: Session, transaction: SessionTransaction, *_: Any) -> None:
-        if not transaction.nested:
+        if not transaction.nested and session.bind is connection:
             begun.append(session)
 
     event.listen(Session, "after_begin", count)

@@ -139,3 +139,8 @@ def test_the_course_settings_page_sets_the_origins(app: FastAPI, db: Session) ->
     assert origin in owner.client.get(f"/courses/{course.slug}").text
     bad = owner.form(f"/courses/{course.slug}/origins", {"allowed_origins": "not an origin"})
     assert bad.status_code == 422
+    # The course page again, the box keeping what was typed and the problem beside it.
+    assert 'id="origins-problem"' in bad.text and "not an origin" in bad.text
+    assert 'aria-invalid="true"' in bad.text
+    db.expire_all()
+    assert db.get(type(course), course.id).allowed_origins == [origin, "*"]  # type: ignore[union-attr]
