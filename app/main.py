@@ -26,7 +26,13 @@ from app.core import faults, handlers, security
 from app.core.clients import ClientAddressMiddleware
 from app.core.config import PROJECT_DIR, Settings, get_settings
 from app.core.cors import CorsMiddleware
-from app.core.db import Database, WalCheckpointer, create_db_engine, migrate_database
+from app.core.db import (
+    Database,
+    WalCheckpointer,
+    create_db_engine,
+    migrate_database,
+    startup_lock,
+)
 from app.core.idempotency import Idempotency
 from app.lab.running import Lab, start_lab
 from app.learners.deps import verify_account
@@ -62,10 +68,11 @@ def prepare(settings: Settings) -> tuple[Catalog, Bank]:
     bank = load_bank(settings.questions_dir)  # validate before touching the database
     engine = create_db_engine(settings.database_url)
     try:
-        migrate_database(settings.database_url, engine)
-        with Database.on(engine).transaction() as db:
-            catalog, report = sync_bank(db, bank)
-            load_course_topics(db, catalog)  # course banks' published questions
+        with startup_lock(engine):  # other processes starting now wait, then only read
+            migrate_database(settings.database_url, engine)
+            with Database.on(engine).transaction() as db:
+                catalog, report = sync_bank(db, bank)
+                load_course_topics(db, catalog)  # course banks' published questions
     finally:
         engine.dispose()
     if report.new_versions or report.retired:

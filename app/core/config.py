@@ -155,8 +155,18 @@ class Settings(BaseSettings):
         path = self.instance_dir / "secret_key"
         private_dir(self.instance_dir)  # also an older install's, made before it was private
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            # Several processes may start at once (uvicorn's workers): each writes a key of its
+            # own aside, and the first to link its file in place wins; the others read that one.
+            # A key written in place could be read half-written, or overwritten by another.
+            spare = path.with_name(f".secret_key.{os.getpid()}")
+            spare.write_text(secrets.token_urlsafe(48))
+            spare.chmod(0o600)
+            try:
+                os.link(spare, path)
+            except FileExistsError:
+                pass
+            finally:
+                spare.unlink()
         return path.read_text().strip()
 
 

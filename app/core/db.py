@@ -13,7 +13,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -215,6 +215,30 @@ def alembic_config(url: str) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+# The key of the PostgreSQL advisory lock that start-up's shared work holds: any 64-bit
+# number no other lock of this database uses ("tqstart" in ASCII).
+STARTUP_LOCK_KEY = 0x74_71_73_74_61_72_74
+
+
+@contextmanager
+def startup_lock(engine: Engine) -> Iterator[None]:
+    """Start-up's work on the shared database (migrations, the bank's sync), one process at a
+    time: on PostgreSQL, every other process starting at the same moment (uvicorn's workers,
+    replicas) waits here, then finds the work done and only reads. Without it, two processes
+    migrating or inserting the same topic at once failed one of them (a unique violation).
+    SQLite needs none: its writers already queue for the file's one write lock."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:  # the lock is this connection's, until unlocked
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK_KEY})
+        try:
+            yield
+        finally:
+            unlock = text("SELECT pg_advisory_unlock(:key)")
+            connection.execute(unlock, {"key": STARTUP_LOCK_KEY})
 
 
 def migrate_database(url: str, engine: Engine | None = None) -> None:

@@ -5,16 +5,13 @@ same database, it sends the score, once."""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -32,9 +29,8 @@ from tests.lti.test_end_to_end import (
     lti_launch,
     take_attempt,
 )
+from tests.servers import ready, serve, stop
 from tests.test_cli import free_port
-
-PROJECT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -43,35 +39,11 @@ class Served:
 
     url: str
     engine: Engine
+    database_url: str
     process: subprocess.Popen[bytes] | None = None
 
     def transaction(self) -> contextlib.AbstractContextManager[Session]:
         return Database.on(self.engine).transaction()
-
-
-def serve(folder: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "TORCHQUIZ_INSTANCE_DIR": str(folder / "instance"),
-        "TORCHQUIZ_DATABASE_URL": f"sqlite:///{folder / 'tool.sqlite3'}",
-        "TORCHQUIZ_SECRET_KEY": "killed-server-test-key",
-        "TORCHQUIZ_RUNNER_URL": "off",  # no code runs here; the server alone is killed
-        "TORCHQUIZ_ENVIRONMENT": "test",
-    }
-    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
-    with (folder / f"serve-{time.monotonic_ns()}.log").open("wb") as log:  # the child keeps it
-        return subprocess.Popen(command, cwd=PROJECT, env=env, stdout=log, stderr=log)
-
-
-def ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited"
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"{url} not ready within {timeout} s")
 
 
 @pytest.fixture
@@ -79,13 +51,12 @@ def served(tmp_path: Path) -> Iterator[Served]:
     url = f"sqlite:///{tmp_path / 'tool.sqlite3'}"
     migrate_database(url)
     engine = create_db_engine(url)
-    tool = Served(f"http://127.0.0.1:{free_port()}", engine)
+    tool = Served(f"http://127.0.0.1:{free_port()}", engine, url)
     try:
         yield tool
     finally:
-        if tool.process is not None and tool.process.poll() is None:
-            tool.process.kill()
-            tool.process.wait()
+        if tool.process is not None:
+            stop(tool.process)
         engine.dispose()
 
 
@@ -97,7 +68,7 @@ def test_a_score_the_server_was_killed_before_posting_arrives_once_after_a_resta
         with served.transaction() as db:
             register(db, lms)
         lms.use_tool(served.url)
-        served.process = serve(tmp_path, port)
+        served.process = serve(tmp_path, port, served.database_url)
         ready(served.url, served.process)
         with contextlib.closing(Browser()) as teacher:
             assert lti_launch(teacher, lms, INSTRUCTOR).status_code == 200
@@ -125,7 +96,7 @@ def test_a_score_the_server_was_killed_before_posting_arrives_once_after_a_resta
             )
             assert list(kinds) == ["pending"]
         lms.clear_failures()  # the LMS is back
-        served.process = serve(tmp_path, port)
+        served.process = serve(tmp_path, port, served.database_url)
         ready(served.url, served.process)
         deadline = time.monotonic() + 60  # the retry's backoff, at most a minute here
         while not lms.scores_for(LEARNER.sub):
