@@ -15,6 +15,7 @@ from app.core.db import Base, utcnow
 # A run in these states holds the learner's one place (app.lab.service.ensure_idle).
 ACTIVE = ("queued", "running")
 ACTIVE_SQL = "status IN ('queued', 'running')"
+OWNER_LENGTH = 80  # host name, process id and a random part
 
 
 class LabRun(Base):
@@ -53,3 +54,8 @@ class LabRun(Base):
     duration_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # The server process following the run, and until when its hold lasts: it renews the hold
+    # while it lives (app.lab.running), so only a run whose holder died is marked failed at a
+    # start, never a neighbour's (app.lab.service.fail_unfinished).
+    owner: Mapped[str | None] = mapped_column(String(OWNER_LENGTH))
+    lease_until: Mapped[datetime | None]

@@ -8,6 +8,9 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
@@ -52,6 +55,8 @@ class Lab:
         self._tasks: set[asyncio.Task[None]] = set()
         self._measuring: asyncio.Task[None] | None = None
         self._starting = KeyedLock()
+        # This process, as the holder of the runs it follows (app.lab.models.LabRun.owner).
+        self.owner = f"{socket.gethostname()[:50]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def available(self) -> bool:
         """Whether runs can start now: the runner is ready (not warming up, and not off)."""
@@ -136,6 +141,7 @@ class Lab:
             code=request.code,
             cached=cached,
             public_id=public_id,
+            owner=self.owner,
         )
 
     async def _start_code(
@@ -309,6 +315,16 @@ class Lab:
             async for _ in self.follow(None, run.id):
                 pass
 
+    async def keep_leases(self) -> None:
+        """While this process lives, the runs it follows stay its own (renewed four times per
+        lease, so a slow database or a busy loop does not let one lapse)."""
+        while True:
+            try:
+                await self.database.run(service.renew_leases, self.owner)
+            except Exception:  # the database away for a moment: the next round renews
+                log.exception("lab: renewing this process's runs failed")
+            await asyncio.sleep(service.LEASE_SECONDS / 4)
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
@@ -350,9 +366,10 @@ def _own_row(db: Session, learner: str | None, public_id: str) -> LabRun:
 
 
 async def start_lab(lab: Lab) -> None:
-    """The lab's own start, in the background while the app already serves: runs an earlier
-    process left unfinished are marked failed. Before the runner is ready no run can start, so
-    none of this process's can be among them."""
+    """The lab's own start, in the background while the app already serves: this process's
+    runs are kept its own from now on, and runs whose holder died (their hold lapsed) are
+    marked failed. Another live process's runs are left alone."""
+    lab._in_background(lab.keep_leases())
     failed = await lab.database.run(service.fail_unfinished)
     if failed:
         log.warning("lab: %d runs left unfinished by an earlier start marked failed", failed)

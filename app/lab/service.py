@@ -6,9 +6,10 @@ from __future__ import annotations
 import statistics
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,9 +70,11 @@ def new_run(
     code: str | None = None,
     cached: LabRun | None = None,
     public_id: str | None = None,
+    owner: str | None = None,
 ) -> LabRun:
     """`public_id`: chosen beforehand (new_public_id) when the runner has already been given
-    it as the run's handle; else chosen here."""
+    it as the run's handle; else chosen here. `owner`: the process that follows the run (its
+    hold starts now)."""
     run = LabRun(
         public_id=public_id or new_public_id(),
         learner_id=learner_id,
@@ -81,6 +84,8 @@ def new_run(
         task=task,
         code=code,
         epochs=[],
+        owner=owner,
+        lease_until=lease_end() if owner else None,
     )
     if cached is not None:  # an identical run already trained: same numbers, served at once
         run.status, run.epochs, run.outcome = "done", list(cached.epochs), cached.outcome
@@ -131,9 +136,30 @@ def set_job(db: Session, run_id: int, job: int) -> None:
     run.job_id = job
 
 
+# How long a run's hold lasts unless renewed; its holder renews it four times as often.
+LEASE_SECONDS = 60
+
+
+def lease_end() -> datetime:
+    return utcnow() + timedelta(seconds=LEASE_SECONDS)
+
+
+def renew_leases(db: Session, owner: str) -> int:
+    """The holder `owner` is alive: its active runs' holds last another LEASE_SECONDS."""
+    renewed = db.execute(
+        update(LabRun)
+        .where(LabRun.owner == owner, LabRun.status.in_(ACTIVE))
+        .values(lease_until=lease_end())
+    )
+    return int(renewed.rowcount)  # type: ignore[attr-defined]
+
+
 def fail_unfinished(db: Session) -> int:
-    """Runs left queued or running by an earlier process: their jobs died with its runner."""
-    query = select(LabRun).where(LabRun.status.in_(ACTIVE))
+    """Runs left queued or running by a process that died (their jobs died with it): those
+    whose hold has lapsed, or that had none (made before holds were kept). A run another live
+    process follows keeps its hold fresh, and is left alone."""
+    lapsed = (LabRun.lease_until.is_(None)) | (LabRun.lease_until < utcnow())
+    query = select(LabRun).where(LabRun.status.in_(ACTIVE), lapsed)
     runs = list(db.scalars(query))
     for run in runs:
         apply_event(db, run.id, {"type": "failed", "message": "the server restarted; run it again"})

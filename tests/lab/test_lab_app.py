@@ -12,11 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from app.lab import service
 from app.lab.config import SOLUTION, TASK
+from app.lab.models import LabRun
 from app.lab.pages import SOLUTION_CODE
 from app.lab.running import Lab
 from app.main import create_app
@@ -117,6 +119,11 @@ def test_an_identical_run_is_served_from_the_cache(lab_app: Any) -> None:
     assert again.json()["status"] == "done" and again.json()["cached"] is True
     assert again.json()["epochs"] == trained["epochs"]
     assert again.json()["id"] != trained["id"]
+    # Each run is held by the server process that started it (its hold renewed while it lives).
+    lab = lab_app.app.state.lab
+    with lab.database.transaction() as db:
+        held = db.scalar(select(LabRun).where(LabRun.public_id == trained["id"]))
+        assert held is not None and held.owner == lab.owner and held.lease_until is not None
 
 
 def test_run_times_carry_their_time_zone_on_every_database(lab_app: Any) -> None:
