@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +25,7 @@ from app.core.errors import UnauthorizedError
 from app.learners.models import AccountSession, User
 
 SESSION_CACHE_SECONDS = 5.0
+T = TypeVar("T")
 
 
 class SignedOutError(UnauthorizedError):
@@ -76,28 +79,37 @@ def live_account(db: Session, token: str) -> Account | None:
     return Account(row.id, row.email, row.display_name, row.site_role)
 
 
-class LiveSessions:
-    """Sessions this process found live, each kept `seconds`; bounded, cleared when full."""
+class Kept(Generic[T]):
+    """What a secret token (a session's, an API token's) was found to stand for, each kept
+    `seconds` under the token's hash; bounded, cleared when full."""
 
     def __init__(self, seconds: float = SESSION_CACHE_SECONDS, most: int = 50_000) -> None:
         self._seconds, self._most = seconds, most
-        self._kept: dict[str, tuple[Account, float]] = {}
+        self._kept: dict[str, tuple[T, float]] = {}
 
-    def get(self, token: str) -> Account | None:
+    def get(self, token: str) -> T | None:
         found = self._kept.get(token_hash(token))
         if found is None or found[1] < time.monotonic():
             return None
         return found[0]
 
-    def keep(self, token: str, account: Account) -> None:
+    def keep(self, token: str, value: T) -> None:
         if len(self._kept) >= self._most:
             self._kept.clear()
-        self._kept[token_hash(token)] = (account, time.monotonic() + self._seconds)
+        self._kept[token_hash(token)] = (value, time.monotonic() + self._seconds)
 
     def forget(self, token: str) -> None:
         self._kept.pop(token_hash(token), None)
 
+    def forget_where(self, ended: Callable[[T], bool]) -> None:
+        """Every value `ended` says is over (all of an account's sessions, a revoked token)."""
+        for key in [k for k, (value, _) in self._kept.items() if ended(value)]:
+            self._kept.pop(key, None)
+
+
+class LiveSessions(Kept[Account]):
+    """Sessions this process found live, each kept `seconds`."""
+
     def forget_user(self, user_id: int) -> None:
         """Every session of one account (a password reset ends them all)."""
-        for key in [k for k, (a, _) in self._kept.items() if a.user_id == user_id]:
-            self._kept.pop(key, None)
+        self.forget_where(lambda account: account.user_id == user_id)

@@ -5,12 +5,10 @@ a change made in this process is seen on the next request (`invalidate`)."""
 from __future__ import annotations
 
 import logging
-import time
 
-from starlette.requests import Request
 from starlette.types import Scope
 
-from app.core.deps import database_of
+from app.core.refreshed import Refreshed
 from app.lti.platforms import active_origins
 
 log = logging.getLogger("torchquiz.lti")
@@ -21,21 +19,17 @@ class PlatformOrigins:
     """app.core.security.SecurityHeaders' `extra_ancestors`: awaited once per response."""
 
     def __init__(self, seconds: float = REFRESH_SECONDS) -> None:
-        self._seconds = seconds
-        self._origins: tuple[str, ...] = ()
-        self._until = 0.0
+        self._origins: Refreshed[tuple[str, ...]] = Refreshed(active_origins, (), seconds)
 
     async def __call__(self, scope: Scope) -> tuple[str, ...]:
-        if time.monotonic() < self._until or "app" not in scope:
-            return self._origins
-        self._until = time.monotonic() + self._seconds  # one refresh at a time
+        if "app" not in scope:
+            return self._origins.last
         try:
-            database = await database_of(Request(scope))
-            self._origins = await database.run(active_origins)
+            return await self._origins.get(scope)
         except Exception as exc:  # a database outage must not fail every response's headers
             log.warning("could not read the LTI platforms' origins: %r", exc)
-        return self._origins
+            return self._origins.last
 
     def invalidate(self) -> None:
         """The platforms changed: read them again on the next response."""
-        self._until = 0.0
+        self._origins.invalidate()

@@ -5,10 +5,8 @@ Another process may go on accepting a revoked token for at most `seconds`."""
 
 from __future__ import annotations
 
-import time
-
 from app.core.db import Database
-from app.learners.sessions import Account, token_hash
+from app.learners.sessions import Account, Kept
 from app.tokens.limits import TokenLimits
 from app.tokens.service import Resolved, authenticate, refuse_if_ended
 
@@ -19,27 +17,21 @@ class ApiTokens:
     """What app.learners.deps.verify_account asks (as `request.app.state.api_tokens`)."""
 
     def __init__(self, seconds: float = TOKEN_CACHE_SECONDS, most: int = 50_000) -> None:
-        self._seconds, self._most = seconds, most
-        self._kept: dict[str, tuple[Resolved, float]] = {}
+        self._kept: Kept[Resolved] = Kept(seconds, most)
         self.limits = TokenLimits()
 
     async def verify(self, database: Database, secret: str) -> tuple[Account, str]:
         """(the account the token acts as, its learner's public id); 401 for a token that is
         not live, 429 with Retry-After past its rate limit."""
-        key = token_hash(secret)
-        found = self._kept.get(key)
-        if found is None or found[1] < time.monotonic():
+        resolved = self._kept.get(secret)
+        if resolved is None:
             resolved = await database.run(authenticate, secret)
-            if len(self._kept) >= self._most:
-                self._kept.clear()
-            self._kept[key] = (resolved, time.monotonic() + self._seconds)
+            self._kept.keep(secret, resolved)
         else:
-            resolved = found[0]
             refuse_if_ended(None, resolved.expires_at)
         self.limits.take(resolved.public_id, resolved.rate_per_minute)
         return resolved.account, resolved.learner_public_id
 
     def forget(self, public_id: str) -> None:
         """A revoked token: refused from the next request on, in this process."""
-        for key in [k for k, (r, _) in self._kept.items() if r.public_id == public_id]:
-            self._kept.pop(key, None)
+        self._kept.forget_where(lambda resolved: resolved.public_id == public_id)

@@ -5,10 +5,9 @@ store is issue 15's.)"""
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
 
 from app.core.errors import AppError
+from app.runner.ratelimit import RateLimiter
 
 
 class TokenRateLimitedError(AppError):
@@ -16,35 +15,26 @@ class TokenRateLimitedError(AppError):
     code = "rate_limited"
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-
-
 class TokenLimits:
+    """One token bucket per token (app.runner.ratelimit's, as sign-ins and new learners use):
+    a limiter per rate in use, since each token has a rate of its own."""
+
     def __init__(self, *, most: int = 100_000) -> None:
         self._most = most
-        self._buckets: dict[str, _Bucket] = {}
+        self._limiters: dict[int, RateLimiter] = {}
 
     def take(self, key: str, per_minute: int) -> None:
         """Spend one request of the token `key`; TokenRateLimitedError with Retry-After when
         its bucket is empty (a refused request spends nothing)."""
-        now = time.monotonic()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if len(self._buckets) >= self._most:
-                self._buckets.clear()  # forgetting is only lenient
-            bucket = self._buckets[key] = _Bucket(float(per_minute), now)
-        rate = per_minute / 60
-        bucket.tokens = min(per_minute, bucket.tokens + (now - bucket.updated) * rate)
-        bucket.updated = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
+        limiter = self._limiters.get(per_minute)
+        if limiter is None:
+            limiter = RateLimiter(burst=per_minute, per_minute=per_minute, max_learners=self._most)
+            self._limiters[per_minute] = limiter
+        if not (wait := limiter.take(key)):
             return
-        wait = max(1, math.ceil((1 - bucket.tokens) / rate))
+        seconds = max(1, math.ceil(wait))
         error = TokenRateLimitedError(
-            f"this API token may make {per_minute} requests a minute: try again in {wait} s"
+            f"this API token may make {per_minute} requests a minute: try again in {seconds} s"
         )
-        error.headers = {"Retry-After": str(wait)}
+        error.headers = {"Retry-After": str(seconds)}
         raise error

@@ -6,7 +6,6 @@ another process sees a change within that time."""
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
@@ -15,8 +14,8 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from app.core.cors import ANY
-from app.core.db import Database, utcnow
-from app.core.deps import get_database
+from app.core.db import utcnow
+from app.core.refreshed import Refreshed
 from app.courses.models import Course
 from app.learners.sessions import token_hash
 from app.tokens.models import ApiToken
@@ -63,19 +62,14 @@ class OriginRegistry:
     """app.core.cors.OriginPolicy over the tokens' and courses' lists."""
 
     def __init__(self, seconds: float = REFRESH_SECONDS) -> None:
-        self._seconds = seconds
-        self._lists = Lists()
-        self._until = 0.0  # monotonic time the lists are good until; 0: read them again
+        self._lists = Refreshed(load_lists, Lists(), seconds)
 
     def changed(self) -> None:
         """This process changed a list: read them again on the next request that asks."""
-        self._until = 0.0
+        self._lists.invalidate()
 
     async def lists(self, scope: Scope) -> Lists:
-        if self._until < time.monotonic():
-            self._until = time.monotonic() + self._seconds  # one reader at a time, roughly
-            self._lists = await _database(scope).run(load_lists)
-        return self._lists
+        return await self._lists.get(scope)
 
     async def preflight(self, scope: Scope, origin: str) -> str | None:
         every = (await self.lists(scope)).every
@@ -92,10 +86,3 @@ class OriginRegistry:
         if match := COURSE_PATH.match(scope["path"]):
             listed = listed | lists.by_course.get(match.group(1), frozenset())
         return _answer(listed, origin)
-
-
-def _database(scope: Scope) -> Database:
-    """The app's Database, a test's override of get_database included (as database_of)."""
-    app = scope["app"]
-    provider = app.dependency_overrides.get(get_database)
-    return provider() if provider else app.state.database  # type: ignore[no-any-return]
