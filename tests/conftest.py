@@ -248,3 +248,23 @@ def seeded_rng(app: FastAPI) -> Iterator[None]:
     app.dependency_overrides[get_rng] = lambda: random.Random(1234)
     yield
     app.dependency_overrides.pop(get_rng, None)
+
+
+# The Redis that runs on these machines; CI uses the same.
+REDIS_URL = os.environ.get("TORCHQUIZ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own on the shared Redis (tests run in parallel on one
+    server, so none may flush it); its keys are deleted afterwards."""
+    prefix = f"tqtest:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()

@@ -15,9 +15,16 @@ import httpx
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def serve(folder: Path, port: int, database_url: str, *options: str) -> subprocess.Popen[bytes]:
-    """`torchquiz serve` on 127.0.0.1:`port`, running code off (no runner process of its own),
-    its output in `log_of(process)`, a file in `folder`."""
+def serve(
+    folder: Path,
+    port: int,
+    database_url: str,
+    *options: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """`torchquiz serve` on 127.0.0.1:`port`, running code off (no runner process of its own)
+    unless `env` says otherwise (TORCHQUIZ_ variables over these), its output in
+    `log_of(process)`, a file in `folder`."""
     env = {
         **os.environ,
         "TORCHQUIZ_INSTANCE_DIR": str(folder / "instance"),
@@ -25,6 +32,7 @@ def serve(folder: Path, port: int, database_url: str, *options: str) -> subproce
         "TORCHQUIZ_SECRET_KEY": "served-test-key-not-for-production",
         "TORCHQUIZ_RUNNER_URL": "off",
         "TORCHQUIZ_ENVIRONMENT": "test",
+        **(env or {}),
     }
     command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *options]
     log_file = folder / f"serve-{port}-{time.monotonic_ns()}.log"

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     # empty means `torchquiz serve` starts one of its own. The token guards a shared runner.
     runner_url: str = ""
     runner_token: str = ""
+    # Redis, for running several app processes or machines as one site (see README
+    # "Deploying"): the runner's job queue, the lab's live events, shared rate limits and
+    # caches. Empty: one process keeps all of that in memory (the embedded default).
+    redis_url: str = ""
+    # Every key this site writes in Redis starts with this (several sites, or test runs, may
+    # share one Redis).
+    redis_prefix: str = "torchquiz:"
     # Host names the app answers to (the Host header), besides the loopback names and `host`
     # (see trusted_hosts): the public name behind a proxy. "*.example.org" allows subdomains.
     # In the environment: comma- or space-separated, or a JSON list.
