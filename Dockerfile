@@ -5,6 +5,11 @@
 # Run:    see README.md (section "Container") (the code runner needs a seccomp profile and two
 #         --security-opt flags; no --privileged) or `docker compose up`.
 #
+# One image, three processes (docs/deploying.md): `torchquiz serve` (the default command),
+# `torchquiz runner` (the code runner as a service of its own) and `torchquiz migrate` (a
+# one-shot job). It runs with a read-only root filesystem: every write goes to /data (the
+# instance folder: a volume) or /tmp (a tmpfs), and HOME is /tmp.
+#
 # The base is an argument so that a machine without a registry can build on a local image
 # (deploy/build-offline.sh); any Debian-based image with python3 and its venv module works.
 ARG BASE=python:3.11-slim
@@ -21,8 +26,11 @@ ARG TORCH_VERSION=2.13.0
 
 SHELL ["/bin/sh", "-eu", "-c"]
 
+# PYTHONDONTWRITEBYTECODE: the root may be read-only, so the bytecode is compiled at build
+# time (below) instead of on first import. HOME: the one writable place every deployment has.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    HOME=/tmp \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH \
@@ -63,6 +71,7 @@ COPY docs/statistics.md docs/lms-integration.md ./docs/
 RUN --mount=type=secret,id=ca,target=/run/secrets/ca \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
     pip install -e . \
+    && python -m compileall -q app \
     && useradd --uid 10001 --user-group --no-create-home --home-dir /data \
         --shell /usr/sbin/nologin torchquiz \
     && mkdir -p /data \

@@ -12,12 +12,12 @@ TORCH_INDEX ?=
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint check-bank bench bench-deps install install-dev browser-deps
+.PHONY: run test lint check-bank bench bench-deps install install-dev browser-deps deploy-deps
 
 run: $(VENV)/.installed
 	$(BIN)/torchquiz serve
 
-test: $(VENV)/.installed-dev browser-deps lint
+test: $(VENV)/.installed-dev browser-deps deploy-deps lint
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-dev
@@ -61,3 +61,11 @@ browser-deps:
 	@command -v chromium >/dev/null || $(SUDO) apt-get install -y --no-install-recommends chromium \
 		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium)
 	@[ -f node_modules/axe-core/axe.min.js ] || npm ci --no-audit --no-fund
+
+# What tests/deploy runs offline: Debian's docker-compose 1.29 (`config -q` validates the compose
+# files without an engine) and nginx (deploy/nginx.conf, run in front of stand-in replicas;
+# tests/scale's proxy in front of two real replicas).
+deploy-deps:
+	@command -v docker-compose >/dev/null && [ -x /usr/sbin/nginx ] \
+		|| $(SUDO) apt-get install -y --no-install-recommends docker-compose nginx \
+		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends docker-compose nginx)

@@ -6,6 +6,8 @@ import contextlib
 import gc
 import importlib
 import os
+import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,10 @@ from app.accounts.cli import users
 from app.bank.formats.registry import NAMES as FORMAT_NAMES
 from app.bank.loader import BankInvalidError, Problem, format_report, load_bank
 from app.bank.report import SCHEMA_DIR, check_problems, editor_schemas
+from app.core import logs, otel
 from app.core.config import Settings, get_settings
 from app.lti.cli import lti
+from app.operations.cli import COMMANDS as OPERATIONS_COMMANDS
 from app.outbox.cli import drain_now, outbox
 from app.runner.client import URL_OFF, embedded_socket
 from app.runner.embedded import embedded_runner
@@ -38,6 +42,13 @@ SERVER_OPTIONS: dict[str, Any] = {
     # headers only from TORCHQUIZ_TRUSTED_PROXIES. uvicorn's own handling would believe them
     # from 127.0.0.1 (or FORWARDED_ALLOW_IPS) and rewrite the address before the app sees it.
     "proxy_headers": False,
+    # Told to stop, uvicorn waits for open requests this long at most (then cancels them):
+    # within Kubernetes' default 30 s grace, after TORCHQUIZ_DRAIN_SECONDS (app.core.shutdown).
+    "timeout_graceful_shutdown": 20,
+    # `--workers N`: uvicorn kills a worker that has not answered its health ping within this
+    # many seconds; 5, its default, killed workers still starting on a busy machine, again and
+    # again (the one holding the start-up lock blocks while it migrates).
+    "timeout_worker_healthcheck": 60,
 }
 
 
@@ -85,11 +96,19 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     Pages are served at once; the code runner (started here unless TORCHQUIZ_RUNNER_URL names
     one, or is `off`) warms up in the background, and /readyz says when it is ready."""
     settings = load_settings()
+    if settings.environment == "production" and (problems := settings.production_problems(workers)):
+        click.echo("\n  ".join(["The settings are not valid:", *problems]), err=True)
+        sys.exit(1)
     host = host or settings.host
     port = port or settings.port
     try:
         load_bank(settings.questions_dir)  # refuse to start on a bad bank, with the full report
     except BankInvalidError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    try:
+        otel.check(settings)  # traces asked for without the packages: say so before starting
+    except otel.OtelUnavailableError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
     try:
@@ -121,20 +140,41 @@ def _start(settings: Settings, host: str, port: int, workers: int) -> None:
         click.echo(
             f"Starting torchquiz at http://{host}:{port}/  (database: {settings.safe_db_url})"
         )
-        _serve_app(host, port, workers)
+        _serve_app(settings, host, port, workers)
 
 
-def _serve_app(host: str, port: int, workers: int) -> None:
+def _serve_app(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    if workers > 1:
+        _shared_metrics(settings.instance_dir / "metrics")
+    # uvicorn, stopped by SIGTERM, stops gracefully and then raises the signal again with the
+    # handler it found: exit cleanly (status 0, the runner stopped by the ExitStack above).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        **SERVER_OPTIONS,
+        **SERVER_OPTIONS
+        | {"access_log": settings.access_log, "log_config": logs.config(settings.log_format)},
     )
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    sys.exit(0)
+
+
+def _shared_metrics(folder: Path) -> None:
+    """`--workers N`: one port, N processes, and a scrape reaches any one: they keep their
+    metrics in files in `folder` (prometheus_client's multiprocess mode) and each answers for
+    all (app.core.metrics). Emptied first: the files of an earlier run would add to the counts."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the operator's own choice
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700, parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)  # read by the workers at import
 
 
 @main.command()
@@ -148,7 +188,15 @@ def _serve_app(host: str, port: int, workers: int) -> None:
     help="auto: privileged where the kernel allows it (root), else rootless (user namespaces) "
     "[default: TORCHQUIZ_RUNNER_SANDBOX, auto].",
 )
-def runner(uds: Path | None, host: str | None, port: int | None, sandbox: str | None) -> None:
+@click.option(
+    "--queue",
+    default=None,
+    help="Also take jobs from this Redis job queue (redis://...), keys under "
+    "TORCHQUIZ_RUNNER_REDIS_PREFIX [default: TORCHQUIZ_RUNNER_QUEUE, none].",
+)
+def runner(
+    uds: Path | None, host: str | None, port: int | None, sandbox: str | None, queue: str | None
+) -> None:
     """Run learner code in a sandbox, as a service (as root, or rootless in user namespaces).
 
     Everything else comes from the TORCHQUIZ_RUNNER_* settings (app.runner.settings; README,
@@ -158,14 +206,19 @@ def runner(uds: Path | None, host: str | None, port: int | None, sandbox: str | 
     from app.runner.sandbox import detect
     from app.runner.server import create_runner_app
 
-    given = {"host": host, "port": port, "sandbox": sandbox}
+    given = {"host": host, "port": port, "sandbox": sandbox, "queue": queue}
     settings = load_runner_settings(**{k: v for k, v in given.items() if v is not None})
     found = detect(settings.sandbox)
     click.echo(f"code runner: {found.mode} sandbox" if found.mode else found.reason, err=True)
+    if settings.queue and found.mode is None:  # a queue runner without a sandbox takes no job
+        click.echo("code runner: not taking jobs from the queue without a sandbox.", err=True)
+        sys.exit(1)
     app = create_runner_app(settings, sandbox=found)
     os.umask(0o077)  # the socket: this user only
     location = {"uds": str(uds)} if uds else {"host": settings.host, "port": settings.port}
-    uvicorn.run(app, **location, log_level="warning", loop="asyncio")
+    log_config = logs.config(logs.env_format(), level="WARNING")
+    signal.signal(signal.SIGTERM, _exit_cleanly)  # stopped gracefully: status 0, as `serve`
+    uvicorn.run(app, **location, log_level="warning", loop="asyncio", log_config=log_config)
 
 
 @main.group()
@@ -209,7 +262,7 @@ def questions_verify(root: Path | None, runner_url: str | None, seeds: int) -> N
     import asyncio
 
     from app.bank.verify import verify_questions
-    from app.runner.client import RunnerClient
+    from app.runner.connect import runner_at
 
     settings = load_settings()
     root = root or settings.questions_dir
@@ -223,7 +276,7 @@ def questions_verify(root: Path | None, runner_url: str | None, seeds: int) -> N
     ]
 
     async def verify(url: str) -> tuple[int, list[Problem]]:
-        client = RunnerClient(url, token=settings.runner_token)
+        client = runner_at(url, token=settings.runner_token, prefix=settings.redis_prefix)
         try:
             return await verify_questions(questions, client, seeds=seeds)
         finally:
@@ -417,6 +470,18 @@ def outbox_drain() -> None:
     click.echo(f"{drain_now(settings)} message(s) tried")
 
 
+@main.command("settings")
+@click.option("--write", is_flag=True, help="Write docs/configuration.md.")
+def settings_doc(write: bool) -> None:
+    """Print (or write) the table of every setting: docs/configuration.md."""
+    from app import configuration
+
+    if write:
+        click.echo(f"wrote {configuration.write()}")
+    else:
+        click.echo(configuration.settings_table(), nl=False)
+
+
 @main.command("migrate")
 def migrate() -> None:
     """Bring the database schema up to date (the server also does this on start)."""
@@ -430,6 +495,8 @@ main.add_command(users)
 main.add_command(tokens)
 main.add_command(lti)
 main.add_command(outbox)
+for command in OPERATIONS_COMMANDS:  # backup, restore, purge, learners
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,7 @@ walking nested routers, and one level fewer measurably shortened every request.
 import asyncio
 import sqlite3
 from functools import cache
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
@@ -52,6 +53,8 @@ from app.lti import services_api as lti_services_api
 from app.lti import services_pages as lti_services_pages
 from app.playground import api as playground_api
 from app.playground import pages as playground_pages
+from app.privacy import api as privacy_api
+from app.privacy import pages as privacy_pages
 from app.progress import api as progress_api
 from app.progress import pages as progress_pages
 from app.questions import api as questions_api
@@ -97,6 +100,7 @@ API_ROUTERS: list[tuple[APIRouter, Access, tuple[int, ...]]] = [
     (lti_api.router, "admin", (409,)),  # LTI platforms (site administrators)
     (results_api.router, "account", (403,)),  # for integrations: external ids, attempts
     (results_api.me_router, "learner", ()),
+    (privacy_api.router, "learner", (403, 409)),  # your own data: download it, or delete it
     (statistics_api.router, "account", (403,)),
     (reports_api.router, "learner", (403, 409)),  # learners report; staff answer
     (instructors_api.router, "admin", (503,)),
@@ -114,6 +118,7 @@ PAGE_ROUTERS = [
         lab_pages,
         study_pages,
         accounts_pages,
+        privacy_pages,  # the account page's "delete my account"
         courses_pages,
         authoring_practice_pages,
         transfer_pages,
@@ -142,9 +147,10 @@ async def healthz() -> dict[str, str]:
 
 @site_router.get("/readyz", tags=["health"], responses={503: {"description": "Not ready"}})
 def readyz(request: Request, db: SessionDep) -> JSONResponse:
-    """Ready for traffic: the database answers, and the code runner is warm (or running code
-    is off on purpose) with the questions it computes in place. 503 with the same detail
-    otherwise, and Retry-After while warming up."""
+    """Ready for traffic: the database answers, Redis too (if configured), and the code runner
+    is warm (or running code is off on purpose) with the questions it computes in place. 503
+    with the same detail otherwise, Retry-After while warming up, and "shutting down" once the
+    server is told to stop."""
     try:
         db.execute(text("SELECT 1"))
         database = "ok"
@@ -158,13 +164,15 @@ def readyz(request: Request, db: SessionDep) -> JSONResponse:
         questions = "failed; see the server's log"
     warming = runner.state == "warming" or (runner.settled and not warm_up.done())
     ready = database == "ok" and runner.settled and questions == "ready"
+    body: dict[str, Any] = {"database": database}
+    # Redis (when configured): its last PING, checked in the background (app.core.health).
+    if (redis := request.app.state.redis_health) is not None:
+        body["redis"] = redis.status()
+        ready = ready and redis.ok
     status = "ready" if ready else "warming" if warming else "unavailable"
-    body = {
-        "status": status,
-        "database": database,
-        "runner": runner.as_dict(),
-        "questions": questions,
-    }
+    if request.app.state.draining.is_set():  # told to stop: no new traffic (app.core.shutdown)
+        ready, warming, status = False, False, "shutting down"
+    body = {"status": status, **body, "runner": runner.as_dict(), "questions": questions}
     headers = {"Retry-After": str(WARMING_RETRY_SECONDS)} if warming else {}
     return JSONResponse(body, status_code=200 if ready else 503, headers=headers)
 

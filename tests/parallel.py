@@ -29,6 +29,7 @@ import pytest
 #   also runs other folders' files in between, pytest would start them again for each file);
 # - tests/runner: the runner as a service, run by an unprivileged user from a venv under /tmp.
 ONE_UNIT = ("tests/hardening/", "tests/runner/")
+BROWSER = "tests/browser/"
 _open: dict[str, int] = {}
 _alone = {"held": False}  # whether this process holds the lock for serial tests now
 
@@ -57,12 +58,16 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 def one_units_first(workqueue: Any) -> None:
     """The folders of ONE_UNIT first, the longest units of the run (minutes each): in xdist's
-    order (most tests first) tests/runner came after several others, and ended last. The rest
-    keep xdist's order, which leaves the browser files (few tests each) last: their Playwright
-    keeps an event loop running in the process's main thread, where a later test's
-    asyncio.run() would fail ("cannot be called from a running event loop"; run such a
-    coroutine in a thread of its own, as tests/runner does)."""
-    waiting = sorted(workqueue.items(), key=lambda unit: unit[0] not in ONE_UNIT)
+    order (most tests first) tests/runner came after several others, and ended last. The
+    browser files last: their Playwright keeps an event loop running in the process's main
+    thread, where a later test's asyncio.run() would fail ("cannot be called from a running
+    event loop"). xdist's order (most tests first) used to leave them last, until files of a
+    few tests each that call asyncio.run() came after them. The rest keep xdist's order."""
+
+    def place(unit: tuple[str, Any]) -> int:
+        return 0 if unit[0] in ONE_UNIT else 2 if unit[0].startswith(BROWSER) else 1
+
+    waiting = sorted(workqueue.items(), key=place)
     workqueue.clear()
     workqueue.update(waiting)
 

@@ -76,3 +76,73 @@ def test_an_invalid_setting_is_named_and_its_value_never_shown(
     assert done.stderr.startswith("The settings are not valid:")
     assert named in done.stderr
     assert_no_secret_in(done)
+
+
+# --- production refuses unsafe settings, naming each ---
+
+GOOD_KEY = secrets.token_urlsafe(48)
+POSTGRES = f"postgresql://quiz:{PASSWORD}@127.0.0.1:1/quiz"
+REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"secret_key": "test-secret-key-not-for-production"}, "TORCHQUIZ_SECRET_KEY"),
+        ({"secret_key": "change-me"}, "TORCHQUIZ_SECRET_KEY"),
+        ({"secret_key": secrets.token_urlsafe(12)}, "TORCHQUIZ_SECRET_KEY"),
+        ({"database_url": "sqlite:///quiz.sqlite3", "redis_url": REDIS}, "TORCHQUIZ_DATABASE_URL"),
+        ({"redis_url": REDIS, "runner_url": ""}, "TORCHQUIZ_RUNNER_URL"),
+    ],
+)
+def test_a_production_start_with_an_unsafe_setting_is_refused_naming_it(
+    tmp_path: Path, settings: dict[str, str], named: str
+) -> None:
+    given = {"database_url": POSTGRES, "secret_key": GOOD_KEY, "runner_url": "off"} | settings
+    done = torchquiz(tmp_path, "serve", environment="production", **given)
+
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.startswith("The settings are not valid:")
+    assert named in done.stderr
+    assert_no_secret_in(done)
+    if "secret_key" in settings:  # the refused key is not printed either
+        assert settings["secret_key"] not in done.stderr + done.stdout
+
+
+def test_several_problems_are_all_named_at_once(tmp_path: Path) -> None:
+    done = torchquiz(
+        tmp_path,
+        "serve",
+        environment="production",
+        database_url="sqlite:///quiz.sqlite3",
+        redis_url=REDIS,
+    )
+
+    assert done.returncode == 1
+    for named in ("TORCHQUIZ_SECRET_KEY", "TORCHQUIZ_DATABASE_URL", "TORCHQUIZ_RUNNER_URL"):
+        assert named in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"database_url": "sqlite:///quiz.sqlite3", "redis_url": REDIS}, "SQLite"),
+        ({"database_url": POSTGRES}, "--workers 2 needs TORCHQUIZ_REDIS_URL"),
+    ],
+)
+def test_serving_several_workers_in_production_needs_postgresql_and_redis(
+    tmp_path: Path, settings: dict[str, str], named: str
+) -> None:
+    given = {"secret_key": GOOD_KEY, "runner_url": REDIS} | settings
+    done = torchquiz(tmp_path, "serve", "--workers", "2", environment="production", **given)
+
+    assert done.returncode == 1, done.stdout
+    assert named in done.stderr
+    assert_no_secret_in(done)
+
+
+def test_routes_on_the_loop_are_refused_with_redis_in_any_environment(tmp_path: Path) -> None:
+    done = torchquiz(tmp_path, "migrate", redis_url=REDIS, routes_on_loop="true")
+
+    assert done.returncode == 1
+    assert "TORCHQUIZ_ROUTES_ON_LOOP" in done.stderr and "TORCHQUIZ_REDIS_URL" in done.stderr

@@ -51,7 +51,7 @@ async def sign_up(
     body: SignUpForm, request: Request, response: Response, database: DatabaseDep
 ) -> AccountOut:
     """A new account that keeps this browser's (or bearer token's) anonymous history."""
-    request.app.state.new_learners.admit(client_address(request))
+    await request.app.state.new_learners.admit_async(client_address(request))
     signed = await service.sign_up(
         database,
         body.email,

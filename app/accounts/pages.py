@@ -90,7 +90,7 @@ async def sign_up_form(
     if not isinstance(parsed, SignUpForm):
         return _form_page(request, "accounts/sign_up.html", values, problems, status=422)
     try:
-        request.app.state.new_learners.admit(client_address(request))
+        await request.app.state.new_learners.admit_async(client_address(request))
         signed = await service.sign_up(
             database,
             parsed.email,

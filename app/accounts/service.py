@@ -21,11 +21,12 @@ from app.accounts.passwords import hash_password, verify_password
 from app.attempts.models import Answer, QuizSession, Reveal
 from app.core.db import Database, add_once, as_utc, utcnow
 from app.core.errors import AppError, ConflictError, UnauthorizedError
+from app.core.limiting import Limits, Rule, retry_after
 from app.lab.models import ACTIVE, LabRun
 from app.learners.models import AccountSession, Learner, PasswordReset, User
 from app.learners.service import find_learner
 from app.learners.sessions import new_token, token_hash
-from app.runner.ratelimit import RateLimiter, address_key
+from app.runner.ratelimit import address_key
 
 SITE_ROLES = ("learner", "admin")
 RESET_LIFETIME = timedelta(hours=1)
@@ -151,33 +152,44 @@ def _sign_up(
 
 
 class SignInLimits:
-    """Failed sign-ins allowed per account and per client address (token buckets in this
-    process): a guesser is slowed to one try a minute per account once the burst is spent,
-    and one address to a few a minute over all accounts."""
+    """Failed sign-ins allowed per account and per client address (app.core.limiting: shared
+    by every app process when Redis is configured): a guesser is slowed to the per-account
+    rate once the burst is spent, and one address to a few a minute over all accounts. Only a
+    failed sign-in spends; a refused one spends nothing."""
 
     def __init__(
-        self, *, burst: int, per_minute: int, address_burst: int, address_per_minute: int
+        self,
+        *,
+        burst: int,
+        per_minute: int,
+        address_burst: int,
+        address_per_minute: int,
+        limits: Limits | None = None,
     ) -> None:
-        self._accounts = RateLimiter(burst=burst, per_minute=per_minute)
-        self._addresses = RateLimiter(burst=address_burst, per_minute=address_per_minute)
+        self._limits = limits or Limits()
+        self._account = Rule(burst, per_minute)
+        self._address = Rule(address_burst, address_per_minute)
 
-    def check(self, email: str, address: str) -> None:
-        for limiter, key, whose in (
-            (self._accounts, normalise_email(email), "this account"),
-            (self._addresses, address_key(address), "your network address"),
-        ):
-            if wait := limiter.wait(key):
+    def _keys(self, email: str, address: str) -> list[tuple[Rule, tuple[str, ...], str]]:
+        return [
+            (self._account, ("sign-in", "account", normalise_email(email)), "this account"),
+            (self._address, ("sign-in", "address", address_key(address)), "your network address"),
+        ]
+
+    async def check(self, email: str, address: str) -> None:
+        for rule, key, whose in self._keys(email, address):
+            if wait := await self._limits.wait(rule, *key):
                 error = TooManySignInsError(
-                    f"too many failed sign-ins for {whose}: try again in {wait:g} s, "
+                    f"too many failed sign-ins for {whose}: try again in {retry_after(wait)} s, "
                     "or reset the password",
                     field="password",
                 )
-                error.headers = {"Retry-After": str(max(1, round(wait)))}
+                error.headers = {"Retry-After": retry_after(wait)}
                 raise error
 
-    def failed(self, email: str, address: str) -> None:
-        self._accounts.take(normalise_email(email))
-        self._addresses.take(address_key(address))
+    async def failed(self, email: str, address: str) -> None:
+        for rule, key, _ in self._keys(email, address):
+            await self._limits.hit(rule, *key)
 
 
 async def sign_in(
@@ -190,11 +202,11 @@ async def sign_in(
     address: str,
     lifetime: timedelta,
 ) -> SignedIn:
-    limits.check(email, address)
+    await limits.check(email, address)
     stored = await database.run(_password_hash, email)
     ok, rehashed = await anyio.to_thread.run_sync(verify_password, password, stored)
     if not ok:
-        limits.failed(email, address)
+        await limits.failed(email, address)
         raise UnauthorizedError("the email or the password is not right", field="password")
     return await database.run(_sign_in, email, rehashed, browser_learner, lifetime)
 

@@ -12,7 +12,7 @@ from app.bank.grading import Grade, grade_code
 from app.core.db import Database
 from app.core.faults import reporting_errors
 from app.questions.catalog import Catalog
-from app.runner.client import OFF_HERE, RunnerClient, RunnerOffError
+from app.runner.client import OFF_HERE, Runner, RunnerOffError
 from app.runner.protocol import RunRequest, TestSpec
 
 Answered = PracticeFeedback | TestAck | service.Skipped
@@ -21,7 +21,7 @@ Answered = PracticeFeedback | TestAck | service.Skipped
 async def answer(
     database: Database,
     catalog: Catalog,
-    runner: RunnerClient | None,
+    runner: Runner | None,
     learner: str,
     session_id: str,
     body: AnswerIn,

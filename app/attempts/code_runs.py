@@ -18,7 +18,7 @@ from app.core.bounds import Text
 from app.core.db import Database
 from app.core.errors import AnswerFormatError, AppError
 from app.questions.catalog import Catalog
-from app.runner.client import OFF_HERE, RunnerClient, RunnerOffError
+from app.runner.client import OFF_HERE, Runner, RunnerOffError
 from app.runner.protocol import MAX_CODE_BYTES, ExceptionInfo, LimitHit, RunRequest, TestSpec
 
 
@@ -69,7 +69,7 @@ class SampleRun(BaseModel):
 async def run_samples(
     database: Database,
     catalog: Catalog,
-    runner: RunnerClient | None,
+    runner: Runner | None,
     learner: str,
     session_id: str,
     position: int,

@@ -27,7 +27,7 @@ from app.learners.deps import CsrfProtected, CurrentLearner, LearnerDep
 from app.questions.catalog import Catalog
 from app.questions.deps import CatalogDep
 from app.questions.service import topic_summary
-from app.runner.client import REFUSALS, RunnerClient, RunnerState, refusal_note
+from app.runner.client import REFUSALS, Runner, RunnerState, refusal_note
 from app.runner.deps import MaybeRunnerDep, RunnerDep, RunnerStateDep
 from app.runner.protocol import MAX_CODE_BYTES, RunRequest
 
@@ -171,9 +171,7 @@ async def practice_page(
     return render_page(request, "attempts/practice.html", context)
 
 
-async def _real_run(
-    runner: RunnerClient | None, state: RunnerState, snippet: str
-) -> dict[str, Any]:
+async def _real_run(runner: Runner | None, state: RunnerState, snippet: str) -> dict[str, Any]:
     """The prompt's code as the sandbox runs it (`real_run`), or why it cannot run now
     (`real_run_note`): the page never waits for a runner that is warming up."""
     if runner is None or not state.ready:

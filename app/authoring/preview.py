@@ -31,7 +31,7 @@ from app.questions.service import (
     solution_in_order,
     with_choices,
 )
-from app.runner.client import OFF_HERE, REFUSALS, RunnerClient, RunnerOffError, RunnerState
+from app.runner.client import OFF_HERE, REFUSALS, Runner, RunnerOffError, RunnerState
 from app.runner.protocol import RunRequest
 
 Mode = Literal["practice", "test"]
@@ -90,7 +90,7 @@ class Preview:
 async def preview(
     question: AnyQuestion,
     settings: PreviewSettings,
-    runner: RunnerClient | None,
+    runner: Runner | None,
     runner_state: RunnerState,
 ) -> Preview:
     if question.variants is None:
@@ -119,7 +119,7 @@ def preview_now(question: AnyQuestion, settings: PreviewSettings) -> Preview:
 async def _variant(
     question: AnyQuestion,
     values: dict[str, int],
-    runner: RunnerClient | None,
+    runner: Runner | None,
     state: RunnerState,
 ) -> AnyQuestion:
     if runner is None:

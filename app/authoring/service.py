@@ -28,7 +28,7 @@ from app.courses.models import Course
 from app.questions.catalog import Catalog
 from app.questions.models import QuestionRow, QuestionVersion, Verification
 from app.reports.models import ProblemReport
-from app.runner.client import OFF_HERE, RunnerClient, RunnerOffError, RunnerState, installed_torch
+from app.runner.client import OFF_HERE, Runner, RunnerOffError, RunnerState, installed_torch
 
 VerifyState = Literal["passed", "failed", "none"]
 State = Literal["draft", "published", "retired"]
@@ -37,7 +37,7 @@ State = Literal["draft", "published", "retired"]
 # --- verify ------------------------------------------------------------------------------------
 
 
-def _ready_runner(runner: RunnerClient | None, runner_state: RunnerState) -> RunnerClient:
+def _ready_runner(runner: Runner | None, runner_state: RunnerState) -> Runner:
     """The runner if it can run now; else the error a run would get (503, with Retry-After
     while it warms), raised before any work starts."""
     if runner is None:
@@ -78,7 +78,7 @@ def _record(
 
 async def verify_current(
     database: Database,
-    runner: RunnerClient | None,
+    runner: Runner | None,
     runner_state: RunnerState,
     course_id: int,
     slug: str,
@@ -96,7 +96,7 @@ async def verify_current(
 
 async def bulk_verify(
     database: Database,
-    runner: RunnerClient | None,
+    runner: Runner | None,
     runner_state: RunnerState,
     course_id: int,
     slugs: Sequence[str],

@@ -19,7 +19,7 @@ from app.bank.verification.claim import Claim, Verification
 from app.bank.verification.learner import learner_claims
 from app.bank.verification.runs import PARALLEL, Runs
 from app.bank.verification.torch_claims import check_claims, code_claims, variant_claims
-from app.runner.client import RunnerClient
+from app.runner.client import Runner
 
 SEEDS = 20  # variants tried per template, as the editor's verify does
 
@@ -27,14 +27,14 @@ __all__ = ["PARALLEL", "SEEDS", "Claim", "Verification", "verify_many", "verify_
 
 
 async def verify_question(
-    question: AnyQuestion, runner: RunnerClient, *, seeds: int = SEEDS
+    question: AnyQuestion, runner: Runner, *, seeds: int = SEEDS
 ) -> Verification:
     """Every claim of one question (its runs in parallel, PARALLEL at once)."""
     return await _verify(question, Runs(runner), seeds)
 
 
 async def verify_many(
-    questions: Sequence[AnyQuestion], runner: RunnerClient, *, seeds: int = SEEDS
+    questions: Sequence[AnyQuestion], runner: Runner, *, seeds: int = SEEDS
 ) -> list[Verification]:
     """verify_question for each, in order, all sharing one gate of PARALLEL runs."""
     runs = Runs(runner)
@@ -42,7 +42,7 @@ async def verify_many(
 
 
 async def verify_questions(
-    questions: Iterable[tuple[str, AnyQuestion]], runner: RunnerClient, *, seeds: int = SEEDS
+    questions: Iterable[tuple[str, AnyQuestion]], runner: Runner, *, seeds: int = SEEDS
 ) -> tuple[int, list[Problem]]:
     """For (file name, question) pairs: how many claims were checked, and one Problem per
     claim that does not hold, naming its field and seed and saying what the question claims

@@ -11,12 +11,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
+# A production secret key: at least this long, and none of the development or example keys
+# (this project's tests and docs use keys that say "not-for-production", or "change-me").
+SECRET_KEY_LENGTH = 32
+KNOWN_KEYS = ("not-for-production", "change-me", "changeme")
 
 
 class Settings(BaseSettings):
@@ -26,17 +30,26 @@ class Settings(BaseSettings):
         env_prefix="TORCHQUIZ_", env_file=".env", extra="ignore", hide_input_in_errors=True
     )
 
+    # production: cookies marked Secure, HSTS, and the settings checked for unsafe values
+    # (Settings.production_problems: the start is refused, naming each).
     environment: Literal["development", "production", "test"] = "development"
     # Where the default SQLite file and the generated secret key live.
     instance_dir: Path = PROJECT_DIR / "instance"
+    # Any SQLAlchemy URL; postgresql:// uses psycopg 3. Empty: SQLite in the instance folder.
+    # PostgreSQL is the production database (and the only one for several processes).
     database_url: str = ""
+    # Signs learner cookies and CSRF tokens; every replica needs the same one. Empty: one is
+    # generated once into the instance folder (refused in production).
     secret_key: str = ""
+    # The question bank: a folder of YAML files.
     questions_dir: Path = PROJECT_DIR / "questions"
+    # Where `torchquiz serve` listens (--host and --port override them).
     host: str = "127.0.0.1"
     port: int = 8000
     # Worker threads for sync routes; 0 picks for the database (see route_threads).
     worker_threads: int = 0
-    # Run sync routes on the event loop instead of in threads; unset picks for the database.
+    # Run sync routes on the event loop instead of in threads; unset picks for the database
+    # (the loop for SQLite), except with TORCHQUIZ_REDIS_URL: threads, which may wait on Redis.
     routes_on_loop: bool | None = None
     # The code runner: a URL (http://host:port or unix:///path) of `torchquiz runner`;
     # empty means `torchquiz serve` starts one of its own. The token guards a shared runner.
@@ -49,6 +62,19 @@ class Settings(BaseSettings):
     # Every key this site writes in Redis starts with this (several sites, or test runs, may
     # share one Redis).
     redis_prefix: str = "torchquiz:"
+    # Operations (README "Operations"). Logs: "text" for a terminal, "json" for a collector
+    # (one object a line, with the request id); uvicorn's access log (one line a request).
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = False
+    # /metrics answers loopback callers; any other caller must send this bearer token (empty:
+    # loopback only).
+    metrics_token: str = ""
+    # OpenTelemetry traces to this OTLP/HTTP collector (or OTEL_EXPORTER_OTLP_ENDPOINT's);
+    # needs the `otel` extra. Empty: no tracing, nothing of OpenTelemetry's SDK imported.
+    otel_endpoint: str = ""
+    # On SIGTERM: seconds to keep serving with /readyz at 503 (a load balancer takes the
+    # replica out meanwhile) before closing the listener; in-flight requests then finish.
+    drain_seconds: float = 0.0
     # Host names the app answers to (the Host header), besides the loopback names and `host`
     # (see trusted_hosts): the public name behind a proxy. "*.example.org" allows subdomains.
     # In the environment: comma- or space-separated, or a JSON list.
@@ -70,16 +96,18 @@ class Settings(BaseSettings):
     proxy_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
     # Anonymous learners one client address may create (the first write of a new cookie or
     # token stores a learner): 60 at once, for a classroom of about 30 behind one NAT with a
-    # spare browser each, then 30 a minute. Counted in each server process.
-    new_learners_burst: int = 60
-    new_learners_per_minute: int = 30
+    # spare browser each, then 30 a minute. Counted across every process of the site when
+    # TORCHQUIZ_REDIS_URL is set (app.core.limiting), else in each server process.
+    new_learners_burst: Annotated[int, Field(ge=1)] = 60
+    new_learners_per_minute: Annotated[int, Field(ge=1)] = 30
     # Accounts: how long a sign-in lasts, and failed sign-ins allowed before a wait (per
-    # account: 10, then one a minute; per client address: 30, then 10 a minute).
+    # account: 10, then one a minute; per client address: 30, then 10 a minute; counted as
+    # the new learners are).
     account_session_days: int = 30
-    sign_in_burst: int = 10
-    sign_in_per_minute: int = 1
-    sign_in_address_burst: int = 30
-    sign_in_address_per_minute: int = 10
+    sign_in_burst: Annotated[int, Field(ge=1)] = 10
+    sign_in_per_minute: Annotated[int, Field(ge=1)] = 1
+    sign_in_address_burst: Annotated[int, Field(ge=1)] = 30
+    sign_in_address_per_minute: Annotated[int, Field(ge=1)] = 10
     # Mail (password resets, staff invitations): with no host, mail is written to the log.
     smtp_host: str = ""
     smtp_port: int = 587
@@ -87,6 +115,13 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_from: str = "torchquiz <noreply@localhost>"
+    # Purging old rows (app.operations.purge; `torchquiz purge`): finished outbox messages
+    # (delivered, refused, dead) after this many days; expired LTI logins, idempotency keys,
+    # sessions, resets and invitations this many days past their expiry; how often each
+    # server process purges (0: never, leaving it to `torchquiz purge` from cron).
+    outbox_retention_days: Annotated[int, Field(ge=1)] = 30
+    expired_retention_days: Annotated[int, Field(ge=0)] = 1
+    purge_interval_seconds: Annotated[int, Field(ge=0)] = 3600
 
     @field_validator("allowed_hosts", "frame_ancestors", "trusted_proxies", mode="before")
     @classmethod
@@ -110,8 +145,6 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
-        if self.environment == "production" and not self.secret_key:
-            raise ValueError("TORCHQUIZ_SECRET_KEY must be set in production")
         if not self.database_url:
             self.database_url = f"sqlite:///{self.instance_dir / 'torchquiz.sqlite3'}"
         try:
@@ -120,7 +153,47 @@ class Settings(BaseSettings):
             raise ValueError(
                 "TORCHQUIZ_DATABASE_URL is not a database URL (not shown: it may hold a password)"
             ) from None
+        if self.redis_url and self.routes_on_loop:
+            raise ValueError(
+                "TORCHQUIZ_ROUTES_ON_LOOP cannot be true with TORCHQUIZ_REDIS_URL set: routes "
+                "wait on Redis (shared rate limits, cache invalidations) from worker threads"
+            )
+        if self.environment == "production" and (problems := self.production_problems()):
+            raise ValueError("\n  ".join(problems))
         return self
+
+    def production_problems(self, workers: int = 1) -> list[str]:
+        """Why these settings are unsafe in production, each naming its variable (checked when
+        they are read with TORCHQUIZ_ENVIRONMENT=production; `serve --workers` checks again).
+        There is no debug switch to refuse: no reload, no debug pages, uvicorn logs at info."""
+        problems = []
+        key = self.secret_key
+        if not key:
+            problems.append("TORCHQUIZ_SECRET_KEY must be set in production")
+        elif len(key) < SECRET_KEY_LENGTH or any(mark in key.lower() for mark in KNOWN_KEYS):
+            problems.append(
+                f"TORCHQUIZ_SECRET_KEY is a development or example key, or shorter than "
+                f"{SECRET_KEY_LENGTH} characters: set a random one (openssl rand -base64 48)"
+            )
+        several = bool(self.redis_url) or workers > 1
+        if several and self.is_sqlite():
+            problems.append(
+                "TORCHQUIZ_DATABASE_URL is SQLite, one machine's file, but several app processes "
+                "serve this site (TORCHQUIZ_REDIS_URL is set, or --workers is above 1): use "
+                "PostgreSQL"
+            )
+        if workers > 1 and not self.redis_url:
+            problems.append(
+                f"--workers {workers} needs TORCHQUIZ_REDIS_URL in production: without it each "
+                "process counts rate limits and keeps sessions of its own"
+            )
+        if self.redis_url and not self.runner_url:
+            problems.append(
+                "TORCHQUIZ_RUNNER_URL is empty, so each replica (TORCHQUIZ_REDIS_URL is set) "
+                "would start a code runner of its own inside the app: point them at shared "
+                "runners (the job queue's redis://..., or http://host:8100), or set it to off"
+            )
+        return problems
 
     @property
     def safe_db_url(self) -> str:
@@ -145,7 +218,12 @@ class Settings(BaseSettings):
         return 2 if self.is_sqlite() else 40
 
     def routes_on_event_loop(self) -> bool:
-        """SQLite calls are local and sub-millisecond: cheaper on the loop than a thread hop."""
+        """SQLite calls are local and sub-millisecond: cheaper on the loop than a thread hop.
+        Never with Redis: a route's transaction may wait on it (a new learner's limit,
+        app.core.limiting; a change told to the other processes, app.core.invalidations),
+        which only a worker thread may do."""
+        if self.redis_url:
+            return False
         return self.is_sqlite() if self.routes_on_loop is None else self.routes_on_loop
 
     def trusted_hosts(self) -> list[str]:

@@ -3,16 +3,17 @@ events), its result, cancelling it, and the learner's runs."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.core.bounds import PublicId
 from app.core.clients import client_address
+from app.core.errors import ErrorBody
 from app.core.pagination import Limit, Offset, Page
 from app.core.routing import UnitOfWorkRoute
+from app.lab import live
 from app.lab.overview import LabOverview, overview
 from app.lab.running import Lab
 from app.lab.schemas import LabRunOut, StartLabRun
@@ -63,20 +64,41 @@ async def get_run(run_id: PublicId, request: Request, lab: LabDep) -> LabRunOut:
 @router.get(
     "/runs/{run_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        400: {"model": ErrorBody, "description": "Last-Event-ID is not an event of this run"},
+    },
 )
-async def run_events(run_id: PublicId, request: Request, lab: LabDep) -> Any:
-    """Server-sent events: `run` with the whole run (as GET /runs/{id}) each time it changes
-    (started, each epoch, the end), then `end`. A finished run sends one `run` and `end`."""
+async def run_events(
+    run_id: PublicId,
+    request: Request,
+    lab: LabDep,
+    last_event_id_header: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            max_length=40,
+            description="The `id` of the last event received: the stream resumes after it, "
+            "on any server (a browser's EventSource sends it when it reconnects).",
+        ),
+    ] = None,
+    last_event_id: Annotated[
+        str | None,
+        Query(max_length=40, description="Last-Event-ID, for clients that cannot set headers."),
+    ] = None,
+) -> Any:
+    """Server-sent events, each with an `id`: `run` with the whole run (as GET /runs/{id})
+    at once and after each change (started, each epoch, the end), then `end`. A finished run
+    sends one `run` and `end`. Resumed with Last-Event-ID, the stream sends what came after
+    it: an `epoch` event per epoch missed (`{"epoch": k, ...}`), then `run`; every epoch
+    exactly once, whichever server answers. A server shutting down ends its streams with
+    `retry: 1000`: reconnect with Last-Event-ID. See app/lab/live.py for the whole format."""
     learner = learner_public_id(request)
-    await lab.run_view(learner, run_id)  # 404 before the stream starts
-
-    async def events() -> AsyncIterator[str]:
-        async for run in lab.follow(learner, run_id):
-            yield f"event: run\ndata: {run.model_dump_json()}\n\n"
-        yield "event: end\ndata: {}\n\n"
-
-    return StreamingResponse(events(), media_type="text/event-stream", headers=NO_BUFFERING)
+    resumed = last_event_id_header or last_event_id
+    after = await lab.resume_point(learner, run_id, resumed)  # 404, 400: before the stream
+    updates = lab.follow(learner, run_id, after)
+    messages = live.stream(request, updates, live.api_messages, "event: end\ndata: {}\n\n")
+    return StreamingResponse(messages, media_type="text/event-stream", headers=NO_BUFFERING)
 
 
 @router.post("/runs/{run_id}/cancel")

@@ -3,7 +3,6 @@ the learner's runs compared. Thin: everything is asked of app.lab.running and se
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,7 +15,7 @@ from app.core.clients import client_address
 from app.core.errors import AppError, NotFoundError
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page, templates
-from app.lab import form
+from app.lab import form, live
 from app.lab.api import NO_BUFFERING, LabDep
 from app.lab.curves import compare_curves, reference_curves, run_curves
 from app.lab.custom import STARTER
@@ -150,18 +149,22 @@ async def lab_run_page(run_id: PublicId, request: Request, lab: LabDep) -> Respo
 
 @router.get("/lab/runs/{run_id}/live")
 async def lab_run_live(run_id: PublicId, request: Request, lab: LabDep) -> StreamingResponse:
-    """Server-sent events carrying the run's live section, rendered here as on the page."""
+    """Server-sent events carrying the run's live section, rendered here as on the page, each
+    with its `id`: a browser that reconnects (to any server) resumes after the last it got
+    (app.lab.live)."""
     learner = learner_public_id(request)
-    await lab.run_view(learner, run_id)  # 404 before the stream starts
-    live = templates.env.get_template("lab/_run_live.html")
+    after = await lab.resume_point(learner, run_id, live.resumed_from(request))  # 404, 400
+    section = templates.env.get_template("lab/_run_live.html")
 
-    async def events() -> AsyncIterator[str]:
-        async for run in lab.follow(learner, run_id):
-            html = live.render(request=request, run=run, curves=run_curves(run))
-            yield "event: run\n" + "".join(f"data: {line}\n" for line in html.splitlines()) + "\n"
-        yield "event: end\ndata: \n\n"
+    def render(update: live.Update) -> str:
+        if update.run is None:
+            return live.KEEPALIVE
+        html = section.render(request=request, run=update.run, curves=run_curves(update.run))
+        return live.message("run", html, update.change)
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=NO_BUFFERING)
+    updates = lab.follow(learner, run_id, after)
+    messages = live.stream(request, updates, render, "event: end\ndata: \n\n")
+    return StreamingResponse(messages, media_type="text/event-stream", headers=NO_BUFFERING)
 
 
 @router.post("/lab/runs/{run_id}/cancel", dependencies=[CsrfProtected])

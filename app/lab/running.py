@@ -1,6 +1,7 @@
 """Lab runs in motion: start one (or serve it from an identical earlier run), follow the
-runner's events into the database, let readers follow a run, cancel it; and keep the page's
-reference runs measured. Training itself happens in the runner, never in this process."""
+runner's events into the database, let readers in any process follow a run (app.lab.feed
+wakes them), cancel it; keep the page's reference runs measured; and end the runs of a
+process that died. Training itself happens in the runner, never in this process."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import functools
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
@@ -17,41 +19,45 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from app.core.db import Database
+from app.core.metrics import TRAINING_ACTIVE
 from app.lab import custom, references, service
 from app.lab.config import REFERENCES
+from app.lab.feed import QUIET_SECONDS, Feed, MemoryFeed
+from app.lab.live import Update, place
 from app.lab.models import ACTIVE, LabRun
 from app.lab.schemas import LabRunOut, StartLabRun
 from app.learners.service import NewLearnerLimit, find_learner, get_or_create_learner
 from app.runner.client import (
     OFF_HERE,
-    RunnerClient,
+    Runner,
     RunnerOffError,
     RunnerWarmingError,
-    StreamedRun,
+    Streamed,
 )
 from app.runner.protocol import RunRequest
 
 log = logging.getLogger("torchquiz")
 T = TypeVar("T")
-POLL_SECONDS = 0.5  # how often a reader checks the database when no event wakes it
 CANCEL_WAIT_SECONDS = 2.0  # how long a cancel waits for the run's end to be recorded
 
 
 class Lab:
     """`torch_version` is the runner's, "" until known (app.main sets it once it is): runs are
-    cached and reference figures kept per torch version."""
+    cached and reference figures kept per torch version. `feed`: how readers hear of a run's
+    changes (app.lab.feed.feed_of; this process's memory unless given)."""
 
     def __init__(
         self,
         database: Database,
-        runner: RunnerClient | None,
+        runner: Runner | None,
         torch_version: str = "",
         *,
         new_learners: NewLearnerLimit | None = None,
+        feed: Feed | None = None,
     ) -> None:
         self.database, self.runner, self.torch_version = database, runner, torch_version
         self.new_learners = new_learners
-        self._changed: dict[int, asyncio.Event] = {}
+        self.feed: Feed = feed or MemoryFeed()
         self._tasks: set[asyncio.Task[None]] = set()
         self._measuring: asyncio.Task[None] | None = None
         self._starting = KeyedLock()
@@ -62,7 +68,7 @@ class Lab:
         """Whether runs can start now: the runner is ready (not warming up, and not off)."""
         return self.runner is not None and self.runner.state.ready and bool(self.torch_version)
 
-    def _runner(self) -> RunnerClient:
+    def _runner(self) -> Runner:
         """The runner, ready; else the error saying why not (warming up: 503 and Retry-After)."""
         if self.runner is None:
             raise RunnerOffError(OFF_HERE)
@@ -72,7 +78,7 @@ class Lab:
             raise RunnerWarmingError()
         return self.runner
 
-    def _client(self) -> RunnerClient:
+    def _client(self) -> Runner:
         """The runner for a run already started (whatever its state now: the call says)."""
         if self.runner is None:
             raise RunnerOffError(OFF_HERE)
@@ -172,7 +178,7 @@ class Lab:
             return await asyncio.shield(storing)
 
     async def _store_code(
-        self, learner_id: int | None, request: StartLabRun, handle: str, opened: StreamedRun
+        self, learner_id: int | None, request: StartLabRun, handle: str, opened: Streamed
     ) -> LabRunOut:
         """A run the runner has accepted, stored, then followed in the background; one that
         cannot be stored (another start by the learner won: 429 run_in_progress) is cancelled
@@ -185,7 +191,7 @@ class Lab:
         self._in_background(self._run_code(run.id, opened))
         return service.view(run)
 
-    async def _give_up(self, handle: str, opened: StreamedRun) -> None:
+    async def _give_up(self, handle: str, opened: Streamed) -> None:
         """Stop a run the runner accepted but no one will follow."""
         try:
             await self._client().cancel_run(handle)
@@ -203,7 +209,14 @@ class Lab:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _run_code(self, run_id: int, opened: StreamedRun) -> None:
+    async def _apply(self, run_id: int, event: dict[str, Any]) -> bool:
+        """One event committed, then announced to the run's readers. False: the run had
+        ended already, elsewhere (a neighbour found its hold lapsed): nothing more to follow."""
+        public_id, change, finished, taken = await self.database.run(_applied, run_id, event)
+        await self.feed.append(public_id, change, finished=finished)
+        return taken
+
+    async def _run_code(self, run_id: int, opened: Streamed) -> None:
         """A learner's own model, accepted by the runner (`_start_code`): queued until the
         runner starts it, then each epoch recorded as its report arrives, then its end."""
         reports = custom.Reports()
@@ -213,41 +226,45 @@ class Lab:
             nonlocal started
             if not started:
                 started = True
-                await self.database.run(service.apply_event, run_id, {"type": "started"})
-                self._wake(run_id)
+                await self._going(run_id, {"type": "started"})
 
         async def printed(chunk: str) -> None:
             await start()  # a runner that does not say when a run starts: its first output
             for epoch in custom.epochs_in(reports.feed(chunk)):
-                await self.database.run(service.apply_event, run_id, epoch)
-                self._wake(run_id)
+                await self._going(run_id, epoch)
 
+        TRAINING_ACTIVE.inc()
         try:
-            final = custom.final_event(await opened.follow(printed, start))
-        except Exception as exc:  # the runner is gone, or the database: the run must still end
-            final = {"type": "failed", "message": str(exc)}
+            try:
+                final = custom.final_event(await opened.follow(printed, start))
+            except Exception as exc:  # the runner, the database, or a neighbour ended it
+                final = {"type": "failed", "message": str(exc)}
+            finally:
+                await opened.close()  # which stops the run at the runner if it still runs
+            await self._apply(run_id, final)
         finally:
-            await opened.close()
-        await self.database.run(service.apply_event, run_id, final)
-        self._wake(run_id)
+            TRAINING_ACTIVE.dec()
+
+    async def _going(self, run_id: int, event: dict[str, Any]) -> None:
+        if not await self._apply(run_id, event):
+            raise RunEndedError("the run was ended by another server")
 
     async def _record(self, run_id: int, job: int) -> None:
-        """The runner's events, each committed, then readers woken."""
+        """The runner's events, each committed, then announced."""
+        TRAINING_ACTIVE.inc()
         try:
             async for event in self._client().lab_events(job):
-                if event["type"] == "queued":
-                    continue
-                await self.database.run(service.apply_event, run_id, event)
-                self._wake(run_id)
+                if event["type"] != "queued" and not await self._apply(run_id, event):
+                    break
+            else:
+                return
+            log.warning("lab run %d: ended by another server; stopping its job", run_id)
+            await self._client().lab_cancel(job)
         except Exception as exc:  # the run must end, whatever broke
             log.error("lab run %d: following its job failed: %s", run_id, exc)
-            failed = {"type": "failed", "message": str(exc)}
-            await self.database.run(service.apply_event, run_id, failed)
-            self._wake(run_id)
-
-    def _wake(self, run_id: int) -> None:
-        if event := self._changed.pop(run_id, None):
-            event.set()
+            await self._apply(run_id, {"type": "failed", "message": str(exc)})
+        finally:
+            TRAINING_ACTIVE.dec()
 
     async def runs(self, learner: str, limit: int, offset: int) -> tuple[int, list[LabRunOut]]:
         return await self.database.run(_runs_of, learner, limit, offset)
@@ -259,21 +276,34 @@ class Lab:
     def _view(db: Session, learner: str | None, public_id: str) -> LabRunOut:
         return service.view(_own_row(db, learner, public_id))
 
-    async def follow(self, learner: str | None, public_id: str) -> AsyncIterator[LabRunOut]:
-        """The run now, then again each time it changes, until it has finished."""
-        row_id = (await self.database.run(_own_row, learner, public_id)).id
-        shown: tuple[str, int] | None = None
+    async def resume_point(
+        self, learner: str | None, public_id: str, last_event_id: str | None
+    ) -> int | None:
+        """The change a reader has seen, from its Last-Event-ID (None: a new reader); 404 for
+        a run it may not see, 400 for an id that is no event of the run."""
+        _, latest = await self.database.run(_counted_view, learner, public_id)
+        return place(last_event_id, latest)
+
+    async def follow(
+        self, learner: str | None, public_id: str, after: int | None = None
+    ) -> AsyncIterator[Update]:
+        """The run now (a new reader: `after` None) or what changed after change `after`,
+        then each change until the run has finished. Woken by the feed; a quiet spell of
+        QUIET_SECONDS yields an update without a run (the stream's keep-alive)."""
+        shown, quiet_since = after, time.monotonic()
         while True:
-            changed = self._changed.setdefault(row_id, asyncio.Event())
-            run = await self.run_view(learner, public_id)
-            if (run.status, len(run.epochs)) != shown:
-                shown = (run.status, len(run.epochs))
-                yield run
+            run, change = await self.database.run(_counted_view, learner, public_id)
+            if shown is None or change > shown:
+                # Epoch k is change k + 1: those after `shown` are new to this reader.
+                new = [] if shown is None else list(enumerate(run.epochs, 2))[max(shown - 1, 0) :]
+                yield Update(change, run, new)
+                shown, quiet_since = change, time.monotonic()
             if run.finished:
                 return
-            # Woken by this process's recorder; polling covers runs another process records.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), POLL_SECONDS)
+            if time.monotonic() - quiet_since >= QUIET_SECONDS:
+                yield Update(change)
+                quiet_since = time.monotonic()
+            await self.feed.wait(public_id, change, QUIET_SECONDS)
 
     async def cancel(self, learner: str | None, public_id: str) -> LabRunOut:
         """Ask the runner to stop a queued or running run, and answer once it has ended (a
@@ -317,17 +347,36 @@ class Lab:
 
     async def keep_leases(self) -> None:
         """While this process lives, the runs it follows stay its own (renewed four times per
-        lease, so a slow database or a busy loop does not let one lapse)."""
+        lease, so a slow database or a busy loop does not let one lapse); and each time, the
+        runs of a process that died (their hold lapsed) are ended, here or by any live
+        neighbour, so that no reader waits for them forever."""
         while True:
             try:
                 await self.database.run(service.renew_leases, self.owner)
+                await self.end_lapsed()
             except Exception:  # the database away for a moment: the next round renews
                 log.exception("lab: renewing this process's runs failed")
             await asyncio.sleep(service.LEASE_SECONDS / 4)
 
+    async def end_lapsed(self) -> int:
+        """Mark failed the runs whose holder died, and tell their readers."""
+        ended = await self.database.run(_lapsed_ended, self.owner)
+        for public_id, change in ended:
+            await self.feed.append(public_id, change, finished=True)
+        if ended:
+            log.warning(
+                "lab: %d runs whose server stopped following them marked failed", len(ended)
+            )
+        return len(ended)
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        await self.feed.aclose()
+
+
+class RunEndedError(Exception):
+    """A run ended elsewhere while this process followed it."""
 
 
 class KeyedLock:
@@ -365,11 +414,27 @@ def _own_row(db: Session, learner: str | None, public_id: str) -> LabRun:
     return service.get_run(db, found.id if found else None, public_id)
 
 
+def _counted_view(db: Session, learner: str | None, public_id: str) -> tuple[LabRunOut, int]:
+    run = _own_row(db, learner, public_id)
+    return service.view(run), service.changes(run)
+
+
+def _applied(db: Session, run_id: int, event: dict[str, Any]) -> tuple[str, int, bool, bool]:
+    """The run's public id, its change number now, whether it has finished, and whether it
+    took the event (one that had finished already takes none)."""
+    run = db.get(LabRun, run_id, with_for_update=True)  # one writer at a time (PostgreSQL)
+    assert run is not None
+    going = run.status in ACTIVE
+    service.apply_event(db, run_id, event)
+    return run.public_id, service.changes(run), run.status not in ACTIVE, going
+
+
+def _lapsed_ended(db: Session, owner: str) -> list[tuple[str, int]]:
+    return [(run.public_id, service.changes(run)) for run in service.fail_lapsed(db, besides=owner)]
+
+
 async def start_lab(lab: Lab) -> None:
     """The lab's own start, in the background while the app already serves: this process's
     runs are kept its own from now on, and runs whose holder died (their hold lapsed) are
-    marked failed. Another live process's runs are left alone."""
+    marked failed, now and every round after. Another live process's runs are left alone."""
     lab._in_background(lab.keep_leases())
-    failed = await lab.database.run(service.fail_unfinished)
-    if failed:
-        log.warning("lab: %d runs left unfinished by an earlier start marked failed", failed)

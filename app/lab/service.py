@@ -154,26 +154,53 @@ def renew_leases(db: Session, owner: str) -> int:
     return int(renewed.rowcount)  # type: ignore[attr-defined]
 
 
+# Why a run whose holder died ends: its job died with that process (a job at the runner is
+# followed by the process that started it, and no other can take it over).
+HOLDER_GONE = "the server that was following it stopped; run it again"
+
+
 def fail_unfinished(db: Session) -> int:
-    """Runs left queued or running by a process that died (their jobs died with it): those
-    whose hold has lapsed, or that had none (made before holds were kept). A run another live
-    process follows keeps its hold fresh, and is left alone."""
+    """Runs left queued or running by a process that died, marked failed: see fail_lapsed."""
+    return len(fail_lapsed(db))
+
+
+def fail_lapsed(db: Session, *, besides: str | None = None) -> list[LabRun]:
+    """Runs left queued or running by a process that died (their jobs died with it), marked
+    failed: those whose hold has lapsed, or that had none (made before holds were kept). A run
+    another live process follows keeps its hold fresh, and is left alone; so are the runs of
+    `besides` (the caller). Locked as they are read (PostgreSQL), skipping any another process
+    holds at this moment, so two live neighbours never both end one run."""
     lapsed = (LabRun.lease_until.is_(None)) | (LabRun.lease_until < utcnow())
     query = select(LabRun).where(LabRun.status.in_(ACTIVE), lapsed)
-    runs = list(db.scalars(query))
+    if besides is not None:
+        query = query.where((LabRun.owner.is_(None)) | (LabRun.owner != besides))
+    runs = list(db.scalars(query.with_for_update(skip_locked=True)))
     for run in runs:
-        apply_event(db, run.id, {"type": "failed", "message": "the server restarted; run it again"})
-    return len(runs)
+        apply_event(db, run.id, {"type": "failed", "message": HOLDER_GONE})
+    return runs
+
+
+def changes(run: LabRun) -> int:
+    """How many changes the run has been through: its start, each epoch, its end. Each change
+    is committed with the run, so this count, read from the run alone, is a reader's place in
+    its live events (their `id`, app.lab.feed): epoch k is change k + 1, and the end is change
+    len(epochs) + 2 (a run that ends before it starts skips its start's number)."""
+    started = run.status != "queued"
+    return len(run.epochs) + int(started) + int(run.status in FINISHED)
 
 
 def apply_event(db: Session, run_id: int, event: dict[str, Any]) -> LabRun:
-    """One event from the runner's job, recorded on the run."""
-    run = db.get(LabRun, run_id)
+    """One event from the runner's job, recorded on the run. A finished run is final: a late
+    event for it (its holder's, after a neighbour found the hold lapsed) changes nothing."""
+    run = db.get(LabRun, run_id, with_for_update=True)  # one writer at a time (PostgreSQL)
     assert run is not None
     kind = event["type"]
+    if run.status in FINISHED:
+        return run
     if kind == "started":
         run.status = "running"
     elif kind == "epoch":
+        run.status = "running"  # trained by a started run, whether the start was said or not
         run.epochs = [*run.epochs, {k: v for k, v in event.items() if k != "type"}]
     elif kind in FINISHED:
         run.status = "done" if kind == "done" else kind

@@ -25,7 +25,7 @@ from app.core.db import Database
 from app.core.errors import AppError
 from app.questions.catalog import Catalog, CatalogQuestion
 from app.questions.models import QuestionVersion
-from app.runner.client import RunnerClient
+from app.runner.client import Runner
 from app.runner.protocol import RunRequest
 
 log = logging.getLogger("torchquiz")
@@ -41,7 +41,7 @@ def without_templates(catalog: Catalog) -> Catalog:
 async def materialize(
     catalog: Catalog,
     database: Database,
-    runner: RunnerClient | None,
+    runner: Runner | None,
     torch: str | None,
     *,
     final: bool = True,
@@ -63,7 +63,7 @@ async def materialize(
 async def _variants(
     templates: list[CatalogQuestion],
     database: Database,
-    runner: RunnerClient | None,
+    runner: Runner | None,
     torch: str | None,
 ) -> dict[str, list[tuple[int, AnyQuestion]]]:
     """Slug -> [(version id, question)] in seed order, stored ones first looked up. Database
@@ -126,7 +126,7 @@ async def _compute(
     template: AnyQuestion,
     seed: int,
     values: dict[str, int],
-    runner: RunnerClient,
+    runner: Runner,
     gate: asyncio.Semaphore,
 ) -> tuple[tuple[str, int], AnyQuestion | None]:
     request = RunRequest(code=check_code(template, values), kind="check")

@@ -41,7 +41,14 @@ COURSE_REPORT = COURSE_REPORTS + "/{rid}"
 # --- learners ------------------------------------------------------------------------------
 
 
-@router.post("/reports", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/reports",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": ReportFiled, "description": "Added to my open report on that question"},
+        **error_responses(404),
+    },
+)
 def file_report(
     body: ReportIn,
     request: Request,

@@ -18,10 +18,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, Protocol
 
 import httpx
 
+from app.core import metrics
 from app.core.errors import AppError
 from app.runner.errors import RETRY_AFTER_MS
 from app.runner.errors import RunnerOffError as RunnerOffError
@@ -126,6 +127,102 @@ class RunnerState:
         return {"state": self.state, "mode": self.mode, "reason": self.reason, "torch": self.torch}
 
 
+class Streamed(Protocol):
+    """A run a runner has accepted, its answer not yet read (`Runner.open_streamed`)."""
+
+    async def follow(
+        self,
+        on_output: Callable[[str], Awaitable[None]],
+        on_start: Callable[[], Awaitable[None]] | None = None,
+    ) -> RunResult:
+        """The run's result, hearing its start and its stdout as it prints."""
+        ...
+
+    async def close(self) -> None:
+        """Give the run up unread: it is stopped."""
+        ...
+
+
+class Runner(Protocol):
+    """What the web app uses of a code runner, wherever it is. Two implementations:
+    RunnerClient (HTTP to the embedded runner `torchquiz serve` starts, or to a shared one)
+    and app.runner.queue_client.QueueRunner (a Redis job queue that runner services consume,
+    TORCHQUIZ_RUNNER_URL=redis://...). Refusals are the errors of this module: TooManyRunsError
+    (429), RunnerWarmingError, RunnerOffError, RunnerUnavailableError (503)."""
+
+    # A runner `torchquiz serve` started itself, running this very install.
+    embedded: bool
+    # Where the runner stands, kept current by `monitor`.
+    state: RunnerState
+
+    async def run(self, request: RunRequest) -> RunResult: ...
+
+    async def playground(
+        self, params: PlaygroundParams, learner: str | None, *, address: str | None = None
+    ) -> PlaygroundResult: ...
+
+    async def open_streamed(self, request: RunRequest) -> Streamed:
+        """Returns once the run holds its place in the queue (refusals raised here)."""
+        ...
+
+    async def cancel_run(self, handle: str) -> bool: ...
+
+    async def lab_submit(
+        self, config: LabConfig, learner: str | None, *, address: str | None = None
+    ) -> int: ...
+
+    def lab_events(self, job_id: int, after: int = 0) -> AsyncIterator[dict[str, Any]]:
+        """The training job's events from index `after` to the final one."""
+        ...
+
+    async def lab_cancel(self, job_id: int) -> None: ...
+
+    async def monitor(self) -> None:
+        """Keep `state` current for the life of the app."""
+        ...
+
+    async def heard(self) -> RunnerState: ...
+
+    async def settled(self) -> RunnerState: ...
+
+    async def queue_depth(self) -> dict[str, int]:
+        """Jobs waiting for a place, by queue, for /metrics (the names are the
+        implementation's own queues)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def run_outcome(result: RunResult | PlaygroundResult | None, error: BaseException | None) -> str:
+    """A run's end in app.core.metrics' words: ok, error (the code raised), limit (a sandbox
+    limit stopped it), refused (429 or 503 before it ran) or failed (the runner could not)."""
+    if error is not None:
+        return "refused" if isinstance(error, REFUSALS) else "failed"
+    if isinstance(result, RunResult):
+        return "limit" if result.limit else ("ok" if result.ok else "error")
+    if result is not None:
+        return "limit" if result.limit else ("error" if result.error else "ok")
+    return "failed"
+
+
+def observe_run(
+    kind: str,
+    started: float,
+    result: RunResult | PlaygroundResult | None = None,
+    error: BaseException | None = None,
+) -> None:
+    """Count a run's end (RUNS, RUN_LIMITS) and how long it took from the request (`started`,
+    time.monotonic()): both runner clients call this, once per run."""
+    outcome = run_outcome(result, error)
+    metrics.RUNS.labels(kind=kind, outcome=outcome).inc()
+    if isinstance(result, RunResult) and result.limit:
+        metrics.RUN_LIMITS.labels(kind=kind, limit=result.limit.name).inc()
+    elif isinstance(result, PlaygroundResult) and result.limit:
+        metrics.RUN_LIMITS.labels(kind=kind, limit="time").inc()
+    if outcome != "refused":
+        metrics.RUN_SECONDS.labels(kind=kind).observe(time.monotonic() - started)
+
+
 def embedded_socket(instance_dir: Path) -> Path:
     """Where `torchquiz serve` starts its own runner."""
     return instance_dir / "runner.sock"
@@ -170,19 +267,33 @@ class RunnerClient:
 
     async def run(self, request: RunRequest) -> RunResult:
         body = request.model_dump_json(exclude_none=True)
-        response = await self._post(
-            "/v1/runs", body, limit="runs", learner=request.learner, address=request.address
-        )
-        return RunResult.model_validate_json(response.content)
+        started = time.monotonic()
+        try:
+            response = await self._post(
+                "/v1/runs", body, limit="runs", learner=request.learner, address=request.address
+            )
+            result = RunResult.model_validate_json(response.content)
+        except Exception as exc:
+            observe_run(request.kind, started, error=exc)
+            raise
+        observe_run(request.kind, started, result)
+        return result
 
     async def playground(
         self, params: PlaygroundParams, learner: str | None, *, address: str | None = None
     ) -> PlaygroundResult:
         body = json.dumps({"params": params.model_dump(), "learner": learner, "address": address})
-        response = await self._post(
-            "/v1/playground", body, limit="playground", learner=learner, address=address
-        )
-        return PlaygroundResult.model_validate_json(response.content)
+        started = time.monotonic()
+        try:
+            response = await self._post(
+                "/v1/playground", body, limit="playground", learner=learner, address=address
+            )
+            result = PlaygroundResult.model_validate_json(response.content)
+        except Exception as exc:
+            observe_run("playground", started, error=exc)
+            raise
+        observe_run("playground", started, result)
+        return result
 
     async def open_streamed(self, request: RunRequest) -> StreamedRun:
         """Start a run whose output streams, and return once the runner has accepted it (it
@@ -196,6 +307,7 @@ class RunnerClient:
             headers={"content-type": "application/json"},
             timeout=None,  # a run waits for its turn, silent, for minutes
         )
+        started = time.monotonic()
         try:
             async with asyncio.timeout(self._client.timeout.read):  # for the answer only
                 response = await self._client.send(sent, stream=True)
@@ -204,13 +316,19 @@ class RunnerClient:
                     await response.aread()
                 finally:
                     await response.aclose()
+            if response.status_code != 200:
+                self._raise_for(response)
         except httpx.HTTPError as exc:
-            raise self._unreachable(exc) from None
+            observe_run(request.kind, started, error=(error := self._unreachable(exc)))
+            raise error from None
         except TimeoutError:
-            raise RunnerUnavailableError("the code runner did not answer in time") from None
-        if response.status_code != 200:
-            self._raise_for(response)
-        return StreamedRun(self, response)
+            error = RunnerUnavailableError("the code runner did not answer in time")
+            observe_run(request.kind, started, error=error)
+            raise error from None
+        except AppError as exc:
+            observe_run(request.kind, started, error=exc)
+            raise
+        return StreamedRun(self, response, request.kind, started)
 
     async def cancel_run(self, handle: str) -> bool:
         """Stop the run started with this handle; False if none is going."""
@@ -372,6 +490,18 @@ class RunnerClient:
         await self._settled.wait()
         return self.state
 
+    async def queue_depth(self) -> dict[str, int]:
+        """Jobs waiting, by queue ("snippet", "lab_code", "training"), as the runner's /healthz
+        says: for /metrics (app.core.metrics.QueueDepth), asked at scrape time."""
+        response = await self._client.get("/healthz", timeout=2.0)
+        health = response.raise_for_status().json()
+        lanes = health.get("lanes") or {}
+        return {
+            "snippet": int((lanes.get("short") or {}).get("queued", 0)),
+            "lab_code": int((lanes.get("lab_code") or {}).get("queued", 0)),
+            "training": int((health.get("lab") or {}).get("queued", 0)),
+        }
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
@@ -388,8 +518,11 @@ class StreamedRun:
     """A run the runner has accepted (RunnerClient.open_streamed), its answer's lines not yet
     read: {"started"} once it has started, {"output"} as it prints, then its result."""
 
-    def __init__(self, runner: RunnerClient, response: httpx.Response) -> None:
+    def __init__(
+        self, runner: RunnerClient, response: httpx.Response, kind: str, started: float
+    ) -> None:
         self._runner, self._response = runner, response
+        self._kind, self._started = kind, started
 
     async def follow(
         self,
@@ -398,6 +531,19 @@ class StreamedRun:
     ) -> RunResult:
         """The run's result, hearing its start (`on_start`: not every runner says it) and its
         stdout as it prints; the stream is closed afterwards, whatever happened."""
+        try:
+            result = await self._read(on_output, on_start)
+        except Exception as exc:
+            observe_run(self._kind, self._started, error=exc)
+            raise
+        observe_run(self._kind, self._started, result)
+        return result
+
+    async def _read(
+        self,
+        on_output: Callable[[str], Awaitable[None]],
+        on_start: Callable[[], Awaitable[None]] | None,
+    ) -> RunResult:
         try:
             async for line in self._response.aiter_lines():
                 message = json.loads(line) if line else {}

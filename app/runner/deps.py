@@ -6,26 +6,26 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.runner.client import OFF_HERE, RunnerClient, RunnerOffError, RunnerState
+from app.runner.client import OFF_HERE, Runner, RunnerOffError, RunnerState
 
 
-async def get_runner(request: Request) -> RunnerClient:
+async def get_runner(request: Request) -> Runner:
     """The runner, whatever its state: a call while it warms up is answered 503 with
     Retry-After by the runner itself (app.runner.client)."""
-    runner: RunnerClient | None = request.app.state.runner
+    runner: Runner | None = request.app.state.runner
     if runner is None:
         raise RunnerOffError(request.app.state.runner_state.reason or OFF_HERE)
     return runner
 
 
-RunnerDep = Annotated[RunnerClient, Depends(get_runner)]
+RunnerDep = Annotated[Runner, Depends(get_runner)]
 
 
-async def get_runner_if_any(request: Request) -> RunnerClient | None:
+async def get_runner_if_any(request: Request) -> Runner | None:
     return request.app.state.runner  # type: ignore[no-any-return]
 
 
-MaybeRunnerDep = Annotated[RunnerClient | None, Depends(get_runner_if_any)]
+MaybeRunnerDep = Annotated[Runner | None, Depends(get_runner_if_any)]
 
 
 async def get_runner_state(request: Request) -> RunnerState:

@@ -37,6 +37,8 @@ def embedded_runner(
     # The runner gets none of the app's environment (database URL, secret key...): its own
     # settings only, as variables it reads back into the same settings.
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")} | settings.environ()
+    # Its log lines as the app's (app.core.logs): JSON for a collector, or text.
+    env["TORCHQUIZ_LOG_FORMAT"] = os.environ.get("TORCHQUIZ_LOG_FORMAT", "text")
     process = subprocess.Popen(  # noqa: S603 - our own command
         [sys.executable, "-m", "app.cli", "runner", "--uds", str(socket)],
         env=env,

@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
-import hashlib
 import hmac
-import importlib.metadata
 import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -29,70 +25,17 @@ from pydantic import BaseModel, Field
 
 from app.core.errors import AppError, UnauthorizedError
 from app.runner import handlers, lab_routes
-from app.runner.errors import (
-    RunnerOffError,
-    RunnerWarmingError,
-    TooCostlyError,
-    WorkerUnavailableError,
-)
+from app.runner.errors import RunnerOffError, RunnerWarmingError, WorkerUnavailableError
 from app.runner.lab_pool import LabPool
-from app.runner.lanes import requester
-from app.runner.limits import DEFAULT_LIMITS, Limits
-from app.runner.playground import PlaygroundParams, PlaygroundResult, too_costly
+from app.runner.playground import PlaygroundParams, PlaygroundResult
 from app.runner.playground_pool import PlaygroundPool
 from app.runner.pool import ZygotePool
 from app.runner.protocol import RunRequest, RunResult
 from app.runner.sandbox import Sandbox
+from app.runner.services import Readiness, Services, torch_version
 from app.runner.settings import RunnerSettings
 
 log = logging.getLogger("torchquiz.runner")
-# Bank content (checks, question variants): the same code always gives the same result with the
-# same torch, so results are kept. Learner snippets ("snippet") never are.
-TRUSTED_KINDS = {"check"}
-
-
-class ResultCache:
-    """Results of trusted snippets by hash of kind, code, limits and torch version (bounded)."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self._results: dict[str, RunResult] = {}
-
-    def key(self, request: RunRequest, limits: Limits) -> str:
-        tests = [t.model_dump() for t in request.tests or []]
-        material = json.dumps(
-            [request.kind, request.code, tests, limits.model_dump(), torch_version()]
-        )
-        return hashlib.sha256(material.encode()).hexdigest()
-
-    def get(self, key: str) -> RunResult | None:
-        return self._results.get(key)
-
-    def put(self, key: str, result: RunResult) -> None:
-        if len(self._results) >= self.size:
-            self._results.pop(next(iter(self._results)))  # oldest first
-        self._results[key] = result
-
-
-@functools.cache
-def torch_version() -> str:
-    """Read from the installed package's metadata: this process never imports torch."""
-    return importlib.metadata.version("torch")
-
-
-@dataclass
-class Readiness:
-    """Where the runner stands: "warming" (workers starting), "ready", or "off" (with why)."""
-
-    state: str
-    mode: str | None = None
-    reason: str | None = None
-
-    @classmethod
-    def of(cls, sandbox: Sandbox) -> Readiness:
-        if sandbox.mode is None:
-            return cls("off", reason=sandbox.reason)
-        return cls("warming", mode=sandbox.mode)
 
 
 class CancelRun(BaseModel):
@@ -105,26 +48,17 @@ class PlaygroundRequest(BaseModel):
     address: str | None = Field(default=None, max_length=64)  # as in RunRequest
 
 
-def limits_of(body: RunRequest) -> Limits:
-    """The kind's limits, or tighter ones the request asks for."""
-    ceiling = DEFAULT_LIMITS[body.kind]
-    return body.limits.within(ceiling) if body.limits else ceiling
-
-
-def tests_of(body: RunRequest) -> list[dict[str, str]] | None:
-    return [t.model_dump() for t in body.tests] if body.tests else None
-
-
 def create_runner_app(settings: RunnerSettings, *, sandbox: Sandbox) -> FastAPI:
     """The service; `sandbox` is what app.runner.sandbox.detect found (its mode is the pools').
     Every route but /healthz passes the gate (`admit`) first; a refusal anywhere is an error
-    (app.runner.errors) that one handler renders (app.runner.handlers)."""
+    (app.runner.errors) that one handler renders (app.runner.handlers). With a queue
+    (TORCHQUIZ_RUNNER_QUEUE) it also takes jobs from Redis (app.runner.queue_worker), made by
+    the same functions (app.runner.services) as the routes'."""
     config = settings.pool_config(sandbox.mode or "privileged")
     # Each learner's runs and each client address's (a classroom behind one NAT shares one).
     run_limits = settings.run_limits()
     # The playground runs no learner code and answers in milliseconds: four times the rate.
     playground_limits = run_limits.scaled(4, "playground requests")
-    cache = ResultCache()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -147,8 +81,17 @@ def create_runner_app(settings: RunnerSettings, *, sandbox: Sandbox) -> FastAPI:
         )
         app.state.pool, app.state.playground, app.state.lab = pool, playground, lab
         readiness = app.state.readiness = Readiness.of(sandbox)
+        services = app.state.services = Services(pool, playground, lab, readiness)
         warming = asyncio.create_task(_warm(readiness, pool, playground, lab))
+        consumer = None
+        if settings.queue:
+            from app.runner.queue_worker import QueueWorker
+
+            consumer = QueueWorker(settings, services)
+            await consumer.start()
         yield
+        if consumer is not None:  # first: it finishes or hands back what it holds
+            await consumer.stop()
         warming.cancel()
         await asyncio.gather(pool.close(), playground.close(), lab.close())
 
@@ -170,6 +113,9 @@ def create_runner_app(settings: RunnerSettings, *, sandbox: Sandbox) -> FastAPI:
 
     runs = APIRouter()
 
+    def services_of(request: Request) -> Services:
+        return request.app.state.services  # type: ignore[no-any-return]
+
     @app.get("/healthz")
     async def healthz(request: Request) -> dict[str, Any]:
         """Where the runner stands (warming, ready or off, with the reason), its sandbox mode,
@@ -180,6 +126,7 @@ def create_runner_app(settings: RunnerSettings, *, sandbox: Sandbox) -> FastAPI:
         status["lab"] = request.app.state.lab.status()
         status.update(dataclasses.asdict(readiness), torch=torch_version())
         status["ready"] = readiness.state == "ready"
+        status["queue"] = bool(settings.queue)
         return status
 
     @runs.post("/v1/playground", response_model=PlaygroundResult)
@@ -187,25 +134,14 @@ def create_runner_app(settings: RunnerSettings, *, sandbox: Sandbox) -> FastAPI:
         """Build a recurrent layer from the parameters; shapes, parameter counts or the error.
         429 past the caller's rate (rate_limited), 422 past the cost bounds (too_costly)."""
         playground_limits.take(learner=body.learner, address=body.address)
-        if costly := too_costly(body.params):
-            raise TooCostlyError(costly.message, field=f"params.{costly.field}")
-        return await request.app.state.playground.explore(body.params)
+        return await services_of(request).explore(body.params)
 
     @runs.post("/v1/runs", response_model=RunResult)
     async def run(body: RunRequest, request: Request) -> Any:
         """Run learner code in the sandbox, within the kind's limits (or tighter ones). 429 past
         the caller's rate (rate_limited) or when the kind's queue is full (queue_full)."""
         run_limits.take(learner=body.learner, address=body.address)
-        limits, tests = limits_of(body), tests_of(body)
-        key = cache.key(body, limits) if body.kind in TRUSTED_KINDS else None
-        if key and (hit := cache.get(key)):
-            return hit
-        who = requester(address=body.address, learner=body.learner)
-        pool = request.app.state.pool
-        result = await pool.run(body.code, limits, tests, body.handle, kind=body.kind, who=who)
-        if key and result.limit is None:
-            cache.put(key, result)
-        return result
+        return await services_of(request).start_run(body)
 
     @runs.post("/v1/runs/stream")
     async def run_streamed(body: RunRequest, request: Request) -> StreamingResponse:
@@ -214,16 +150,11 @@ def create_runner_app(settings: RunnerSettings, *, sandbox: Sandbox) -> FastAPI:
         not be made). 429 at once when the kind's queue is full: a 200 means the run holds its
         place in the queue. A caller that goes away before the result stops the run."""
         run_limits.take(learner=body.learner, address=body.address)
-        pool, lines_out = request.app.state.pool, asyncio.Queue[dict[str, Any]]()
-        running = pool.queue(
-            body.code,
-            limits_of(body),
-            tests_of(body),
-            body.handle,
+        lines_out = asyncio.Queue[dict[str, Any]]()
+        running = services_of(request).start_run(
+            body,
             lambda text: lines_out.put_nowait({"output": text}),
-            kind=body.kind,
-            who=requester(address=body.address, learner=body.learner),
-            on_start=lambda: lines_out.put_nowait({"started": True}),
+            lambda: lines_out.put_nowait({"started": True}),
         )
 
         async def lines() -> AsyncIterator[str]:
@@ -231,7 +162,8 @@ def create_runner_app(settings: RunnerSettings, *, sandbox: Sandbox) -> FastAPI:
             try:
                 while not (running.done() and lines_out.empty()):
                     waiting = asyncio.ensure_future(lines_out.get())
-                    await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
+                    either: set[asyncio.Future[Any]] = {running, waiting}
+                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
                     if waiting.done():
                         yield json.dumps(waiting.result()) + "\n"
                     else:

@@ -58,6 +58,15 @@ class RunnerSettings(BaseSettings):
     per_minute: int = Field(default=30, ge=1)
     address_burst: int = Field(default=ADDRESS_BURST, ge=1)
     address_per_minute: int = Field(default=ADDRESS_PER_MINUTE, ge=1)
+    # A Redis URL (redis:// or rediss://): also take jobs from the Redis job queue
+    # (app.runner.queue_worker; `torchquiz runner --queue URL`). Empty: HTTP only.
+    queue: str = Field(default="", pattern=r"^(|rediss?://.*)$")
+    # The queue's keys begin with this: the same as the app's TORCHQUIZ_REDIS_PREFIX.
+    redis_prefix: str = "torchquiz:"
+    # A queued job whose runner has not shown it is alive for this long (its heartbeat comes
+    # every sixth of it) is taken back by another runner: a snippet is answered with an
+    # error, a training job run once more.
+    queue_reclaim_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _lanes_fit(self) -> RunnerSettings:

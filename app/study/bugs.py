@@ -8,7 +8,7 @@ from app.bank.schema import BugHunt, LearningMode
 from app.core.errors import AnswerFormatError, NotFoundError
 from app.core.markdown import render
 from app.questions.catalog import Catalog
-from app.runner.client import OFF_HERE, RunnerClient, RunnerOffError
+from app.runner.client import OFF_HERE, Runner, RunnerOffError
 from app.runner.protocol import RunRequest, TestSpec
 from app.study.schemas import BugPublic, BugSummary, FixResult, LineVerdict, TestReport
 from app.study.service import StudyContent, in_range, offered
@@ -60,7 +60,7 @@ def pick_line(bug: BugHunt, line: int) -> LineVerdict:
 
 
 async def check_fix(
-    runner: RunnerClient | None, bug: BugHunt, code: str, *, learner: str, address: str | None
+    runner: Runner | None, bug: BugHunt, code: str, *, learner: str, address: str | None
 ) -> FixResult:
     """Step 2: run the learner's fixed snippet in the sandbox against the hidden tests."""
     code = code_of(code)

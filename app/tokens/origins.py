@@ -1,7 +1,7 @@
 """The origins CORS allows (app.core.cors asks this policy): every live API token's list and
-every course's, read together and kept in this process for `seconds`, read again at once when
-this process changes one. A request with an Origin costs a lookup at most every `seconds`;
-another process sees a change within that time."""
+every course's, read together and kept in this process for `seconds`, read again at once in
+every process when one changes them (app.core.refreshed). A request with an Origin costs a
+lookup at most every `seconds`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.types import Scope
 
 from app.core.cors import ANY
 from app.core.db import utcnow
+from app.core.invalidations import Invalidations
 from app.core.refreshed import Refreshed
 from app.courses.models import Course
 from app.learners.sessions import token_hash
@@ -61,11 +62,13 @@ def _answer(listed: frozenset[str], origin: str) -> str:
 class OriginRegistry:
     """app.core.cors.OriginPolicy over the tokens' and courses' lists."""
 
-    def __init__(self, seconds: float = REFRESH_SECONDS) -> None:
-        self._lists = Refreshed(load_lists, Lists(), seconds)
+    def __init__(
+        self, seconds: float = REFRESH_SECONDS, *, shared: Invalidations | None = None
+    ) -> None:
+        self._lists = Refreshed(load_lists, Lists(), seconds, shared=shared, topic="origins")
 
     def changed(self) -> None:
-        """This process changed a list: read them again on the next request that asks."""
+        """A list changed: every process reads them again on the next request that asks."""
         self._lists.invalidate()
 
     async def lists(self, scope: Scope) -> Lists:

@@ -18,7 +18,13 @@ from starlette.testclient import TestClient
 from app.attempts.models import Assignment, QuizSession
 from app.core.db import utcnow
 from app.core.deps import get_database
-from app.core.idempotency import Idempotency, IdempotencyKey
+from app.core.idempotency import (
+    ABANDONED,
+    Idempotency,
+    IdempotencyKey,
+    KeyedRequest,
+    renew,
+)
 from tests.assignments.support import make_assignment, make_class
 from tests.courses.support import Visitor
 from tests.tokens.support import bearer, make_token
@@ -225,6 +231,38 @@ def test_a_claim_left_by_a_request_that_never_finished_lapses(app: FastAPI, db: 
     )
 
     assert answer.status_code == 201 and len(calls) == 1
+
+
+def test_a_claim_whose_holder_stopped_renewing_it_lapses_within_a_minute(
+    app: FastAPI, db: Session
+) -> None:
+    tiny, calls = tiny_app(app, [201])
+    claim_row(db, age=ABANDONED + timedelta(seconds=1))
+
+    answer = TestClient(tiny).post(
+        "/api/v1/things", headers={**BEARER, "Idempotency-Key": "running"}
+    )
+
+    assert answer.status_code == 201 and len(calls) == 1
+
+
+def test_renewing_a_claim_keeps_a_long_request_its_key(app: FastAPI, db: Session) -> None:
+    claim_row(db, age=ABANDONED + timedelta(seconds=1))
+    request = KeyedRequest(
+        hashlib.sha256(b"authorization:" + BEARER["Authorization"].encode()).hexdigest(),
+        "running",
+        "POST",
+        "/api/v1/things",
+        "",
+    )
+
+    renew(db, request, utcnow())
+    tiny, calls = tiny_app(app, [201])
+    answer = TestClient(tiny).post(
+        "/api/v1/things", headers={**BEARER, "Idempotency-Key": "running"}
+    )
+
+    assert answer.status_code == 409 and calls == []
 
 
 def test_a_key_is_forgotten_after_24_hours(app: FastAPI, db: Session) -> None:

@@ -69,7 +69,8 @@ def bare_app(tmp_path: Path, **overrides: object) -> TestClient:
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         instance_dir=tmp_path,
-        secret_key="test-secret-key-not-for-production",
+        # Long and unlike a development key: production refuses those (app.core.config).
+        secret_key="headers-test-secret-key-0123456789abcdef",
         runner_url="off",
         **overrides,  # type: ignore[arg-type]
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import shlex
+import shutil
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -53,7 +54,17 @@ def dockerfile_env() -> dict[str, str]:
 
 
 def compose() -> dict[str, Any]:
-    return yaml.safe_load((PROJECT / "compose.yaml").read_text())
+    spec: dict[str, Any] = yaml.safe_load((PROJECT / "compose.yaml").read_text())
+    return spec
+
+
+def docker_compose() -> str:
+    """Debian's docker-compose 1.29, which validates a compose file without an engine
+    (`make deploy-deps` installs it; CI runs that target)."""
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.fail("docker-compose is not installed: run `make deploy-deps`")
+    return binary
 
 
 def settings_fields() -> set[str]:

@@ -4,17 +4,22 @@ the image and the documented runtime flags."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 import app.cli
 from app.core.config import Settings, normalise_db_url
-from tests.deploy.conftest import PROJECT, compose, dockerfile_env, serves, settings_fields
+from tests.deploy.conftest import (
+    PROJECT,
+    compose,
+    docker_compose,
+    dockerfile_env,
+    serves,
+    settings_fields,
+)
 
 # What README.md (section "Container") explains, flag by flag; nothing more is granted.
 SECURITY_OPTS = {
@@ -30,15 +35,21 @@ def substituted(value: str) -> str:
 
 
 def service(name: str) -> dict[str, Any]:
-    return compose()["services"][name]
+    spec: dict[str, Any] = compose()["services"][name]
+    return spec
 
 
 def test_docker_compose_finds_compose_yaml_valid() -> None:
-    binary = shutil.which("docker-compose")
-    if binary is None:
-        pytest.skip("docker-compose is not installed (Debian's docker-compose 1.29 validates)")
     result = subprocess.run(
-        [binary, "--project-directory", str(PROJECT), "-f", "compose.yaml", "config", "-q"],
+        [
+            docker_compose(),
+            "--project-directory",
+            str(PROJECT),
+            "-f",
+            "compose.yaml",
+            "config",
+            "-q",
+        ],
         cwd=PROJECT,
         capture_output=True,
         text=True,

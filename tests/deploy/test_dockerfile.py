@@ -115,7 +115,11 @@ def test_the_image_gets_every_folder_the_app_reads_beside_its_package() -> None:
         for source in rest.split()[:-1]
         if not source.startswith("--")
     }
-    ignored = (PROJECT / ".dockerignore").read_text().split()
+    ignored = [
+        line.strip()
+        for line in (PROJECT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     read = (
         "app",
         "templates",
@@ -128,7 +132,13 @@ def test_the_image_gets_every_folder_the_app_reads_beside_its_package() -> None:
     for folder in read:
         assert folder in copied
         assert (PROJECT / folder).exists()
-        excluded = any(re.fullmatch(pattern.replace("*", ".*"), folder) for pattern in ignored)
-        assert not excluded or f"!{folder}" in ignored
+        # Excluded if a pattern names it or a folder it is in (docs/x.md by "docs").
+        parents = [folder, *(str(p) for p in Path(folder).parents if str(p) != ".")]
+        excluded = any(
+            re.fullmatch(pattern.replace("*", ".*"), path)
+            for pattern in ignored
+            for path in parents
+        )
+        assert not excluded or f"!{folder}" in ignored, folder
     # Editable: the app finds those folders next to its package (app.core.config.PROJECT_DIR).
     assert "pip install -e ." in " ".join(r for w, r in dockerfile_instructions() if w == "RUN")

@@ -16,10 +16,13 @@ healthcheck = load_deploy_module("healthcheck")
 
 class Answers(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        status = {"/healthz": 200, "/readyz": 503}.get(self.path, 404)
+        status = {"/healthz": 200, "/readyz": 503, "/ready": 200, "/warming": 200}.get(
+            self.path, 404
+        )
+        body = {"/ready": b'{"ready": true}', "/warming": b'{"ready": false}'}.get(self.path, b"{}")
         self.send_response(status)
         self.end_headers()
-        self.wfile.write(b"{}")
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -59,3 +62,15 @@ def test_the_port_comes_from_the_servers_own_setting(
     assert healthcheck.main(["healthcheck.py", "/readyz"]) == 1
     monkeypatch.setenv("TORCHQUIZ_PORT", str(free_port()))
     assert healthcheck.main(["healthcheck.py"]) == 1
+
+
+def test_ready_also_asks_for_ready_true_in_the_body_as_the_runner_says_it(
+    server_port: int,
+) -> None:
+    assert healthcheck.check("/ready", server_port, ready=True)
+    assert not healthcheck.check("/warming", server_port, ready=True)
+    assert healthcheck.check("/warming", server_port)  # alive, though not ready
+    assert not healthcheck.check("/healthz", server_port, ready=True)  # no "ready" at all
+    assert healthcheck.main(["healthcheck.py", "/ready", str(server_port), "--ready"]) == 0
+    assert healthcheck.main(["healthcheck.py", "/warming", str(server_port), "--ready"]) == 1
+    assert healthcheck.main(["healthcheck.py", "/warming", str(server_port)]) == 0

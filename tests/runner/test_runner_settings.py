@@ -70,7 +70,9 @@ def test_an_embedded_runner_gets_its_settings_whole_and_nothing_of_the_apps(
         pass
 
     (env,) = [options["env"] for options in started]
-    assert env == {"PATH": os.environ["PATH"], **settings.environ()}
+    # Of the app's settings only the log format, so both write one kind of line.
+    log_format = {"TORCHQUIZ_LOG_FORMAT": os.environ.get("TORCHQUIZ_LOG_FORMAT", "text")}
+    assert env == {"PATH": os.environ["PATH"], **settings.environ(), **log_format}
     for name, value in settings.environ().items():
         monkeypatch.setenv(name, value)
     assert RunnerSettings() == settings, "the runner reads back the very same settings"
@@ -123,6 +125,7 @@ def test_the_command_line_says_where_to_listen_and_the_settings_say_the_rest(
     on_socket = CliRunner().invoke(main, ["runner", "--uds", "/tmp/r.sock"], env=env)
 
     assert by_env.exit_code == by_options.exit_code == on_socket.exit_code == 0, by_env.output
+    assert [where.pop("log_config")["root"]["level"] for where in served] == ["WARNING"] * 3
     assert served == [
         {"host": "127.0.0.1", "port": 9001, "log_level": "warning", "loop": "asyncio"},
         {"host": "127.0.0.1", "port": 9100, "log_level": "warning", "loop": "asyncio"},

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from app.core.errors import AppError
-from app.runner.client import RunnerClient
+from app.runner.client import Runner
 from app.runner.limits import RunKind
 from app.runner.protocol import LimitHit, RunRequest, RunResult, TestSpec
 
@@ -15,7 +15,7 @@ PARALLEL = 4  # runs in flight at once; the runner queues beyond its own paralle
 
 
 class Runs:
-    def __init__(self, runner: RunnerClient, parallel: int = PARALLEL) -> None:
+    def __init__(self, runner: Runner, parallel: int = PARALLEL) -> None:
         self.runner = runner
         self._gate = asyncio.Semaphore(parallel)
 
