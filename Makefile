@@ -25,7 +25,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy app
 
-bench: $(VENV)/.installed-dev bench-deps
+bench: $(VENV)/.installed-dev bench-deps deploy-deps
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/runner_load.py
@@ -33,6 +33,8 @@ bench: $(VENV)/.installed-dev bench-deps
 	$(BIN)/python bench/fairness.py
 	$(BIN)/python bench/item_stats.py
 	$(BIN)/python bench/gradebook.py --db both
+	$(BIN)/python bench/queue_scaling.py
+	$(BIN)/python bench/scale_out.py --short
 
 # wrk, a real HTTP load generator, from Debian.
 bench-deps:

@@ -260,9 +260,14 @@ def redis_prefix() -> Iterator[str]:
     server, so none may flush it); its keys are deleted afterwards."""
     prefix = f"tqtest:{uuid.uuid4().hex[:12]}:"
     yield prefix
+    delete_redis_keys(prefix)
+
+
+def delete_redis_keys(prefix: str, url: str = REDIS_URL) -> None:
+    """Every key under `prefix` in the Redis at `url`."""
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(url)
     try:
         for key in client.scan_iter(match=f"{prefix}*", count=1000):
             client.delete(key)

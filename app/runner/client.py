@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NoReturn, Protocol
+from typing import Any, Literal, NoReturn, Protocol, TypeVar
 
 import httpx
 
@@ -223,6 +223,22 @@ def observe_run(
         metrics.RUN_SECONDS.labels(kind=kind).observe(time.monotonic() - started)
 
 
+Ended = TypeVar("Ended", RunResult, PlaygroundResult)
+
+
+async def observed(kind: str, work: Awaitable[Ended], started: float | None = None) -> Ended:
+    """`work`'s result, the run's end counted (observe_run) from `started` (else now), also
+    when it raises."""
+    started = time.monotonic() if started is None else started
+    try:
+        result = await work
+    except Exception as exc:
+        observe_run(kind, started, error=exc)
+        raise
+    observe_run(kind, started, result)
+    return result
+
+
 def embedded_socket(instance_dir: Path) -> Path:
     """Where `torchquiz serve` starts its own runner."""
     return instance_dir / "runner.sock"
@@ -266,34 +282,28 @@ class RunnerClient:
         )
 
     async def run(self, request: RunRequest) -> RunResult:
+        return await observed(request.kind, self._run(request))
+
+    async def _run(self, request: RunRequest) -> RunResult:
         body = request.model_dump_json(exclude_none=True)
-        started = time.monotonic()
-        try:
-            response = await self._post(
-                "/v1/runs", body, limit="runs", learner=request.learner, address=request.address
-            )
-            result = RunResult.model_validate_json(response.content)
-        except Exception as exc:
-            observe_run(request.kind, started, error=exc)
-            raise
-        observe_run(request.kind, started, result)
-        return result
+        response = await self._post(
+            "/v1/runs", body, limit="runs", learner=request.learner, address=request.address
+        )
+        return RunResult.model_validate_json(response.content)
 
     async def playground(
         self, params: PlaygroundParams, learner: str | None, *, address: str | None = None
     ) -> PlaygroundResult:
+        return await observed("playground", self._playground(params, learner, address))
+
+    async def _playground(
+        self, params: PlaygroundParams, learner: str | None, address: str | None
+    ) -> PlaygroundResult:
         body = json.dumps({"params": params.model_dump(), "learner": learner, "address": address})
-        started = time.monotonic()
-        try:
-            response = await self._post(
-                "/v1/playground", body, limit="playground", learner=learner, address=address
-            )
-            result = PlaygroundResult.model_validate_json(response.content)
-        except Exception as exc:
-            observe_run("playground", started, error=exc)
-            raise
-        observe_run("playground", started, result)
-        return result
+        response = await self._post(
+            "/v1/playground", body, limit="playground", learner=learner, address=address
+        )
+        return PlaygroundResult.model_validate_json(response.content)
 
     async def open_streamed(self, request: RunRequest) -> StreamedRun:
         """Start a run whose output streams, and return once the runner has accepted it (it
@@ -531,13 +541,7 @@ class StreamedRun:
     ) -> RunResult:
         """The run's result, hearing its start (`on_start`: not every runner says it) and its
         stdout as it prints; the stream is closed afterwards, whatever happened."""
-        try:
-            result = await self._read(on_output, on_start)
-        except Exception as exc:
-            observe_run(self._kind, self._started, error=exc)
-            raise
-        observe_run(self._kind, self._started, result)
-        return result
+        return await observed(self._kind, self._read(on_output, on_start), self._started)
 
     async def _read(
         self,

@@ -39,6 +39,7 @@ from app.runner.client import (
     RunnerWarmingError,
     TooManyRunsError,
     observe_run,
+    observed,
 )
 from app.runner.errors import LAB_RETRY_SECONDS, RunnerOffError
 from app.runner.lab_pool import FINAL
@@ -95,30 +96,23 @@ class QueueRunner:
     # Runs.
 
     async def run(self, request: RunRequest) -> RunResult:
-        started = time.monotonic()
-        try:
-            job = await self._submit(request.kind, _run_body(request), request)
-            result = await QueuedRun(self, job, request.kind, started).result()
-        except Exception as exc:
-            observe_run(request.kind, started, error=exc)
-            raise
-        observe_run(request.kind, started, result)
-        return result
+        return await observed(request.kind, self._run(request))
+
+    async def _run(self, request: RunRequest) -> RunResult:
+        job = await self._submit(request.kind, _run_body(request), request)
+        return await QueuedRun(self, job, request.kind, time.monotonic()).result()
 
     async def playground(
         self, params: PlaygroundParams, learner: str | None, *, address: str | None = None
     ) -> PlaygroundResult:
-        started = time.monotonic()
+        return await observed("playground", self._playground(params, learner, address))
+
+    async def _playground(
+        self, params: PlaygroundParams, learner: str | None, address: str | None
+    ) -> PlaygroundResult:
         body = {"params": params.model_dump(), "learner": learner, "address": address}
-        try:
-            job = await self._enqueue("playground", "short", body, learner, address, None)
-            answer = await self._answer(job)
-            result = PlaygroundResult.model_validate(answer)
-        except Exception as exc:
-            observe_run("playground", started, error=exc)
-            raise
-        observe_run("playground", started, result)
-        return result
+        job = await self._enqueue("playground", "short", body, learner, address, None)
+        return PlaygroundResult.model_validate(await self._answer(job))
 
     async def open_streamed(self, request: RunRequest) -> QueuedRun:
         """Returns once the job is admitted (refusals raised here); `follow` reads it."""
@@ -406,14 +400,9 @@ class QueuedRun:
         on_start: Callable[[], Awaitable[None]] | None = None,
     ) -> RunResult:
         try:
-            result = await self._read(on_output, on_start)
-        except Exception as exc:
-            observe_run(self._kind, self._started, error=exc)
-            raise
+            return await observed(self._kind, self._read(on_output, on_start), self._started)
         finally:
             await self.close()
-        observe_run(self._kind, self._started, result)
-        return result
 
     async def result(self) -> RunResult:
         """The result without its output as it comes (QueueRunner.run); stopped if the caller

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from tests.accounts.support import PASSWORD
-from tests.conftest import REDIS_URL, _scratch_postgres
+from tests.conftest import REDIS_URL, _scratch_postgres, delete_redis_keys
 from tests.scale_state.support import start_redis
 from tests.servers import ready, serve, stop
 from tests.test_cli import free_port
@@ -41,15 +40,6 @@ def client_at(address: str) -> httpx.Client:
     return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30)
 
 
-def forget_keys(url: str, prefix: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            client.delete(key)
-    finally:
-        client.close()
-
-
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """Two replicas started at once; their base URLs."""
@@ -68,7 +58,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
     finally:
         for process in processes:
             stop(process)
-        forget_keys(REDIS_URL, prefix)
+        delete_redis_keys(prefix)
         next(database, None)
 
 

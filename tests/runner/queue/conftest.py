@@ -25,7 +25,7 @@ from app.core.config import PROJECT_DIR
 from app.runner import queue
 from app.runner.embedded import wait_until_ready
 from app.runner.queue_client import QueueLimits, QueueRunner
-from tests.conftest import REDIS_URL, worker_uid_base
+from tests.conftest import REDIS_URL, delete_redis_keys, worker_uid_base
 
 T = TypeVar("T")
 # Short enough that a test sees a dead runner's job taken back in seconds; long enough that a
@@ -133,21 +133,12 @@ class QueueRunners:
                 process.wait()
 
 
-def delete_keys(prefix: str) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            client.delete(key)
-    finally:
-        client.close()
-
-
 @pytest.fixture(scope="module")
 def module_prefix() -> Iterator[str]:
     """As tests/conftest.py's redis_prefix, for runners a module's tests share."""
     prefix = f"tqtest:{uuid.uuid4().hex[:12]}:"
     yield prefix
-    delete_keys(prefix)
+    delete_redis_keys(prefix)
 
 
 @pytest.fixture(scope="module")
