@@ -80,8 +80,12 @@ def config(log_format: Format, level: str = "INFO") -> dict[str, Any]:
         "root": {"level": level, "handlers": ["stderr"]},
         # uvicorn's loggers pass their records up to the root's handler instead of their own.
         "loggers": {
-            name: {"level": level, "handlers": [], "propagate": True}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            **{
+                name: {"level": level, "handlers": [], "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            # httpx logs every request at INFO: the runner's health poll every 5 s, each run.
+            "httpx": {"level": "WARNING"},
         },
     }
 
