@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.hardening.support import bounded
-from tests.scale.cluster import Cluster, cluster
+from tests.scale.cluster import Cluster, Postgres, Redis, Replica, cluster
 from tests.scale.learners import RETRIED, Background, Mix, Stats, outcomes, table
 
 LEARNERS = 15
@@ -158,32 +158,29 @@ def assert_degrades_then_recovers(answers: list[tuple[float, int, float, str]], 
     assert recovered and recovered[0] - back <= RECOVERY_SECONDS, answers[-5:]
 
 
-def test_postgresql_restarted_under_load_gives_503s_then_recovers(site: Cluster) -> None:
-    probe = Probe(site.replicas[0].url)
+def assert_restart_degrades_then_recovers(
+    site: Cluster, part: Postgres | Redis, replica: Replica
+) -> None:
+    """`part` restarted (down 3 s) under load while `replica` is probed."""
+    probe = Probe(replica.url)
     back = [0.0]
 
     def restart() -> None:
-        site.postgres.restart(down_seconds=3)
+        part.restart(down_seconds=3)
         back[0] = time.monotonic()
 
     stats = under_load(site, restart)
 
     assert_degrades_then_recovers(probe.stop(), back[0])
     assert_whole(site, stats)
+
+
+def test_postgresql_restarted_under_load_gives_503s_then_recovers(site: Cluster) -> None:
+    assert_restart_degrades_then_recovers(site, site.postgres, site.replicas[0])
 
 
 def test_redis_restarted_under_load_degrades_then_recovers(site: Cluster) -> None:
-    probe = Probe(site.replicas[1].url)
-    back = [0.0]
-
-    def restart() -> None:
-        site.redis.restart(down_seconds=3)
-        back[0] = time.monotonic()
-
-    stats = under_load(site, restart)
-
-    assert_degrades_then_recovers(probe.stop(), back[0])
-    assert_whole(site, stats)
+    assert_restart_degrades_then_recovers(site, site.redis, site.replicas[1])
 
 
 def test_a_runner_killed_mid_run_answers_its_snippet_and_ends_its_training(
