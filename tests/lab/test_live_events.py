@@ -20,7 +20,7 @@ from app.lab import service
 from app.lab.feed import MemoryFeed
 from app.lab.models import LabRun
 from app.main import create_app
-from tests.conftest import _scratch_postgres, make_settings, until_ready
+from tests.conftest import make_settings, own_database, until_ready
 from tests.lab.sse import Ledger, messages, slow_run
 
 
@@ -30,14 +30,12 @@ def live_app(
 ) -> Iterator[TestClient]:
     """An app of its own, without Redis: lab runs commit from background tasks."""
     folder = tmp_path_factory.mktemp("live")
-    urls = iter([f"sqlite:///{folder / 'live.sqlite3'}"]) if request.param == "sqlite" else None
-    source = urls if urls else _scratch_postgres()
+    source = own_database(request.param, tmp_path_factory, "live")
     app = create_app(make_settings(next(source), folder, runner_url=runner_url))
     with TestClient(app) as client:
         until_ready(client)
         yield client
-    if not urls:
-        next(source, None)
+    next(source, None)  # the scratch database dropped
 
 
 class Learner:
