@@ -20,7 +20,6 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.accounts.service import SignInLimits
-from app.authoring.practice import load_course_topics
 from app.bank.loader import Bank, load_bank
 from app.core import faults, handlers, metrics, otel, security, shutdown
 from app.core.clients import ClientAddressMiddleware
@@ -49,7 +48,7 @@ from app.lti import passback
 from app.lti.ancestors import PlatformOrigins
 from app.operations.purge import Purger
 from app.outbox.delivery import Outbox
-from app.questions.catalog import Catalog
+from app.questions.catalog import Catalog, CourseTopics
 from app.questions.sync import sync_bank
 from app.questions.variants import materialize, without_templates
 from app.reports.automatic import record_error
@@ -80,7 +79,6 @@ def prepare(settings: Settings) -> tuple[Catalog, Bank]:
             migrate_database(settings.database_url, engine)
             with Database.on(engine).transaction() as db:
                 catalog, report = sync_bank(db, bank)
-                load_course_topics(db, catalog)  # course banks' published questions
     finally:
         engine.dispose()
     if report.new_versions or report.retired:
@@ -135,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         catalog, bank = prepare(settings)
+        # Course banks' topics: read when asked, forgotten in every process on a change.
+        catalog.course_topics = CourseTopics(app.state.invalidations)
         await app.state.invalidations.start()  # caches hear other processes' changes
         app.state.catalog = without_templates(catalog)  # until their variants are known
         app.state.study = StudyContent.of(bank)  # the study modes' bugs and worked series

@@ -1,6 +1,7 @@
 """Every table, imported in one place for Alembic and the test fixtures."""
 
 from app.attempts.models import Answer, Assignment, QuizSession
+from app.authoring.models import CourseImport
 from app.core.db import Base
 from app.core.idempotency import IdempotencyKey
 from app.courses.models import Course, CourseStaff, Enrolment, StaffInvite
@@ -30,6 +31,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Course",
+    "CourseImport",
     "CourseStaff",
     "Enrolment",
     "ExternalIdentity",

@@ -40,8 +40,8 @@ RESUMED: dict[int | str, dict[str, Any]] = {
 
 def topic_slug(db: Session, catalog: Catalog, topic_id: int) -> str:
     try:
-        return catalog.topic_by_id(topic_id).slug
-    except NotFoundError:  # a course's bank another process published to first
+        return catalog.topic_by_id(db, topic_id).slug
+    except NotFoundError:  # a shipped topic since retired
         row = db.get(TopicRow, topic_id)
         return row.slug if row else ""
 

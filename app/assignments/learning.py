@@ -20,8 +20,6 @@ from app.attempts import rules as rules_
 from app.attempts.models import Assignment, QuizSession
 from app.attempts.records import SessionRecord
 from app.attempts.rules import AssignmentRules
-from app.authoring.bank import TOPIC_PREFIX
-from app.authoring.practice import refresh_course
 from app.core.db import as_utc, utcnow
 from app.core.errors import NotFoundError, UnauthorizedError
 from app.courses.models import Course
@@ -195,10 +193,7 @@ def start(
 ) -> tuple[SessionRecord, bool]:
     """The learner's open attempt, or a new one (and True) when the rules allow: a
     assignments.ClosedError (409) says why not. A course's bank among the sources is served as
-    it is published now."""
-    rules = assignments.rules_of(assignment)
-    if f"{TOPIC_PREFIX}{course.slug}" in rules.sources:
-        refresh_course(db, catalog, course)
+    it is published now (app.authoring.practice)."""
     used = assignments.attempt_count(db, assignment.id, learner.id)
     session = assignments.start_attempt(db, catalog, assignment, learner, rng=rng, now=now)
     return session, (session.attempt or 0) > used

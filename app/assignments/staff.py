@@ -18,7 +18,7 @@ from app.attempts import assignments
 from app.attempts import rules as rules_
 from app.attempts.models import Assignment, QuizSession
 from app.attempts.rules import AssignmentRules
-from app.authoring.practice import refresh_course
+from app.authoring.practice import served_course
 from app.core.db import utcnow
 from app.core.errors import AppError
 from app.courses.models import Course
@@ -28,7 +28,7 @@ from app.questions.catalog import Catalog, CatalogTopic
 def offered_sources(db: Session, catalog: Catalog, course: Course) -> list[CatalogTopic]:
     """What the course's assignments may draw from: its own bank first (its published
     questions as they are now), then every shipped topic."""
-    return [refresh_course(db, catalog, course), *catalog.topics.values()]
+    return [served_course(db, catalog, course), *catalog.topics.values()]
 
 
 def check(db: Session, catalog: Catalog, course: Course, rules: AssignmentRules) -> int:
@@ -43,7 +43,7 @@ def check(db: Session, catalog: Catalog, course: Course, rules: AssignmentRules)
             f"no topic '{foreign[0]}' to draw from: use the course's bank or a shipped topic",
             field="sources",
         )
-    assignments.check_rules(catalog, rules)
+    assignments.check_rules(db, catalog, rules)
     bank = offered[0]
     return bank.id if bank.slug in rules.sources else slugs[rules.sources[0]].id
 

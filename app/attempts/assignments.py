@@ -88,17 +88,17 @@ def session_rules(db: Session, session: SessionRecord) -> AssignmentRules | None
     return rules_of(assignment) if assignment is not None else None
 
 
-def sources(catalog: Catalog, rules: AssignmentRules) -> list[CatalogTopic]:
+def sources(db: Session, catalog: Catalog, rules: AssignmentRules) -> list[CatalogTopic]:
     """The topics the rules draw from, as served now (a course's bank included)."""
     try:
-        return [catalog.session_topic(slug) for slug in rules.sources]
+        return [catalog.session_topic(db, slug) for slug in rules.sources]
     except NotFoundError as missing:
         raise AppError(missing.message, field="sources") from None
 
 
-def check_rules(catalog: Catalog, rules: AssignmentRules) -> None:
+def check_rules(db: Session, catalog: Catalog, rules: AssignmentRules) -> None:
     """Refuse rules whose sources or fixed questions do not exist, before they are saved."""
-    pool = pool_of(sources(catalog, rules))
+    pool = pool_of(sources(db, catalog, rules))
     unknown = [ref for ref in rules.questions if ref not in pool]
     if unknown:
         raise AppError(f"no question {unknown[0]} among the sources", field="questions")
@@ -157,7 +157,7 @@ def _new_attempt(
     rng: random.Random,
     now: datetime,
 ) -> QuizSession:
-    topics = sources(catalog, rules)
+    topics = sources(db, catalog, rules)
     avoid: set[str] = set()
     if rules.prefer_unseen:
         history = [a for t in topics for a in graded_answers(db, learner.id, t)]

@@ -140,7 +140,7 @@ def _practice_context(
     solution = feedback.solution if feedback else None
     return {
         "session": view,
-        "topic": topic_summary(catalog.session_topic(view.topic)),
+        "topic": topic_summary(catalog.session_topic(db, view.topic)),
         "item": service.session_question(db, catalog, session, position),
         "feedback": feedback,
         "solution": solution or help.revealed_solution(db, catalog, session, position),
@@ -365,7 +365,10 @@ def practice_summary_page(
     if session.mode != "practice":
         return _redirect(request, "test_summary_page", session_id=session_id)
     found = summary.practice_summary(db, catalog, session)
-    context = {"summary": found, "topic": topic_summary(catalog.session_topic(found.session.topic))}
+    context = {
+        "summary": found,
+        "topic": topic_summary(catalog.session_topic(db, found.session.topic)),
+    }
     return render_page(request, "attempts/practice_summary.html", context)
 
 
@@ -398,7 +401,7 @@ def _test_context(
     item = service.session_question(db, catalog, session, position)
     return {
         "session": view,
-        "topic": topic_summary(catalog.session_topic(view.topic)),
+        "topic": topic_summary(catalog.session_topic(db, view.topic)),
         "item": item,
         "prefill": prefill(item.saved_answer),
         "shown_at": int(time.time() * 1000),
@@ -528,7 +531,7 @@ def test_summary_page(
     if session.finished_at is not None:
         return _redirect(request, "test_result_page", session_id=session_id)
     view = service.session_view(db, catalog, session)
-    context = {"session": view, "topic": topic_summary(catalog.session_topic(view.topic))}
+    context = {"session": view, "topic": topic_summary(catalog.session_topic(db, view.topic))}
     return render_page(request, "attempts/test_summary.html", context)
 
 
@@ -553,7 +556,7 @@ def test_result_page(
     course_work = assignment if assignment is not None and not assignment.is_default else None
     context = {
         "result": result,
-        "topic": topic_summary(catalog.session_topic(result.session.topic)),
+        "topic": topic_summary(catalog.session_topic(db, result.session.topic)),
         "assignment_url": f"/assignments/{course_work.public_id}" if course_work else None,
     }
     return render_page(request, "attempts/result.html", context)

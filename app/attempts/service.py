@@ -122,7 +122,7 @@ def session_view(db: Session, catalog: Catalog, session: SessionRecord) -> Sessi
     return SessionView(
         id=session.public_id,
         mode=session.mode,
-        topic=catalog.topic_by_id(session.topic_id).slug,
+        topic=catalog.topic_by_id(db, session.topic_id).slug,
         total=len(session.version_ids),
         filters=session.filters,
         started_at=as_utc(session.started_at),

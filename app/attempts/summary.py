@@ -21,7 +21,7 @@ def practice_summary(db: Session, catalog: Catalog, session: SessionRecord) -> P
     if session.mode != "practice":
         raise ConflictError("a test has a result, not a summary: see /result", field="session")
     view = session_view(db, catalog, session)
-    topic = catalog.topic_by_id(session.topic_id)
+    topic = catalog.topic_by_id(db, session.topic_id)
     mine = [a for a in graded_answers(db, session.learner_id, topic) if a.session == view.id]
     items = []
     for position, version in enumerate(catalog.versions(db, session.version_ids), start=1):
@@ -74,7 +74,7 @@ def learner_sessions(
     sessions = db.scalars(query.order_by(QuizSession.started_at.desc(), QuizSession.id.desc()))
     rows = list(sessions)
     answered = _answered_by_session(db, [s.id for s in rows])
-    return [_listed(catalog, s, answered.get(s.id, set())) for s in rows]
+    return [_listed(db, catalog, s, answered.get(s.id, set())) for s in rows]
 
 
 def _answered_by_session(db: Session, ids: list[int]) -> dict[int, set[int]]:
@@ -91,14 +91,16 @@ def _answered_by_session(db: Session, ids: list[int]) -> dict[int, set[int]]:
     return found
 
 
-def _listed(catalog: Catalog, session: QuizSession, answered: set[int]) -> SessionListItem:
+def _listed(
+    db: Session, catalog: Catalog, session: QuizSession, answered: set[int]
+) -> SessionListItem:
     total = len(session.version_ids)
     unanswered = [p for p in range(1, total + 1) if p not in answered]
     open_ = session.finished_at is None
     return SessionListItem(
         id=session.public_id,
         mode=session.mode,
-        topic=catalog.topic_by_id(session.topic_id).slug,
+        topic=catalog.topic_by_id(db, session.topic_id).slug,
         total=total,
         answered=len(answered),
         started_at=as_utc(session.started_at),

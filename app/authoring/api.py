@@ -10,7 +10,6 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response, status
 from sqlalchemy.orm import Session
 
 from app.authoring import bank, service
-from app.authoring.practice import refresh_course
 from app.authoring.schemas import (
     BankItemOut,
     BulkIn,
@@ -179,9 +178,7 @@ def _bulk_change(
         raise NotFoundError("the course is gone", field="course")
     if body.action == "tag":
         return service.bulk_tag(db, course, body.ids, body.add_tags, body.remove_tags, user_id)
-    retired = service.bulk_retire(db, course, body.ids)
-    refresh_course(db, catalog, course)
-    return retired
+    return service.bulk_retire(db, catalog, course, body.ids)
 
 
 @router.get(QUESTION, summary="A question's newest version")
@@ -291,14 +288,12 @@ async def verify(
 def publish(qid: Slug, db: SessionDep, access: ContentEditDep, catalog: CatalogDep) -> QuestionOut:
     """409 unless the newest version's latest verify passed and its torch claims are tied
     to a check; the message names the failing field."""
-    bank.publish(db, access.course, qid)
-    refresh_course(db, catalog, access.course)
+    service.publish(db, catalog, access.course, qid)
     return _question_out(db, bank.find_question(db, access.course, qid))
 
 
 @router.post(QUESTION + "/retire", summary="Retire a question")
 def retire(qid: Slug, db: SessionDep, access: ContentEditDep, catalog: CatalogDep) -> QuestionOut:
     """Out of new sessions; its history and the answers given to it stay."""
-    row = bank.retire(db, access.course, qid)
-    refresh_course(db, catalog, access.course)
+    row = service.retire(db, catalog, access.course, qid)
     return _question_out(db, row)

@@ -31,6 +31,7 @@ from app.courses.deps import ContentViewDep, CourseAccess, course_access
 from app.courses.models import Course
 from app.learners.deps import CsrfProtected
 from app.learners.models import User
+from app.questions.catalog import Catalog
 from app.questions.deps import CatalogDep
 from app.runner.client import REFUSALS, RunnerState
 
@@ -243,7 +244,11 @@ def copy_form(
 
 @router.post("/courses/{slug}/bank/bulk", dependencies=ASYNC_DEPENDENCIES)
 async def bulk_form(
-    request: Request, database: DatabaseDep, access: EditThenEnded, posted: PostedDep
+    request: Request,
+    database: DatabaseDep,
+    access: EditThenEnded,
+    posted: PostedDep,
+    catalog: CatalogDep,
 ) -> Response:
     """Tag, retire or verify the ticked questions; the list again, saying what was done."""
     slugs = [v for k, v in posted if k == "selected"][:500]
@@ -269,7 +274,7 @@ async def bulk_form(
                 f"{failed} disagree with torch."
             )
         elif action in ("tag", "untag", "retire"):
-            notice = await database.run(_bulk_change, course_id, action, slugs, tags, user)
+            notice = await database.run(_bulk_change, catalog, course_id, action, slugs, tags, user)
         else:
             raise ConflictError("choose what to do with the ticked questions", field="bulk")
     except AppError as error:
@@ -278,12 +283,18 @@ async def bulk_form(
 
 
 def _bulk_change(
-    db: Session, course_id: int, action: str, slugs: list[str], tags: list[str], user: int
+    db: Session,
+    catalog: Catalog,
+    course_id: int,
+    action: str,
+    slugs: list[str],
+    tags: list[str],
+    user: int,
 ) -> str:
     course = db.get(Course, course_id)
     assert course is not None
     if action == "retire":
-        done = service.bulk_retire(db, course, slugs)
+        done = service.bulk_retire(db, catalog, course, slugs)
         return f"Retired {len(done)} questions."
     if not tags:
         raise ConflictError("give the tags to add or remove, comma-separated", field="tags")
@@ -521,9 +532,11 @@ async def verify_form(
 
 
 @router.post("/courses/{slug}/bank/{qid}/publish", dependencies=[CsrfProtected])
-def publish_form(request: Request, db: SessionDep, access: ContentEditDep, qid: str) -> Response:
+def publish_form(
+    request: Request, db: SessionDep, access: ContentEditDep, catalog: CatalogDep, qid: str
+) -> Response:
     try:
-        bank.publish(db, access.course, qid)
+        service.publish(db, catalog, access.course, qid)
     except ConflictError as error:
         db.rollback()
         state = _saved_state(db, access.course, qid)
@@ -535,8 +548,10 @@ def publish_form(request: Request, db: SessionDep, access: ContentEditDep, qid: 
 
 
 @router.post("/courses/{slug}/bank/{qid}/retire", dependencies=[CsrfProtected])
-def retire_form(request: Request, db: SessionDep, access: ContentEditDep, qid: str) -> Response:
-    bank.retire(db, access.course, qid)
+def retire_form(
+    request: Request, db: SessionDep, access: ContentEditDep, catalog: CatalogDep, qid: str
+) -> Response:
+    service.retire(db, catalog, access.course, qid)
     return _go(request, "editor_page", "retired", slug=access.course.slug, qid=qid)
 
 

@@ -1,22 +1,19 @@
 """Learners practising a course's bank: its published questions, served to its members only.
 
-The attempts machinery reads topics from the in-memory catalog (app.questions.catalog); a
-course's topic sits there in `catalog.course_topics`, out of every listing and public route,
-built from the database's published versions (never drafts, never retired questions). It is
-loaded at start-up, rebuilt when a member starts a practice (so a start always sees the
-newest publish) and after publish, retire or import (`refresh_course`).
-
-Multi-process gap (issue 15): another worker process rebuilds a course's topic only when a
-practice of that course starts there; until then its pages show what it loaded last, and a
-course whose first practice was started in another worker is unknown to it (its session pages
-answer 404) until it restarts.
+The attempts machinery reads topics from the catalog (app.questions.catalog); a course's topic
+is there in `catalog.course_topics`, out of every listing and public route, built from the
+database's published versions (never drafts, never retired questions). It is read when asked,
+in the asking request's session, and kept in each process only while it is known current:
+whatever changes which versions a course serves (publish, retire: app.authoring.service)
+announces it (`course_changed`) to every process of the site, so any request may go to any
+replica. An import writes drafts and new versions only, never a published one: it changes
+nothing served.
 """
 
 from __future__ import annotations
 
 import random
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.attempts.drawing import practice_order
@@ -24,51 +21,23 @@ from app.attempts.history import graded_answers
 from app.attempts.models import QuizSession
 from app.attempts.records import SessionRecord
 from app.authoring.bank import TOPIC_PREFIX, course_topic
-from app.bank.schema import QuestionAdapter, Topic
 from app.core.errors import ConflictError
 from app.courses.models import Course
 from app.learners.models import Learner
-from app.questions.catalog import Catalog, CatalogQuestion, CatalogTopic
-from app.questions.models import QuestionRow, QuestionVersion, TopicRow
+from app.questions.catalog import Catalog, CatalogTopic, course_catalog_topic
 
 
-def served_questions(db: Session, topic: TopicRow) -> tuple[CatalogQuestion, ...]:
-    """The topic's published, unretired questions at their published versions. A
-    parameterised question is left out: its variants' answers are computed by the runner at
-    start-up for the shipped bank only (so far), and no learner sees an answer torch did not
-    compute."""
-    rows = db.execute(
-        select(QuestionRow, QuestionVersion)
-        .join(QuestionVersion, QuestionVersion.id == QuestionRow.published_version_id)
-        .where(QuestionRow.topic_id == topic.id, QuestionRow.retired_at.is_(None))
-        .order_by(QuestionRow.position, QuestionRow.id)
-    )
-    served = []
-    for row, version in rows:
-        model = QuestionAdapter.validate_python(version.data)
-        if model.variants is None:
-            served.append(CatalogQuestion(row.id, row.slug, version.id, row.position, model))
-    return tuple(served)
+def served_course(db: Session, catalog: Catalog, course: Course) -> CatalogTopic:
+    """The course's topic as it is served now (its row made on first use)."""
+    row = course_topic(db, course)
+    served = catalog.course_topics.get(db, row.slug)
+    return served if served is not None else course_catalog_topic(db, row)
 
 
-def catalog_topic(db: Session, topic: TopicRow) -> CatalogTopic:
-    return CatalogTopic(
-        topic.id, topic.slug, Topic.model_validate(topic.data), served_questions(db, topic)
-    )
-
-
-def refresh_course(db: Session, catalog: Catalog, course: Course) -> CatalogTopic:
-    """Serve the course's published questions as they are now in the database; call it after
-    publish, retire or import (one dict entry replaced: requests in flight keep the old)."""
-    served = catalog_topic(db, course_topic(db, course))
-    catalog.course_topics[served.slug] = served
-    return served
-
-
-def load_course_topics(db: Session, catalog: Catalog) -> None:
-    """Every course's topic, at start-up."""
-    for topic in db.scalars(select(TopicRow).where(TopicRow.course_id.is_not(None))):
-        catalog.course_topics[topic.slug] = catalog_topic(db, topic)
+def course_changed(db: Session, catalog: Catalog, course: Course) -> None:
+    """Which versions the course serves changed (in the caller's transaction): every process
+    reads its topic again."""
+    catalog.course_topics.changed(course_topic(db, course).slug)
 
 
 class NothingToPractiseError(ConflictError):
@@ -81,7 +50,7 @@ def start_course_practice(
     """A practice session over the course's published questions, in the order practice uses
     for any topic (what the learner has not yet got right first). The caller has checked
     that the learner's account is a member of the course."""
-    topic = refresh_course(db, catalog, course)
+    topic = served_course(db, catalog, course)
     if not topic.questions:
         raise NothingToPractiseError("this course has no published questions to practise yet")
     chosen = practice_order(topic.questions, graded_answers(db, learner.id, topic), rng)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from app.authoring.practice import NothingToPractiseError, refresh_course, start_course_practice
+from app.authoring.practice import NothingToPractiseError, served_course, start_course_practice
 from app.core.deps import RngDep, SessionDep
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
@@ -22,7 +22,7 @@ router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 def course_practice_page(
     request: Request, db: SessionDep, catalog: CatalogDep, access: MemberDep
 ) -> Response:
-    topic = refresh_course(db, catalog, access.course)
+    topic = served_course(db, catalog, access.course)
     context = {"course": access.course, "count": len(topic.questions)}
     return render_page(request, "authoring/practice_start.html", context)
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.authoring import bank
+from app.authoring.practice import course_changed
 from app.bank.loader import Problem, parse_text
 from app.bank.schema import AnyQuestion, QuestionAdapter
 from app.bank.verification.claim import Verification as VerifyResult
@@ -308,9 +309,28 @@ def _tag_message(add: Sequence[str], remove: Sequence[str]) -> str:
     return "; ".join(parts)
 
 
-def bulk_retire(db: Session, course: Course, slugs: Sequence[str]) -> list[str]:
+# --- what learners are served: every change announced here (app.authoring.practice) --------
+
+
+def publish(db: Session, catalog: Catalog, course: Course, slug: str) -> QuestionVersion:
+    """Learners get the newest version from now on (bank.publish says when it may not)."""
+    version = bank.publish(db, course, slug)
+    course_changed(db, catalog, course)
+    return version
+
+
+def retire(db: Session, catalog: Catalog, course: Course, slug: str) -> QuestionRow:
+    """Out of new sessions; its history and the answers given to it stay."""
+    row = bank.retire(db, course, slug)
+    course_changed(db, catalog, course)
+    return row
+
+
+def bulk_retire(db: Session, catalog: Catalog, course: Course, slugs: Sequence[str]) -> list[str]:
     """Retire each question (all or none: an unknown slug refuses the lot)."""
-    return [bank.retire(db, course, slug).slug for slug in slugs]
+    retired = [bank.retire(db, course, slug).slug for slug in slugs]
+    course_changed(db, catalog, course)
+    return retired
 
 
 def copy_shipped(

@@ -7,14 +7,15 @@ unchanged, and every conflict, problem and warning; it writes nothing. `apply_im
 it, in the caller's one transaction: new questions as drafts, changed ones as new versions,
 each with the message "imported from <file>".
 
-Binding the confirmation to the upload: the preview is kept server-side (`PendingImports`),
-under a random `import_id`, with the upload's SHA-256, its parsed questions, the account and
-course it was made for, and what the course's bank held; it lasts `PENDING_SECONDS`. The
-confirmation names the `import_id` and nothing else: it applies exactly what was previewed,
-or, when the bank changed meanwhile, refuses (409) and asks for a new preview. No file is
-sent twice, and no client can swap the content between preview and confirmation.
-Multi-process gap (issue 15): a pending import lives in the process that made the preview; a
-confirmation reaching another worker answers 404 ("preview it again").
+Binding the confirmation to the upload: the preview is kept server-side, in the database
+(`keep_preview`, a `course_imports` row: any process of the site may confirm it), under a
+random `import_id`, with the upload's bytes and SHA-256, the account and course it was made
+for, and what the course's bank held; it lasts `PENDING_SECONDS` (expired rows are purged:
+app.operations.purge), and a course keeps its `PENDING_PER_COURSE` newest. The confirmation
+(`confirm_import`) names the `import_id` and nothing else: it reads the stored bytes again
+(the readers are deterministic) and applies exactly what was previewed, or, when the bank
+changed meanwhile, refuses (409) and asks for a new preview. No file is sent twice, and no
+client can swap the content between preview and confirmation.
 """
 
 from __future__ import annotations
@@ -22,27 +23,28 @@ from __future__ import annotations
 import hashlib
 import inspect
 import secrets
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.authoring import bank
+from app.authoring.models import CourseImport
 from app.bank.formats import Exported, Parsed
 from app.bank.formats.preview import ImportPreview, preview
 from app.bank.formats.registry import FormatError, module, parse
 from app.bank.formats.safety import MAX_UPLOAD_BYTES, UnsafeFileError
 from app.bank.schema import AnyQuestion
+from app.core.db import as_utc, utcnow
 from app.core.errors import AppError, ConflictError, NotFoundError
 from app.courses.models import Course
 from app.questions.models import QuestionRow, QuestionVersion
 
 PENDING_SECONDS = 30 * 60  # a preview waits this long for its confirmation
-PENDING_MAX = 50  # previews kept at once (each holds its parsed questions); oldest dropped
+PENDING_PER_COURSE = 20  # previews a course keeps (each holds its upload); oldest dropped
 IMPORT_FORMATS = ("yaml", "moodle-xml", "gift", "qti21")
 
 
@@ -69,7 +71,7 @@ class PendingImport:
     parsed: Parsed
     preview: ImportPreview
     bank_state: dict[str, str]  # the course's ids and content hashes the preview was made on
-    created: float = field(default_factory=time.monotonic)
+    data: bytes = field(default=b"", repr=False)  # the upload, read again at confirmation
 
 
 def bank_state(db: Session, course: Course) -> dict[str, str]:
@@ -103,11 +105,30 @@ def preview_import(
     db: Session, course: Course, fmt: str, data: bytes, filename: str, *, user_id: int | None
 ) -> PendingImport:
     """What importing the file would do to the course's bank; writes nothing."""
+    return _previewed(
+        secrets.token_urlsafe(16),
+        course.id,
+        user_id,
+        fmt,
+        data,
+        filename,
+        bank_state(db, course),
+    )
+
+
+def _previewed(
+    import_id: str,
+    course_id: int,
+    user_id: int | None,
+    fmt: str,
+    data: bytes,
+    filename: str,
+    state: dict[str, str],
+) -> PendingImport:
     parsed = read_upload(fmt, data, filename)
-    state = bank_state(db, course)
     return PendingImport(
-        import_id=secrets.token_urlsafe(16),
-        course_id=course.id,
+        import_id=import_id,
+        course_id=course_id,
         user_id=user_id,
         filename=filename,
         format=fmt,
@@ -115,7 +136,76 @@ def preview_import(
         parsed=parsed,
         preview=preview(parsed, state),
         bank_state=state,
+        data=data,
     )
+
+
+def keep_preview(db: Session, pending: PendingImport) -> None:
+    """Keep the preview for its confirmation (by any process), for PENDING_SECONDS; the
+    course's oldest previews beyond PENDING_PER_COURSE go."""
+    now = utcnow()
+    db.add(
+        CourseImport(
+            import_id=pending.import_id,
+            course_id=pending.course_id,
+            user_id=pending.user_id,
+            filename=pending.filename,
+            format=pending.format,
+            sha256=pending.sha256,
+            data=pending.data,
+            bank_state=pending.bank_state,
+            created_at=now,
+            expires_at=now + timedelta(seconds=PENDING_SECONDS),
+        )
+    )
+    db.flush()
+    newest = (
+        select(CourseImport.id)
+        .where(CourseImport.course_id == pending.course_id)
+        .order_by(CourseImport.id.desc())
+        .limit(PENDING_PER_COURSE)
+    )
+    db.execute(
+        delete(CourseImport).where(
+            CourseImport.course_id == pending.course_id, CourseImport.id.not_in(newest)
+        )
+    )
+
+
+def confirm_import(db: Session, course: Course, import_id: str, user_id: int | None) -> Applied:
+    """Apply the preview `import_id` (this course's and this account's, still waiting), in
+    the caller's transaction; it is confirmed once: a second confirmation, here or in another
+    process, finds no preview (404)."""
+    row = db.scalar(select(CourseImport).where(CourseImport.import_id == import_id))
+    waiting = (
+        row is not None
+        and row.course_id == course.id
+        and row.user_id == user_id
+        and as_utc(row.expires_at) > utcnow()
+    )
+    if row is None or not waiting or not _taken(db, import_id):
+        raise NotFoundError(
+            f"no import {import_id} is waiting (previews last {PENDING_SECONDS // 60} "
+            "minutes): preview the file again",
+            field="import_id",
+        )
+    pending = _previewed(
+        row.import_id,
+        row.course_id,
+        row.user_id,
+        row.format,
+        row.data,
+        row.filename,
+        dict(row.bank_state),
+    )
+    return apply_import(db, course, pending)
+
+
+def _taken(db: Session, import_id: str) -> bool:
+    """Delete the preview (back if the confirmation fails: the caller's transaction); of two
+    confirmations at once, only one finds the row to delete."""
+    result: Any = db.execute(delete(CourseImport).where(CourseImport.import_id == import_id))
+    return bool(result.rowcount == 1)
 
 
 @dataclass(frozen=True)
@@ -209,53 +299,3 @@ def export_course(
         questions, bank_name=course.slug, **{k: v for k, v in given.items() if k in accepted}
     )
     return result
-
-
-class PendingImports:
-    """Previews waiting for their confirmation, in this process (see the module's note)."""
-
-    def __init__(self) -> None:
-        self._items: OrderedDict[str, PendingImport] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def add(self, pending: PendingImport) -> None:
-        with self._lock:
-            self._expire()
-            self._items[pending.import_id] = pending
-            while len(self._items) > PENDING_MAX:
-                self._items.popitem(last=False)
-
-    def get(self, import_id: str, course: Course, user_id: int | None) -> PendingImport:
-        """The preview, if it is this course's and this account's and still waiting."""
-        with self._lock:
-            self._expire()
-            found = self._items.get(import_id)
-        if found is None or found.course_id != course.id or found.user_id != user_id:
-            raise NotFoundError(
-                f"no import {import_id} is waiting (previews last {PENDING_SECONDS // 60} "
-                "minutes): preview the file again",
-                field="import_id",
-            )
-        return found
-
-    def done(self, import_id: str) -> None:
-        with self._lock:
-            self._items.pop(import_id, None)
-
-    def _expire(self) -> None:
-        oldest = time.monotonic() - PENDING_SECONDS
-        while self._items and next(iter(self._items.values())).created < oldest:
-            self._items.popitem(last=False)
-
-
-_MAKING_STORE = threading.Lock()
-
-
-def pending_imports(state: object) -> PendingImports:
-    """The app's store (made on first use), from `request.app.state`."""
-    with _MAKING_STORE:
-        store = getattr(state, "course_imports", None)
-        if store is None:
-            store = PendingImports()
-            setattr(state, "course_imports", store)  # noqa: B010 - app.state's attribute
-    return store

@@ -6,19 +6,17 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, Path, Query, UploadFile, status
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from app.authoring import transfer
-from app.authoring.practice import refresh_course
 from app.bank.formats import Exported
 from app.bank.formats.safety import MAX_UPLOAD_BYTES
 from app.core.bounds import Slug
 from app.core.deps import SessionDep
 from app.core.routing import UnitOfWorkRoute
 from app.courses.deps import ContentViewDep, CourseAccess, course_access
-from app.questions.deps import CatalogDep
 
 router = APIRouter(prefix="/courses", tags=["course banks"], route_class=UnitOfWorkRoute)
 EditDep = Annotated[CourseAccess, Depends(course_access("content:edit"))]
@@ -86,7 +84,6 @@ def read_file(file: UploadFile) -> bytes:
 )
 def preview_import(
     file: UploadFile,
-    request: Request,
     db: SessionDep,
     access: EditDep,
     format: Annotated[ImportFormat, Query(description="The file's format.")],
@@ -102,26 +99,20 @@ def preview_import(
         file.filename or "upload",
         user_id=access.account.user_id,
     )
-    transfer.pending_imports(request.app.state).add(pending)
+    transfer.keep_preview(db, pending)
     return ImportPreviewOut.of(pending)
 
 
 @router.post("/{slug}/imports/{import_id}", summary="Confirm a previewed import")
 def confirm_import(
     import_id: Annotated[str, Path(max_length=64)],
-    request: Request,
     db: SessionDep,
     access: EditDep,
-    catalog: CatalogDep,
 ) -> ImportAppliedOut:
     """Apply exactly the upload the preview read, in one transaction: 404 when no such preview
-    waits (they last 30 minutes, in the process that made them), 409 when the bank changed
-    since, 422 when the preview had problems or conflicts."""
-    store = transfer.pending_imports(request.app.state)
-    pending = store.get(import_id, access.course, access.account.user_id)
-    applied = transfer.apply_import(db, access.course, pending)
-    store.done(import_id)
-    refresh_course(db, catalog, access.course)
+    waits (they last 30 minutes), 409 when the bank changed since, 422 when the preview had
+    problems or conflicts."""
+    applied = transfer.confirm_import(db, access.course, import_id, access.account.user_id)
     return ImportAppliedOut(
         created=applied.created, changed=applied.changed, unchanged=applied.unchanged
     )

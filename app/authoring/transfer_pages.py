@@ -12,7 +12,6 @@ from fastapi import APIRouter, Form, Path, Query, Request, UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from app.authoring import transfer
-from app.authoring.practice import refresh_course
 from app.authoring.transfer_api import EditDep, export_report, file_response, read_file
 from app.bank.formats.registry import NAMES
 from app.core.bounds import Slug
@@ -22,7 +21,6 @@ from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page
 from app.courses.deps import ContentViewDep, CourseAccess
 from app.learners.deps import CsrfProtected
-from app.questions.deps import CatalogDep
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
@@ -93,7 +91,7 @@ def import_preview_form(
         field = "format" if error.field == "format" else "file"
         problem = {field: error.message}
         return _import_page(request, access, problems=problem, chosen=format, status=error.status)
-    transfer.pending_imports(request.app.state).add(pending)
+    transfer.keep_preview(db, pending)
     context: dict[str, Any] = {
         "course": access.course,
         "pending": pending,
@@ -110,17 +108,12 @@ def import_confirm_form(
     request: Request,
     db: SessionDep,
     access: EditDep,
-    catalog: CatalogDep,
 ) -> Response:
-    store = transfer.pending_imports(request.app.state)
     try:
-        pending = store.get(import_id, access.course, access.account.user_id)
-        applied = transfer.apply_import(db, access.course, pending)
+        applied = transfer.confirm_import(db, access.course, import_id, access.account.user_id)
     except AppError as error:
-        db.rollback()  # nothing of a refused import is kept
+        db.rollback()  # nothing of a refused import is kept (its preview still waits)
         return _import_page(request, access, problems={"file": error.message}, status=error.status)
-    store.done(import_id)
-    refresh_course(db, catalog, access.course)
     url = request.url_for("import_page", slug=access.course.slug).include_query_params(
         created=len(applied.created), changed=len(applied.changed)
     )

@@ -7,7 +7,9 @@ What goes (RULES), and after how long (settings, README "Configuration"):
   CASCADE); pending messages are never touched, however old;
 - rows past their own expiry by more than TORCHQUIZ_EXPIRED_RETENTION_DAYS (1): LTI logins
   (state and nonce: a login is good for 10 minutes), idempotency keys (24 hours), account
-  sessions, password resets, unaccepted staff invitations and LTI deep-linking sessions.
+  sessions, password resets, unaccepted staff invitations and LTI deep-linking sessions;
+- import previews (app.authoring.transfer) as soon as they expire: an upload nobody confirmed
+  is no record of anything.
 Learners' data (answers, attempts, lab runs) and the audit log are never purged: they are the
 site's record, removed only with the learner (app.privacy).
 
@@ -33,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.db import Database, utcnow
+from app.core.handlers import log_failed_round
 from app.models import Base
 
 log = logging.getLogger("torchquiz.purge")
@@ -71,9 +74,14 @@ def _expired(t: Table, now: datetime, settings: Settings) -> Any:
     return where
 
 
+def _past_expiry(t: Table, now: datetime, settings: Settings) -> Any:
+    return t.c.expires_at < now
+
+
 RULES = [
     Rule("outbox", _finished_messages, "finished outbox messages (and their tries)"),
     *(Rule(name, _expired, f"expired {name.replace('_', ' ')}") for name in EXPIRING),
+    Rule("course_imports", _past_expiry, "expired import previews (and their uploads)"),
 ]
 
 
@@ -129,6 +137,6 @@ class Purger:
                 counts = await purge(self.database, self.settings)
                 if any(counts.values()):
                     log.info("purged old rows: %s", {k: n for k, n in counts.items() if n})
-            except Exception:  # a database outage must not end the task: try next time
-                log.exception("purging old rows failed")
+            except Exception as exc:  # a database outage must not end the task: try next time
+                log_failed_round(log, "purging old rows failed", exc)
             await asyncio.sleep(interval)

@@ -54,6 +54,7 @@ USER_REFERENCES: dict[tuple[str, str], str] = {
     ("password_resets", "user_id"): DELETE,
     ("external_identities", "user_id"): DELETE,
     ("api_tokens", "user_id"): DELETE,
+    ("course_imports", "user_id"): DELETE,  # their import previews, waiting to be confirmed
     ("lti_deep_links", "user_id"): DELETE,
     ("enrolments", "user_id"): DELETE,
     ("course_staff", "user_id"): DELETE,

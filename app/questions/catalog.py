@@ -1,12 +1,15 @@
 """The content read model: every current topic and question in memory, keyed the way requests ask.
 
-Content changes only when the bank is synced at start, so pages and the API read it from here
-instead of the database; answers still point at exact version rows.
+The shipped bank changes only when it is synced at start, so pages and the API read it from
+here instead of the database; answers still point at exact version rows. Course banks' topics
+change while the site runs (publish, retire): they are read from the database when asked and
+kept only while known current (`CourseTopics`).
 """
 
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from app.bank.schema import AnyQuestion, Difficulty, QuestionAdapter, Topic
 from app.core.errors import NotFoundError
-from app.questions.models import QuestionVersion
+from app.core.invalidations import SETTLING_SECONDS, Invalidations
+from app.questions.models import QuestionRow, QuestionVersion, TopicRow
 
 V = TypeVar("V")
 
@@ -62,18 +66,110 @@ class CatalogTopic:
         return sorted({tag for q in self.questions for tag in q.model.tags})
 
 
+def served_questions(db: Session, topic: TopicRow) -> tuple[CatalogQuestion, ...]:
+    """A course topic's published, unretired questions at their published versions. A
+    parameterised question is left out: its variants' answers are computed by the runner at
+    start-up for the shipped bank only (so far), and no learner sees an answer torch did not
+    compute."""
+    rows = db.execute(
+        select(QuestionRow, QuestionVersion)
+        .join(QuestionVersion, QuestionVersion.id == QuestionRow.published_version_id)
+        .where(QuestionRow.topic_id == topic.id, QuestionRow.retired_at.is_(None))
+        .order_by(QuestionRow.position, QuestionRow.id)
+    )
+    served = []
+    for row, version in rows:
+        model = QuestionAdapter.validate_python(version.data)
+        if model.variants is None:
+            served.append(CatalogQuestion(row.id, row.slug, version.id, row.position, model))
+    return tuple(served)
+
+
+def course_catalog_topic(db: Session, topic: TopicRow) -> CatalogTopic:
+    return CatalogTopic(
+        topic.id, topic.slug, Topic.model_validate(topic.data), served_questions(db, topic)
+    )
+
+
+COURSE_TOPIC = "course_topic"  # the announcement that a course serves other questions
+
+
+class CourseTopics:
+    """Course banks' topics (app.authoring.practice) as their published questions are now:
+    read in the asking request's session on a miss, and kept in this process only while known
+    current, as app.learners.sessions.Kept keeps tokens. A change announces the topic's slug
+    (`changed`, through app.core.invalidations: to every process of the site), and every
+    process forgets it; a read begun before the change settled (SETTLING_SECONDS) is served
+    but not kept. With Redis, nothing is served from here while this process does not hear."""
+
+    def __init__(self, shared: Invalidations | None = None) -> None:
+        self._kept: dict[str, CatalogTopic] = {}
+        self._slugs: dict[int, str] = {}  # topic id -> slug: neither ever changes
+        self._settled: dict[str, float] = {}  # slug -> when its last change surely committed
+        self._all_settled = 0.0  # likewise after a (re)subscription: anything may have changed
+        self._shared = shared or Invalidations()
+        self._shared.on(COURSE_TOPIC, self._heard)
+        self._shared.on_reset(self._reset)
+
+    def get(self, db: Session, slug: str) -> CatalogTopic | None:
+        """The course topic `slug` as served now; None when no course has it."""
+        found = self._kept.get(slug)
+        if found is not None and self._shared.trusted:
+            return found
+        began = time.monotonic()
+        row = db.scalar(
+            select(TopicRow).where(TopicRow.slug == slug, TopicRow.course_id.is_not(None))
+        )
+        if row is None:
+            return None
+        topic = course_catalog_topic(db, row)
+        self._keep(topic, began)
+        return topic
+
+    def by_id(self, db: Session, topic_id: int) -> CatalogTopic | None:
+        slug = self._slugs.get(topic_id) or db.scalar(
+            select(TopicRow.slug).where(TopicRow.id == topic_id, TopicRow.course_id.is_not(None))
+        )
+        return self.get(db, slug) if slug else None
+
+    def changed(self, slug: str) -> None:
+        """The course serves other questions: read again here and in every other process."""
+        self._shared.announce(COURSE_TOPIC, slug)
+
+    def clear(self) -> None:
+        """Forget everything kept, here only (tests whose rows were rolled back)."""
+        self._kept.clear()
+        self._slugs.clear()
+
+    def _keep(self, topic: CatalogTopic, began: float) -> None:
+        self._slugs[topic.id] = topic.slug
+        settled = max(self._settled.get(topic.slug, 0.0), self._all_settled)
+        if self._shared.trusted and began >= settled:
+            self._kept[topic.slug] = topic
+
+    def _heard(self, slug: str) -> None:
+        now = time.monotonic()
+        self._settled = {s: t for s, t in self._settled.items() if t > now}
+        self._settled[slug] = now + SETTLING_SECONDS
+        self._kept.pop(slug, None)
+
+    def _reset(self) -> None:
+        self._all_settled = time.monotonic() + SETTLING_SECONDS
+        self._kept.clear()
+
+
 class Catalog:
     def __init__(
         self,
         topics: list[CatalogTopic],
         variants: dict[int, AnyQuestion] | None = None,
-        course_topics: dict[str, CatalogTopic] | None = None,
+        course_topics: CourseTopics | None = None,
     ) -> None:
         self.topics = {t.slug: t for t in topics}
-        # Course banks' topics (app.authoring.practice), served to their members only: kept out
-        # of `topics`, which every listing and public route reads, and shared (the same dict)
-        # by the catalogs that replace this one as variants become known.
-        self.course_topics = course_topics if course_topics is not None else {}
+        # Course banks' topics, served to their members only: kept out of `topics`, which
+        # every listing and public route reads, and shared (the same object) by the catalogs
+        # that replace this one as variants become known.
+        self.course_topics = course_topics if course_topics is not None else CourseTopics()
         self._questions = {q.slug: q for t in topics for q in t.questions}
         self._topic_of = {q.slug: t for t in topics for q in t.questions}
         self._versions: dict[int, AnyQuestion] = {
@@ -87,17 +183,20 @@ class Catalog:
         except KeyError:
             raise NotFoundError(f"no topic '{slug}'", field="topic") from None
 
-    def session_topic(self, slug: str) -> CatalogTopic:
+    def session_topic(self, db: Session, slug: str) -> CatalogTopic:
         """A session's topic, a course's included: the session is its learner's own, and a
         course session was started only by a member (app.authoring.practice)."""
-        found = self.course_topics.get(slug)
+        found = self.topics.get(slug) or self.course_topics.get(db, slug)
         return found if found is not None else self.topic(slug)
 
-    def topic_by_id(self, topic_id: int) -> CatalogTopic:
-        for topic in (*self.topics.values(), *self.course_topics.values()):
+    def topic_by_id(self, db: Session, topic_id: int) -> CatalogTopic:
+        for topic in self.topics.values():
             if topic.id == topic_id:
                 return topic
-        raise NotFoundError(f"topic {topic_id} is no longer offered", field="topic")
+        found = self.course_topics.by_id(db, topic_id)
+        if found is None:
+            raise NotFoundError(f"topic {topic_id} is no longer offered", field="topic")
+        return found
 
     def question(self, slug: str) -> CatalogQuestion:
         try:

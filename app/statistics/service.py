@@ -2,12 +2,14 @@
 both call.
 
 The heavy work (app.statistics.data's one query, then numpy) runs only when the assignment's
-results changed. Every call first asks a cheap fingerprint query (submitted attempts' count
-and latest finish, the latest answer update, which a regrade moves, the course's staff
-count and the newest verify run) and reuses the cached figures while it is unchanged.
+results changed. Every call first asks a cheap fingerprint (submitted attempts' count and
+latest finish, which a submission, an expiry or a learner's deletion moves; the latest answer
+update, which a regrade moves; the course's staff, whose attempts are left out; the newest
+verify run) and reuses the cached figures while it is unchanged. Retiring or publishing a
+question changes no figure: they are of the versions drawn.
 
-The cache is a dict in this process: with several workers (issue 15) each computes its own
-copy once, and stays right, since every one checks the fingerprint on every call.
+The cache is a dict in this process, correct with any number of replicas: each computes its
+own copy once and checks the fingerprint, in the database, on every call.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ def assignment_statistics(
 
 
 def fingerprint(db: Session, assignment: Assignment) -> tuple[Any, ...]:
-    """One small query: what, when it changes, changes the figures."""
+    """Two small queries: what, when it changes, changes the figures."""
     submitted = (QuizSession.assignment_id == assignment.id) & QuizSession.finished_at.is_not(None)
     answered = (
         select(func.max(Answer.updated_at))
@@ -118,19 +120,19 @@ def fingerprint(db: Session, assignment: Assignment) -> tuple[Any, ...]:
         .where(QuizSession.assignment_id == assignment.id)
         .scalar_subquery()
     )
-    staff = (
-        select(func.count())
-        .select_from(CourseStaff)
-        .where(CourseStaff.course_id == assignment.course_id)
-        .scalar_subquery()
-    )
     verified = select(func.max(Verification.id)).scalar_subquery()
     row = db.execute(
         select(
-            func.count(QuizSession.id), func.max(QuizSession.finished_at), answered, staff, verified
+            func.count(QuizSession.id), func.max(QuizSession.finished_at), answered, verified
         ).where(submitted)
     ).one()
-    return tuple(row)
+    # Who, not how many: one left and another joined is a change a count would miss.
+    staff = db.scalars(
+        select(CourseStaff.user_id)
+        .where(CourseStaff.course_id == assignment.course_id)
+        .order_by(CourseStaff.user_id)
+    )
+    return (*row, tuple(staff))
 
 
 def compute(db: Session, assignment: Assignment, attempts: Attempts) -> AssignmentStatistics:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import TypeVar
 
@@ -9,10 +10,13 @@ import click
 from sqlalchemy.orm import Session
 
 from app.accounts.service import find_user
-from app.core.commands import fail, in_database
+from app.core.commands import fail, in_database, settings_or_fail
 from app.core.db import utcnow
+from app.core.invalidations import Invalidations, InvalidationsUnavailableError
 from app.learners.models import User
 from app.tokens import service
+from app.tokens.auth import ApiTokens
+from app.tokens.origins import OriginRegistry
 from app.tokens.scopes import ALL_SCOPES
 
 T = TypeVar("T")
@@ -80,8 +84,8 @@ def list_tokens(email: str) -> None:
 @tokens.command("revoke")
 @click.argument("public_id")
 def revoke(public_id: str) -> None:
-    """Revoke a token by its id (as `tokens list` shows it); a running server refuses it
-    within seconds."""
+    """Revoke a token by its id (as `tokens list` shows it); running servers refuse it at
+    once when they share a Redis (TORCHQUIZ_REDIS_URL), else within seconds."""
 
     def work(db: Session) -> str:
         user_id = service.owner_of(db, public_id)
@@ -90,6 +94,31 @@ def revoke(public_id: str) -> None:
         return service.revoke(db, user_id, public_id).name
 
     click.echo(f"revoked the token {public_id} ({in_database(work)})")
+    settings = settings_or_fail()
+    if settings.redis_url:
+        try:
+            asyncio.run(_tell_servers(settings.redis_url, settings.redis_prefix, public_id))
+        except InvalidationsUnavailableError:
+            # The revocation is made (status 0): only its reaching the servers at once is not.
+            click.echo(
+                "warning: Redis is not answering, so the running servers were not told: "
+                "they refuse the token within seconds",
+                err=True,
+            )
+
+
+async def _tell_servers(redis_url: str, prefix: str, public_id: str) -> None:
+    """What the API's revoke tells every process (app.tokens.api.forget), after the commit:
+    the same topics and keys, through the same Redis. Announced from a worker thread, so it
+    waits until Redis took it (InvalidationsUnavailableError otherwise)."""
+    shared = Invalidations(redis_url, prefix)
+    await shared.start()
+    try:
+        tokens, origins = ApiTokens(shared=shared), OriginRegistry(shared=shared)
+        await asyncio.to_thread(tokens.forget, public_id)
+        await asyncio.to_thread(origins.changed)
+    finally:
+        await shared.stop()
 
 
 def _user(db: Session, email: str) -> User:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.attempts.models import Assignment
-from app.authoring.practice import refresh_course
+from app.authoring.practice import served_course
 from app.core.db import utcnow
 from app.courses import service as courses
 from app.courses.models import CourseStaff
@@ -103,7 +103,7 @@ def test_a_refused_assignment_names_the_rule_at_fault_and_saves_nothing(
 def test_another_course_bank_is_no_source(app: FastAPI, db: Session) -> None:
     group = make_class(db)
     other = courses.create_course(db, group.owner.id, "Another course")
-    refresh_course(db, app.state.catalog, other)  # served by the catalog, yet not ours
+    served_course(db, app.state.catalog, other)  # served by the catalog, yet not ours
     client = owner(app, db, group).client
     answer = client.post(url(group), json=body(sources=[f"course-{other.slug}"]))
     assert answer.status_code == 400 and answer.json()["field"] == "sources"

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.authoring import bank
-from app.authoring.practice import served_questions
 from app.courses.models import Course
+from app.questions.catalog import served_questions
 from app.questions.models import Verification
 from app.runner.client import RunnerState
 from tests.authoring.test_bank_api import GOOD_YAML, WRONG_YAML, Bank, editor_bank

@@ -13,12 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.attempts.models import Answer, QuizSession
-from app.authoring import bank
-from app.authoring.practice import refresh_course
+from app.authoring import bank, service
+from app.authoring.practice import served_course
 from app.bank.schema import AnyQuestion, QuestionAdapter
 from app.bank.verification.claim import Verification as VerifyResult
 from app.courses import service as courses
 from app.courses.models import Course, CourseStaff, Enrolment
+from app.questions.catalog import Catalog
 from app.questions.models import QuestionRow
 from tests.courses.support import Visitor, anonymous, make_user, signed_in
 
@@ -34,14 +35,15 @@ def numeric(qid: str, value: float, prompt: str = "How many parameters?") -> Any
     return QuestionAdapter.validate_python(data)
 
 
-def publish(db: Session, course: Course, qid: str) -> int:
-    """Verify (recorded as passed: the question makes no torch claim) and publish."""
+def publish(db: Session, catalog: Catalog, course: Course, qid: str) -> int:
+    """Verify (recorded as passed: the question makes no torch claim) and publish, as the
+    pages and the API do (every process told)."""
     row = bank.find_question(db, course, qid)
     version = bank.version_of(db, row)
     bank.record_verification(
         db, version, VerifyResult(qid, []), seeds=20, torch="test", run_by=None
     )
-    return bank.publish(db, course, qid).id
+    return service.publish(db, catalog, course, qid).id
 
 
 @pytest.fixture
@@ -62,8 +64,8 @@ def course_bank(app: FastAPI, db: Session) -> dict[str, Any]:
     )
     for qid, value in (("live", 3360), ("draft", 1), ("gone", 2)):
         bank.create_question(db, course, numeric(qid, value), author_id=owner.id, message="new")
-    published = {qid: publish(db, course, qid) for qid in ("live", "gone")}
-    bank.retire(db, course, "gone")
+    published = {qid: publish(db, app.state.catalog, course, qid) for qid in ("live", "gone")}
+    service.retire(db, app.state.catalog, course, "gone")
     db.commit()
     visitors = {name: signed_in(app, db, user) for name, user in people.items()}
     yield {"course": course, "visitors": visitors, "published": published, "owner": owner}
@@ -138,7 +140,7 @@ def test_a_non_member_cannot_start_the_course_practice_nor_reach_it_as_a_topic(
 
 
 def test_an_answer_is_graded_against_the_version_shown_even_after_a_new_one_is_published(
-    course_bank: dict[str, Any], db: Session
+    course_bank: dict[str, Any], app: FastAPI, db: Session
 ) -> None:
     course, learner = course_bank["course"], course_bank["visitors"]["learner"]
     session = start(learner, course)
@@ -154,7 +156,7 @@ def test_an_answer_is_graded_against_the_version_shown_even_after_a_new_one_is_p
         author_id=course_bank["owner"].id,
         message="LSTM now",
     )
-    newer = publish(db, course, "live")
+    newer = publish(db, app.state.catalog, course, "live")
     db.commit()
     assert newer != shown
     answer = learner.client.post(
@@ -171,10 +173,10 @@ def test_an_answer_is_graded_against_the_version_shown_even_after_a_new_one_is_p
 
 
 def test_a_course_with_nothing_published_sends_its_learner_to_a_page_that_says_so(
-    course_bank: dict[str, Any], db: Session
+    course_bank: dict[str, Any], app: FastAPI, db: Session
 ) -> None:
     course = course_bank["course"]
-    bank.retire(db, course, "live")
+    service.retire(db, app.state.catalog, course, "live")
     db.commit()
     learner = course_bank["visitors"]["learner"]
     answer = learner.form(f"/courses/{course.slug}/practice")
@@ -184,15 +186,16 @@ def test_a_course_with_nothing_published_sends_its_learner_to_a_page_that_says_s
     assert "no published questions to practise yet" in page.text
 
 
-def test_a_refresh_serves_a_newly_published_question_and_drops_a_retired_one(
+def test_the_course_serves_a_newly_published_question_and_drops_a_retired_one(
     course_bank: dict[str, Any], app: FastAPI, db: Session
 ) -> None:
     course, catalog = course_bank["course"], app.state.catalog
-    publish(db, course, "draft")
-    assert [q.slug for q in refresh_course(db, catalog, course).questions] == ["live", "draft"]
-    bank.retire(db, course, "live")
-    topic = refresh_course(db, catalog, course)
+    assert [q.slug for q in served_course(db, catalog, course).questions] == ["live"]
+    publish(db, catalog, course, "draft")
+    assert [q.slug for q in served_course(db, catalog, course).questions] == ["live", "draft"]
+    service.retire(db, catalog, course, "live")
+    topic = served_course(db, catalog, course)
     assert [q.slug for q in topic.questions] == ["draft"]
-    assert catalog.topic_by_id(topic.id) is topic
+    assert catalog.topic_by_id(db, topic.id).questions == topic.questions
     assert topic.slug not in catalog.topics  # never listed with the shipped topics
     assert db.scalar(select(QuestionRow.id).where(QuestionRow.slug == "draft")) is not None

@@ -31,7 +31,7 @@ from app.operations.restore import restore
 from tests.conftest import _scratch_postgres, make_settings
 from tests.operations_data.support import place, seed_person
 
-HEAD = "0017"  # tests/test_startup.py-style: this suite knows the newest migration
+HEAD = "0018"  # tests/test_startup.py-style: this suite knows the newest migration
 
 
 def _postgres() -> contextlib.AbstractContextManager[str]:
@@ -174,7 +174,7 @@ def archive(source: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("archive") / "site.tar.gz"
     result = _cli(source, "backup", str(path))
     assert result.exit_code == 0, result.output
-    assert "Wrote" in result.output and "revision 0017" in result.output
+    assert "Wrote" in result.output and f"revision {HEAD}" in result.output
     return path
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -18,6 +18,8 @@ from app.core.config import Settings
 from app.core.db import Database, create_db_engine, migrate_database, utcnow
 from app.models import (
     AccountSession,
+    Course,
+    CourseImport,
     IdempotencyKey,
     LtiLogin,
     LtiPlatform,
@@ -56,7 +58,8 @@ def _arrange(db: Session) -> dict[str, list[int]]:
         token_url="t",
         jwks_url="j",
     )
-    db.add_all([user, platform])
+    course = Course(slug=f"purge-{tag}", title="Purge", join_code=tag)
+    db.add_all([user, platform, course])
     db.flush()
     old, kept = [], []
     for status in ("delivered", "refused", "dead"):
@@ -96,6 +99,10 @@ def _arrange(db: Session) -> dict[str, list[int]]:
                 expires_at=now + timedelta(hours=20),
             ),
         ],
+        "imports": [  # an import preview goes as soon as it expires: nobody confirmed it
+            _preview(course.id, user.id, f"o{tag}", now - timedelta(minutes=1)),
+            _preview(course.id, user.id, f"n{tag}", now + timedelta(minutes=20)),
+        ],
         "sessions": [
             AccountSession(
                 token_hash=f"o{tag}", user_id=user.id, expires_at=now - timedelta(days=3)
@@ -110,6 +117,20 @@ def _arrange(db: Session) -> dict[str, list[int]]:
     db.flush()
     ids = {name: [r.id for r in made] for name, made in rows.items()}
     return {"old_messages": old, "kept_messages": kept, **ids}
+
+
+def _preview(course_id: int, user_id: int, import_id: str, expires_at: datetime) -> CourseImport:
+    return CourseImport(
+        import_id=import_id,
+        course_id=course_id,
+        user_id=user_id,
+        filename="bank.zip",
+        format="yaml",
+        sha256="0" * 64,
+        data=b"PK",
+        bank_state={},
+        expires_at=expires_at,
+    )
 
 
 def _present(db: Session, model: type, ids: list[int]) -> list[int]:
@@ -142,6 +163,7 @@ def test_old_finished_and_expired_rows_go_and_recent_or_pending_ones_stay(
         (LtiLogin, "logins"),
         (IdempotencyKey, "keys"),
         (AccountSession, "sessions"),
+        (CourseImport, "imports"),
     ):
         old, recent = made[name]
         assert _present(db, model, [old, recent]) == [recent], name

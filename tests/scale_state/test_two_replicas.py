@@ -1,24 +1,40 @@
 """Two app replicas (`torchquiz serve` processes) on one PostgreSQL database and one Redis: any
-request may go to either. A sign-out or a token revoked on one is refused by the other at once
-(not after its cache's seconds), a limit spent on one is spent on the other, and a Redis that
-goes away turns the limited routes into 503s with a message, which recover by themselves when
-it is back."""
+request may go to either. A sign-out or a token revoked on one (or by `torchquiz tokens revoke`)
+is refused by the other at once (not after its cache's seconds), a limit spent on one is spent
+on the other, a course's practice and an import preview made on one are served and confirmed
+by the other, and a Redis that goes away turns the limited routes into 503s with a message,
+which recover by themselves when it is back."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
+from app.authoring import bank
+from app.authoring.models import CourseImport
+from app.bank.formats import yaml_zip
+from app.bank.verification.claim import Verification as VerifyResult
+from app.core.db import Database, create_db_engine, utcnow
+from app.courses.models import Course
+from app.questions.models import QuestionRow
 from tests.accounts.support import PASSWORD
+from tests.authoring.test_course_practice import numeric
 from tests.conftest import REDIS_URL, _scratch_postgres, delete_redis_keys
+from tests.pages.test_pages_without_js import csrf
 from tests.scale_state.support import start_redis
-from tests.servers import ready, serve, stop
+from tests.servers import PROJECT, ready, serve, stop
 from tests.test_cli import free_port
 
 LIMITS = {
@@ -41,12 +57,28 @@ def client_at(address: str) -> httpx.Client:
 
 
 @pytest.fixture(scope="module")
-def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """Two replicas started at once; their base URLs."""
+def site() -> Iterator[dict[str, str]]:
+    """What the replicas share: the database and the Redis prefix (TORCHQUIZ_ variables)."""
     database = _scratch_postgres()
-    url = next(database)
     prefix = f"tqtest:{uuid.uuid4().hex[:12]}:"
-    env = {"TORCHQUIZ_REDIS_URL": REDIS_URL, "TORCHQUIZ_REDIS_PREFIX": prefix, **LIMITS}
+    try:
+        yield {
+            "TORCHQUIZ_DATABASE_URL": next(database),
+            "TORCHQUIZ_REDIS_URL": REDIS_URL,
+            "TORCHQUIZ_REDIS_PREFIX": prefix,
+        }
+    finally:
+        delete_redis_keys(prefix)
+        next(database, None)
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    tmp_path_factory: pytest.TempPathFactory, site: dict[str, str]
+) -> Iterator[tuple[str, str]]:
+    """Two replicas started at once; their base URLs."""
+    url = site["TORCHQUIZ_DATABASE_URL"]
+    env = {**site, **LIMITS}
     ports = [free_port(), free_port()]
     folders = [tmp_path_factory.mktemp(f"replica{i}") for i in range(2)]
     processes = [serve(f, p, url, env=env) for f, p in zip(folders, ports, strict=True)]
@@ -58,8 +90,14 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
     finally:
         for process in processes:
             stop(process)
-        delete_redis_keys(prefix)
-        next(database, None)
+
+
+@pytest.fixture(scope="module")
+def database(site: dict[str, str]) -> Iterator[Database]:
+    """The replicas' database, for what a test arranges or checks behind their back."""
+    engine = create_db_engine(site["TORCHQUIZ_DATABASE_URL"])
+    yield Database.on(engine)
+    engine.dispose()
 
 
 def sign_up(client: httpx.Client, base: str) -> str:
@@ -161,6 +199,157 @@ def test_new_learners_from_one_address_are_counted_across_replicas(
             answers.append(classroom.post(f"{base}/api/v1/sessions", json=practice))
         assert [x.status_code for x in answers] == [201, 201, 201, 429], answers[-1].text
         assert "new learners from your network address" in answers[-1].json()["message"]
+
+
+def test_a_cli_revoke_is_refused_by_both_replicas_at_once(
+    replicas: tuple[str, str], site: dict[str, str]
+) -> None:
+    with client_at(fresh_address()) as owner, client_at(fresh_address()) as lms:
+        sign_up(owner, replicas[0])
+        made = owner.post(
+            f"{replicas[0]}/api/v1/account/tokens", json={"name": "LMS", "scopes": ["practice"]}
+        )
+        lms.headers["Authorization"] = f"Bearer {made.json()['token']}"
+        for base in (*replicas, *replicas):  # the second round from each one's cache
+            assert lms.get(f"{base}/api/v1/me").status_code == 200
+        env = {
+            **os.environ,
+            **site,
+            "TORCHQUIZ_SECRET_KEY": "served-test-key-not-for-production",
+            "TORCHQUIZ_ENVIRONMENT": "test",
+        }
+        command = [sys.executable, "-m", "app.cli", "tokens", "revoke", made.json()["public_id"]]
+        revoked = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True)
+        assert revoked.returncode == 0, revoked.stderr
+        assert "revoked the token" in revoked.stdout and "warning" not in revoked.stderr
+        told = time.monotonic()
+        assert [lms.get(f"{base}/api/v1/me").status_code for base in replicas] == [401, 401]
+        assert time.monotonic() - told < 1.0  # not the caches' 5 s
+
+
+# --- a course's bank: its practice and its imports, on either replica ---
+
+
+def make_course(owner: httpx.Client, base: str, database: Database, *qids: str) -> str:
+    """A course owned by `owner`, with draft questions `qids`, each verified (recorded as
+    passed behind the replicas' back: their runners are off); its slug."""
+    made = owner.post(f"{base}/api/v1/courses", json={"title": f"Course {uuid.uuid4().hex[:6]}"})
+    assert made.status_code == 201, made.text
+    slug = str(made.json()["slug"])
+    for qid in qids:
+        body = numeric(qid, 1).model_dump(mode="json")
+        created = owner.post(f"{base}/api/v1/courses/{slug}/questions", json=body)
+        assert created.status_code == 201, created.text
+    with database.transaction() as db:
+        course = db.scalar(select(Course).where(Course.slug == slug))
+        for row in db.scalars(select(QuestionRow).where(QuestionRow.course_id == course.id)):
+            version = bank.version_of(db, row)
+            result = VerifyResult(row.slug, [])
+            bank.record_verification(db, version, result, seeds=20, torch="test", run_by=None)
+    return slug
+
+
+def start_course_practice(browser: httpx.Client, base: str, slug: str) -> dict[str, Any]:
+    """A practice of the course started from its page on `base`: the session, by the API."""
+    page = browser.get(f"{base}/courses/{slug}/practice")
+    assert page.status_code == 200, page.text
+    started = browser.post(f"{base}/courses/{slug}/practice", data={"csrf_token": csrf(page.text)})
+    assert started.status_code == 303, started.text
+    session_id = started.headers["location"].split("/")[-2]
+    session = browser.get(f"{base}/api/v1/sessions/{session_id}")
+    assert session.status_code == 200, session.text
+    return dict(session.json())
+
+
+def settle() -> None:
+    """After a change, a replica keeps nothing it reads for SETTLING_SECONDS: past them, what
+    it reads is kept, so what follows checks that the next change reaches it."""
+    time.sleep(2.2)
+
+
+def test_a_course_practice_and_each_publish_or_retire_on_one_replica_reach_the_other(
+    replicas: tuple[str, str], database: Database
+) -> None:
+    a, b = replicas
+    with client_at(fresh_address()) as owner:
+        sign_up(owner, a)
+        slug = make_course(owner, a, database, "one", "two")
+        assert owner.post(f"{a}/api/v1/courses/{slug}/questions/one/publish").status_code == 200
+        settle()
+        session = start_course_practice(owner, a, slug)  # b never served this course yet
+        assert session["total"] == 1
+        on_b = owner.get(f"{b}/api/v1/sessions/{session['id']}/questions/1")
+        assert on_b.status_code == 200, on_b.text
+        assert owner.get(f"{b}/practice/{session['id']}/1").status_code == 200
+        assert start_course_practice(owner, b, slug)["total"] == 1  # kept by b now
+        assert owner.post(f"{a}/api/v1/courses/{slug}/questions/two/publish").status_code == 200
+        assert start_course_practice(owner, b, slug)["total"] == 2
+        settle()
+        assert start_course_practice(owner, b, slug)["total"] == 2  # kept by b again
+        assert owner.post(f"{a}/api/v1/courses/{slug}/questions/one/retire").status_code == 200
+        last = start_course_practice(owner, b, slug)
+        assert last["total"] == 1
+        shown = owner.get(f"{b}/api/v1/sessions/{last['id']}/questions/1").json()
+        assert shown["question"]["id"] == "two"
+
+
+def upload(owner: httpx.Client, base: str, slug: str, *qids: str) -> httpx.Response:
+    data = yaml_zip.export([numeric(q, 2) for q in qids], bank_name="imported").data
+    return owner.post(
+        f"{base}/api/v1/courses/{slug}/imports",
+        params={"format": "yaml"},
+        files={"file": ("bank.zip", data, "application/octet-stream")},
+    )
+
+
+def test_an_import_previewed_on_one_replica_is_confirmed_on_the_other_once(
+    replicas: tuple[str, str], database: Database
+) -> None:
+    a, b = replicas
+    with client_at(fresh_address()) as owner:
+        sign_up(owner, a)
+        slug = make_course(owner, a, database, "kept")
+        elsewhere = make_course(owner, a, database)
+        preview = upload(owner, a, slug, "kept", "new")
+        assert preview.status_code == 201, preview.text
+        import_id = preview.json()["import_id"]
+        foreign = owner.post(f"{b}/api/v1/courses/{elsewhere}/imports/{import_id}")
+        assert foreign.status_code == 404 and foreign.json()["field"] == "import_id"
+        confirmed = owner.post(f"{b}/api/v1/courses/{slug}/imports/{import_id}")
+        assert confirmed.status_code == 200, confirmed.text
+        assert confirmed.json() == {"created": ["new"], "changed": ["kept"], "unchanged": []}
+        again = owner.post(f"{a}/api/v1/courses/{slug}/imports/{import_id}")
+        assert again.status_code == 404 and again.json()["field"] == "import_id"
+        assert import_id in again.json()["message"]
+
+
+def test_an_expired_import_or_one_whose_bank_changed_is_refused_on_the_other_replica(
+    replicas: tuple[str, str], database: Database
+) -> None:
+    a, b = replicas
+    with client_at(fresh_address()) as owner:
+        sign_up(owner, a)
+        slug = make_course(owner, a, database, "kept")
+        expired = upload(owner, a, slug, "late").json()["import_id"]
+        with database.transaction() as db:
+            db.execute(
+                update(CourseImport)
+                .where(CourseImport.import_id == expired)
+                .values(expires_at=utcnow() - timedelta(seconds=1))
+            )
+        late = owner.post(f"{b}/api/v1/courses/{slug}/imports/{expired}")
+        assert late.status_code == 404 and late.json()["field"] == "import_id"
+        stale = upload(owner, a, slug, "fresh").json()["import_id"]
+        body = numeric("meanwhile", 1).model_dump(mode="json")
+        assert owner.post(f"{a}/api/v1/courses/{slug}/questions", json=body).status_code == 201
+        changed = owner.post(f"{b}/api/v1/courses/{slug}/imports/{stale}")
+        assert changed.status_code == 409 and changed.json()["field"] == "import"
+        with database.transaction() as db:  # refused, so rolled back: the preview still waits
+            assert _waiting(db, stale)
+
+
+def _waiting(db: Session, import_id: str) -> bool:
+    return db.scalar(select(CourseImport.id).where(CourseImport.import_id == import_id)) is not None
 
 
 # --- Redis goes away, and comes back ---
