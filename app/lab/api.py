@@ -3,10 +3,11 @@ events), its result, cancelling it, and the learner's runs."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import AsyncIterable
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.core.bounds import PublicId
 from app.core.clients import client_address
@@ -61,15 +62,7 @@ async def get_run(run_id: PublicId, request: Request, lab: LabDep) -> LabRunOut:
     return await lab.run_view(learner_public_id(request), run_id)
 
 
-@router.get(
-    "/runs/{run_id}/events",
-    response_class=StreamingResponse,
-    responses={
-        200: {"content": {"text/event-stream": {}}},
-        400: {"model": ErrorBody, "description": "Last-Event-ID is not an event of this run"},
-    },
-)
-async def run_events(
+async def resume_point(
     run_id: PublicId,
     request: Request,
     lab: LabDep,
@@ -86,25 +79,39 @@ async def run_events(
         str | None,
         Query(max_length=40, description="Last-Event-ID, for clients that cannot set headers."),
     ] = None,
-) -> Any:
+) -> int | None:
+    """The change the client has seen (None: a new client). A dependency, so that its 404 and
+    400 answer before the stream starts."""
+    resumed = last_event_id_header or last_event_id
+    return await lab.resume_point(learner_public_id(request), run_id, resumed)
+
+
+@router.get(
+    "/runs/{run_id}/events",
+    response_class=EventSourceResponse,
+    responses={
+        400: {"model": ErrorBody, "description": "Last-Event-ID is not an event of this run"},
+    },
+)
+async def run_events(
+    run_id: PublicId,
+    request: Request,
+    lab: LabDep,
+    after: Annotated[int | None, Depends(resume_point)],
+) -> AsyncIterable[ServerSentEvent]:
     """Server-sent events, each with an `id`: `run` with the whole run (as GET /runs/{id})
     at once and after each change (started, each epoch, the end), then `end`. A finished run
     sends one `run` and `end`. Resumed with Last-Event-ID, the stream sends what came after
     it: an `epoch` event per epoch missed (`{"epoch": k, ...}`), then `run`; every epoch
     exactly once, whichever server answers. A server shutting down ends its streams with
     `retry: 1000`: reconnect with Last-Event-ID. See app/lab/live.py for the whole format."""
-    learner = learner_public_id(request)
-    resumed = last_event_id_header or last_event_id
-    after = await lab.resume_point(learner, run_id, resumed)  # 404, 400: before the stream
-    updates = lab.follow(learner, run_id, after)
-    messages = live.stream(request, updates, live.api_messages, "event: end\ndata: {}\n\n")
-    return StreamingResponse(messages, media_type="text/event-stream", headers=NO_BUFFERING)
+    updates = lab.follow(learner_public_id(request), run_id, after)
+    end = ServerSentEvent(event="end", raw_data="{}")
+    async for event in live.stream(request, updates, live.api_messages, end):
+        yield event
 
 
 @router.post("/runs/{run_id}/cancel")
 async def cancel_run(run_id: PublicId, request: Request, lab: LabDep) -> LabRunOut:
     """Stop a queued or running run; a finished run is returned unchanged."""
     return await lab.cancel(learner_public_id(request), run_id)
-
-
-NO_BUFFERING = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -85,6 +85,9 @@ class MemoryFeed:
     async def aclose(self) -> None:
         for event in self._changed.values():
             event.set()
+        # A reader still waiting afterwards gets a new event: one left set would wake it at
+        # once, every time, and its loop would never yield to the others.
+        self._changed.clear()
 
 
 class RedisFeed:

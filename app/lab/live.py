@@ -31,6 +31,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from fastapi.sse import ServerSentEvent
 from starlette.requests import Request
 
 from app.core.draining import RETRY_MILLISECONDS, Draining
@@ -38,8 +39,8 @@ from app.core.errors import AppError
 from app.lab.schemas import EpochOut, LabRunOut
 
 EVENT_ID = re.compile(r"(\d{1,9})(?:-0)?")
-KEEPALIVE = ": still following\n\n"
-DRAINING = f"retry: {RETRY_MILLISECONDS}\n\n"
+KEEPALIVE = ServerSentEvent(comment="still following")
+DRAINING = ServerSentEvent(retry=RETRY_MILLISECONDS)
 
 
 class EventIdError(AppError):
@@ -83,29 +84,26 @@ def place(last_event_id: str | None, latest: int) -> int | None:
     return int(found[1])
 
 
-def message(kind: str, data: str, change: int) -> str:
-    lines = data.splitlines() or [""]
-    return (
-        f"id: {event_id(change)}\nevent: {kind}\n" + "".join(f"data: {x}\n" for x in lines) + "\n"
-    )
+def message(kind: str, data: str, change: int) -> ServerSentEvent:
+    return ServerSentEvent(event=kind, raw_data=data, id=event_id(change))
 
 
-def api_messages(update: Update) -> str:
+def api_messages(update: Update) -> list[ServerSentEvent]:
     """The API's messages for one update: each new epoch, then the run."""
     if update.run is None:
-        return KEEPALIVE
+        return [KEEPALIVE]
     epochs = [message("epoch", epoch.model_dump_json(), change) for change, epoch in update.epochs]
-    return "".join([*epochs, message("run", update.run.model_dump_json(), update.change)])
+    return [*epochs, message("run", update.run.model_dump_json(), update.change)]
 
 
 async def stream(
     request: Request,
     updates: AsyncIterator[Update],
-    render: Callable[[Update], str],
-    end: str,
-) -> AsyncIterator[str]:
+    render: Callable[[Update], list[ServerSentEvent]],
+    end: ServerSentEvent,
+) -> AsyncIterator[ServerSentEvent]:
     """The messages of `updates`, then `end`; or, as soon as this replica starts draining,
-    the retry hint, and the stream closes."""
+    the retry hint, and the stream closes. FastAPI writes them (EventSourceResponse)."""
     draining: Draining | None = getattr(request.app.state, "draining", None)
     stopping = asyncio.ensure_future(draining.wait() if draining else asyncio.Event().wait())
     step: asyncio.Future[Update] | None = None
@@ -121,7 +119,8 @@ async def stream(
             except StopAsyncIteration:
                 yield end
                 return
-            yield render(update)
+            for event in render(update):
+                yield event
     finally:  # draining, or the client gone (this generator cancelled): the reader stops
         stopping.cancel()
         if step is not None and not step.done():

@@ -3,10 +3,12 @@ the learner's runs compared. Thin: everything is asked of app.lab.running and se
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, StreamingResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
 from app.bank.schema import LearningMode
@@ -16,7 +18,7 @@ from app.core.errors import AppError, NotFoundError
 from app.core.routing import UnitOfWorkRoute
 from app.core.templating import render_page, templates
 from app.lab import form, live
-from app.lab.api import NO_BUFFERING, LabDep
+from app.lab.api import LabDep
 from app.lab.curves import compare_curves, reference_curves, run_curves
 from app.lab.custom import STARTER
 from app.lab.overview import LabOverview, overview, preset
@@ -147,24 +149,33 @@ async def lab_run_page(run_id: PublicId, request: Request, lab: LabDep) -> Respo
     return render_page(request, "lab/run.html", {"run": run, "curves": run_curves(run)})
 
 
-@router.get("/lab/runs/{run_id}/live")
-async def lab_run_live(run_id: PublicId, request: Request, lab: LabDep) -> StreamingResponse:
+async def _resumed_at(run_id: PublicId, request: Request, lab: LabDep) -> int | None:
+    """The change the browser has seen, from its Last-Event-ID; 404, 400 before the stream."""
+    return await lab.resume_point(learner_public_id(request), run_id, live.resumed_from(request))
+
+
+@router.get("/lab/runs/{run_id}/live", response_class=EventSourceResponse)
+async def lab_run_live(
+    run_id: PublicId,
+    request: Request,
+    lab: LabDep,
+    after: Annotated[int | None, Depends(_resumed_at)],
+) -> AsyncIterable[ServerSentEvent]:
     """Server-sent events carrying the run's live section, rendered here as on the page, each
     with its `id`: a browser that reconnects (to any server) resumes after the last it got
     (app.lab.live)."""
-    learner = learner_public_id(request)
-    after = await lab.resume_point(learner, run_id, live.resumed_from(request))  # 404, 400
     section = templates.env.get_template("lab/_run_live.html")
 
-    def render(update: live.Update) -> str:
+    def render(update: live.Update) -> list[ServerSentEvent]:
         if update.run is None:
-            return live.KEEPALIVE
+            return [live.KEEPALIVE]
         html = section.render(request=request, run=update.run, curves=run_curves(update.run))
-        return live.message("run", html, update.change)
+        return [live.message("run", html, update.change)]
 
-    updates = lab.follow(learner, run_id, after)
-    messages = live.stream(request, updates, render, "event: end\ndata: \n\n")
-    return StreamingResponse(messages, media_type="text/event-stream", headers=NO_BUFFERING)
+    updates = lab.follow(learner_public_id(request), run_id, after)
+    end = ServerSentEvent(event="end", raw_data="")
+    async for event in live.stream(request, updates, render, end):
+        yield event
 
 
 @router.post("/lab/runs/{run_id}/cancel", dependencies=[CsrfProtected])

@@ -1,7 +1,16 @@
 """Lab runs in motion: start one (or serve it from an identical earlier run), follow the
 runner's events into the database, let readers in any process follow a run (app.lab.feed
-wakes them), cancel it; keep the page's reference runs measured; and end the runs of a
-process that died. Training itself happens in the runner, never in this process."""
+wakes them), cancel it; keep the page's reference runs measured; and take over or end the
+runs of a process that died. Training itself happens in the runner, never in this process.
+
+A run is followed by the process that holds it (LabRun.owner, renewed in keep_leases). When
+that process dies its hold lapses, and a live neighbour (end_lapsed) takes over each training
+whose job its own runner can reach (a runner service or job queue shared by the replicas): it
+reads the job's events from its start, recording only those not recorded yet, so readers on
+any replica see every epoch once and the run ends as it would have. A run that cannot be taken
+over (no job yet; a learner's own model, whose output stream only its starter could read; or
+an embedded runner, which died with the process that started it) is marked failed, and a job
+the neighbour finds gone fails the run, naming why."""
 
 from __future__ import annotations
 
@@ -19,6 +28,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from app.core.db import Database
+from app.core.handlers import log_failed_round
 from app.core.metrics import TRAINING_ACTIVE
 from app.lab import custom, references, service
 from app.lab.config import REFERENCES
@@ -39,6 +49,8 @@ from app.runner.protocol import RunRequest
 log = logging.getLogger("torchquiz")
 T = TypeVar("T")
 CANCEL_WAIT_SECONDS = 2.0  # how long a cancel waits for the run's end to be recorded
+# Why a run taken over from a process that died failed: its job could not be followed here.
+ADOPTED_JOB_LOST = "the server following it stopped, and its job could not be followed from here"
 
 
 class Lab:
@@ -200,8 +212,8 @@ class Lab:
         finally:
             await opened.close()
 
-    def _follow(self, run_id: int, job: int) -> None:
-        self._in_background(self._record(run_id, job))
+    def _follow(self, run_id: int, job: int, *, adopted: bool = False) -> None:
+        self._in_background(self._record(run_id, job, adopted=adopted))
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
@@ -249,8 +261,9 @@ class Lab:
         if not await self._apply(run_id, event):
             raise RunEndedError("the run was ended by another server")
 
-    async def _record(self, run_id: int, job: int) -> None:
-        """The runner's events, each committed, then announced."""
+    async def _record(self, run_id: int, job: int, *, adopted: bool = False) -> None:
+        """The runner's events, each committed (once: service.apply_event), then announced.
+        `adopted`: taken over from a process that died (end_lapsed)."""
         TRAINING_ACTIVE.inc()
         try:
             async for event in self._client().lab_events(job):
@@ -262,7 +275,8 @@ class Lab:
             await self._client().lab_cancel(job)
         except Exception as exc:  # the run must end, whatever broke
             log.error("lab run %d: following its job failed: %s", run_id, exc)
-            await self._apply(run_id, {"type": "failed", "message": str(exc)})
+            message = f"{ADOPTED_JOB_LOST}: {exc}" if adopted else str(exc)
+            await self._apply(run_id, {"type": "failed", "message": message})
         finally:
             TRAINING_ACTIVE.dec()
 
@@ -348,26 +362,37 @@ class Lab:
     async def keep_leases(self) -> None:
         """While this process lives, the runs it follows stay its own (renewed four times per
         lease, so a slow database or a busy loop does not let one lapse); and each time, the
-        runs of a process that died (their hold lapsed) are ended, here or by any live
-        neighbour, so that no reader waits for them forever."""
+        runs of a process that died (their hold lapsed) are taken over or ended, here or by
+        any live neighbour, so that no reader waits for them forever."""
         while True:
             try:
                 await self.database.run(service.renew_leases, self.owner)
                 await self.end_lapsed()
-            except Exception:  # the database away for a moment: the next round renews
-                log.exception("lab: renewing this process's runs failed")
+            except Exception as exc:  # the database away for a moment: the next round renews
+                log_failed_round(log, "lab: renewing this process's runs failed", exc)
             await asyncio.sleep(service.LEASE_SECONDS / 4)
 
     async def end_lapsed(self) -> int:
-        """Mark failed the runs whose holder died, and tell their readers."""
-        ended = await self.database.run(_lapsed_ended, self.owner)
+        """The runs whose holder died: those whose job this process's runner can reach taken
+        over and followed from here; the others marked failed, and their readers told. How
+        many were ended."""
+        adopted, ended = await self.database.run(_lapsed, self.owner, self._can_adopt())
+        for run_id, job in adopted:
+            self._follow(run_id, job, adopted=True)
         for public_id, change in ended:
             await self.feed.append(public_id, change, finished=True)
+        if adopted:
+            log.warning("lab: %d runs whose server stopped following them taken over", len(adopted))
         if ended:
             log.warning(
                 "lab: %d runs whose server stopped following them marked failed", len(ended)
             )
         return len(ended)
+
+    def _can_adopt(self) -> bool:
+        """Whether this process's runner can reach a job another process started: not an
+        embedded runner (that process's own, gone with it; a new one numbers its jobs anew)."""
+        return self.runner is not None and not self.runner.embedded
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -429,12 +454,18 @@ def _applied(db: Session, run_id: int, event: dict[str, Any]) -> tuple[str, int,
     return run.public_id, service.changes(run), run.status not in ACTIVE, going
 
 
-def _lapsed_ended(db: Session, owner: str) -> list[tuple[str, int]]:
-    return [(run.public_id, service.changes(run)) for run in service.fail_lapsed(db, besides=owner)]
+def _lapsed(
+    db: Session, owner: str, adopt: bool
+) -> tuple[list[tuple[int, int]], list[tuple[str, int]]]:
+    """(run id, job) of the runs taken over; (public id, change) of those marked failed."""
+    found = service.fail_lapsed(db, besides=owner, adopt=adopt)
+    adopted = [(run.id, run.job_id) for run in found.adopted if run.job_id is not None]
+    return adopted, [(run.public_id, service.changes(run)) for run in found.failed]
 
 
 async def start_lab(lab: Lab) -> None:
     """The lab's own start, in the background while the app already serves: this process's
     runs are kept its own from now on, and runs whose holder died (their hold lapsed) are
-    marked failed, now and every round after. Another live process's runs are left alone."""
+    taken over or marked failed, now and every round after (Lab.end_lapsed). Another live
+    process's runs are left alone."""
     lab._in_background(lab.keep_leases())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -154,30 +155,56 @@ def renew_leases(db: Session, owner: str) -> int:
     return int(renewed.rowcount)  # type: ignore[attr-defined]
 
 
-# Why a run whose holder died ends: its job died with that process (a job at the runner is
-# followed by the process that started it, and no other can take it over).
+# Why a run whose holder died ends when no one can take it over (Lapsed): it had no job yet,
+# or this process's runner cannot reach its job (an embedded runner: its job died with the
+# process that started it). A run with a job that a neighbour's runner can reach is taken over
+# by that neighbour instead, and its readers see no difference.
 HOLDER_GONE = "the server that was following it stopped; run it again"
+# A learner's own model streams its output to the process that started it alone (its stream
+# cannot be opened again elsewhere): it ends with its holder.
+CODE_HOLDER_GONE = (
+    "the server that was following it stopped, and a run of your own model cannot be "
+    "followed by another server; run it again"
+)
+
+
+@dataclass(frozen=True)
+class Lapsed:
+    """What one round over the runs whose holder died did (fail_lapsed): those the caller
+    took over (to follow their jobs), and those it marked failed."""
+
+    adopted: list[LabRun]
+    failed: list[LabRun]
 
 
 def fail_unfinished(db: Session) -> int:
     """Runs left queued or running by a process that died, marked failed: see fail_lapsed."""
-    return len(fail_lapsed(db))
+    return len(fail_lapsed(db).failed)
 
 
-def fail_lapsed(db: Session, *, besides: str | None = None) -> list[LabRun]:
-    """Runs left queued or running by a process that died (their jobs died with it), marked
-    failed: those whose hold has lapsed, or that had none (made before holds were kept). A run
-    another live process follows keeps its hold fresh, and is left alone; so are the runs of
-    `besides` (the caller). Locked as they are read (PostgreSQL), skipping any another process
-    holds at this moment, so two live neighbours never both end one run."""
+def fail_lapsed(db: Session, *, besides: str | None = None, adopt: bool = False) -> Lapsed:
+    """Runs left queued or running by a process that died: those whose hold has lapsed, or
+    that had none (made before holds were kept). A run another live process follows keeps its
+    hold fresh, and is left alone; so are the runs of `besides` (the caller). With `adopt`
+    (the caller's runner can reach a job another process started), a run with a training job
+    becomes the caller's, its hold fresh, for it to follow; the others are marked failed.
+    Locked as they are read (PostgreSQL), skipping any another process holds at this moment,
+    so two live neighbours never both end or take one run."""
     lapsed = (LabRun.lease_until.is_(None)) | (LabRun.lease_until < utcnow())
     query = select(LabRun).where(LabRun.status.in_(ACTIVE), lapsed)
     if besides is not None:
         query = query.where((LabRun.owner.is_(None)) | (LabRun.owner != besides))
-    runs = list(db.scalars(query.with_for_update(skip_locked=True)))
-    for run in runs:
-        apply_event(db, run.id, {"type": "failed", "message": HOLDER_GONE})
-    return runs
+    found = Lapsed([], [])
+    for run in db.scalars(query.with_for_update(skip_locked=True)):
+        if adopt and besides is not None and run.job_id is not None and run.code is None:
+            run.owner, run.lease_until = besides, lease_end()
+            found.adopted.append(run)
+            continue
+        message = CODE_HOLDER_GONE if run.code is not None else HOLDER_GONE
+        apply_event(db, run.id, {"type": "failed", "message": message})
+        found.failed.append(run)
+    db.flush()
+    return found
 
 
 def changes(run: LabRun) -> int:
@@ -190,12 +217,17 @@ def changes(run: LabRun) -> int:
 
 
 def apply_event(db: Session, run_id: int, event: dict[str, Any]) -> LabRun:
-    """One event from the runner's job, recorded on the run. A finished run is final: a late
-    event for it (its holder's, after a neighbour found the hold lapsed) changes nothing."""
+    """One event from the runner's job, recorded on the run, once. A finished run is final: a
+    late event for it (its holder's, after a neighbour found the hold lapsed) changes nothing.
+    An epoch already recorded, or a start of a run already running, changes nothing either:
+    a neighbour that takes over a run (fail_lapsed) reads its job again from the start, and
+    a holder thought dead may still be reading it too. Reading from the start, told what is
+    known already here, is simpler than resuming at an index: the runners count a job's
+    events differently (a queued event or not, a job run again), the run's row does not."""
     run = db.get(LabRun, run_id, with_for_update=True)  # one writer at a time (PostgreSQL)
     assert run is not None
     kind = event["type"]
-    if run.status in FINISHED:
+    if run.status in FINISHED or _known(run, event):
         return run
     if kind == "started":
         run.status = "running"
@@ -210,6 +242,15 @@ def apply_event(db: Session, run_id: int, event: dict[str, Any]) -> LabRun:
         run.duration_s = round(sum(e["seconds"] for e in run.epochs), 3)
     db.flush()
     return run
+
+
+def _known(run: LabRun, event: dict[str, Any]) -> bool:
+    """Whether the run has recorded this start or epoch already."""
+    if event["type"] == "started":
+        return run.status == "running"
+    if event["type"] == "epoch":
+        return any(e.get("epoch") == event.get("epoch") for e in run.epochs)
+    return False
 
 
 def get_run(db: Session, learner_id: int | None, public_id: str) -> LabRun:

@@ -150,7 +150,14 @@ class QueueRunner:
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """(stream entry id, event) of the job from after entry `after`, to the final one: a
         reader that stopped resumes from the last id it saw. A job run again (its runner died)
-        repeats no event: its start and the epochs already told are left out."""
+        repeats no event: its start and the epochs already told are left out. A job the queue
+        does not know (expired, or lost by Redis) is refused at once, naming why."""
+        known = self._redis.exists(self.keys.meta(job_id), self.keys.events(job_id))
+        if not await self._call(known):
+            raise RunnerUnavailableError(
+                f"the job queue has no job {job_id} (it ended over "
+                f"{queue.JOB_TTL_SECONDS // 60} minutes ago, or Redis lost it)"
+            )
         started, epochs = False, 0
         async for entry_id, event in self.entries(job_id, after):
             if "retry" in event:

@@ -107,15 +107,19 @@ class QueueRunners:
             client.close()
         raise AssertionError("the runners did not all report to the queue")
 
-    def holder(self, job: int, timeout: float = 30) -> subprocess.Popen[bytes]:
-        """The runner process that holds the job (its meta names the runner, with its pid)."""
+    def holder(
+        self, job: int, timeout: float = 30, *, besides: int | None = None
+    ) -> subprocess.Popen[bytes]:
+        """The runner process that holds the job (its meta names the runner, with its pid);
+        `besides`: a pid that held it before, and is waited past."""
         client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
                 if name := client.hget(queue.QueueKeys(self.prefix).meta(job), "runner"):
                     pid = int(str(name).split("-")[-2])
-                    return next(p for p in self.processes if p.pid == pid)
+                    if pid != besides:
+                        return next(p for p in self.processes if p.pid == pid)
                 time.sleep(0.05)
         finally:
             client.close()

@@ -1,7 +1,7 @@
 """Runners that die or are told to stop while they hold jobs (two real `torchquiz runner
 --queue` processes, replaced as tests kill them): a snippet is answered with a clear error, a
-training job is run again once on the other runner, a stopped runner hands its training back;
-never a request that hangs."""
+training job is run again once on the other runner (and failed if that one dies too), a stopped
+runner hands its training back and finishes its short jobs; never a request that hangs."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from app.runner import queue
 from app.runner.client import RunnerUnavailableError
 from app.runner.protocol import RunRequest, RunResult
 from app.runner.queue_client import QueuedRun, QueueRunner
+from app.runner.queue_worker import STOP_GRACE_SECONDS
 from tests.conftest import REDIS_URL
 from tests.runner.queue.conftest import RECLAIM_SECONDS, QueueRunners, in_thread
 
@@ -127,3 +128,50 @@ def test_a_runner_told_to_stop_hands_its_training_back_to_the_other(
     # Handed back as it stopped (the same attempt), not taken back after it went quiet.
     assert retries(runners.prefix, result_job[0]) == [1]
     assert code in (0, -signal.SIGTERM)  # uvicorn raises the signal again once it has stopped
+
+
+def test_a_training_whose_runner_is_killed_twice_ends_failed_saying_it_was_tried_twice(
+    runners: QueueRunners,
+) -> None:
+    runners.ensure(3)  # the third takes the job back after the second is killed
+    jobs: list[int] = []
+
+    async def scenario(client: QueueRunner) -> tuple[BaseException, float, int, int]:
+        followed = await follow(client, SLEEPER.format(n=60), kind="lab_code")
+        job = followed.opened.job
+        jobs.append(job)
+        first = await asyncio.to_thread(runners.holder, job)
+        first.kill()
+        second = await asyncio.to_thread(runners.holder, job, besides=first.pid)
+        second.kill()
+        killed = time.monotonic()
+        with pytest.raises(RunnerUnavailableError) as raised:
+            await asyncio.wait_for(followed.result, 60)
+        return raised.value, time.monotonic() - killed, first.pid, second.pid
+
+    error, took, first, second = in_thread(scenario, runners.prefix)
+    assert first != second
+    assert error.message == queue.TRAINING_STOPPED and "twice" in error.message
+    assert retries(runners.prefix, jobs[0]) == [2]  # run again once, never a third time
+    assert took < RECLAIM_SECONDS + 6  # taken back by the third within a heartbeat or two
+
+
+def test_a_runner_told_to_stop_finishes_its_short_job_and_exits_0(runners: QueueRunners) -> None:
+    runners.ensure(2)
+    snippet = "import time\nprint('a', flush=True)\ntime.sleep(2)\nprint('b')\n"
+
+    async def scenario(client: QueueRunner) -> tuple[RunResult, float, int, int]:
+        followed = await follow(client, snippet)
+        holder = await asyncio.to_thread(runners.holder, followed.opened.job)
+        holder.send_signal(signal.SIGTERM)
+        told = time.monotonic()
+        result = await asyncio.wait_for(followed.result, STOP_GRACE_SECONDS + 5)
+        took = time.monotonic() - told
+        code = await asyncio.to_thread(holder.wait, 30)
+        return result, took, code, followed.opened.job
+
+    result, took, code, job = in_thread(scenario, runners.prefix)
+    assert result.ok and result.stdout == "a\nb\n"
+    assert took < STOP_GRACE_SECONDS
+    assert retries(runners.prefix, job) == []  # finished where it ran, never handed back
+    assert code == 0
