@@ -1,12 +1,14 @@
-"""Scale-out benchmark: simulated learners practising, running snippets and training tiny lab
-models against two `torchquiz serve` replicas behind nginx, on a private PostgreSQL and Redis
-and a shared code runner, all started here (tests/scale/cluster.py). The baseline, measured in
-the same run just before: the same learners (a share of the time) against one replica, straight.
+"""Scale-out benchmark: simulated learners practising, running snippets, training tiny lab
+models and taking a graded assignment against two `torchquiz serve` replicas behind nginx, on a
+private PostgreSQL and Redis and code runners, all started here (tests/scale/cluster.py); each
+submitted attempt's grade goes out as a webhook to a receiver in this process
+(tests/scale/grades.py). The baseline, measured in the same run just before: the same learners
+(a share of the time) against one replica, straight.
 
 Printed per phase: requests a second, p50/p99 per route, statuses, retries, failed requests
 (target: none; a 429 with Retry-After is waited out, and is not a failure), and at the end the
 counts against the database: answers acknowledged vs stored, lab runs accepted vs finished,
-grades and webhooks queued vs delivered (the outbox; none is in this load: no LTI or webhook).
+grades queued (outbox) vs delivered (the receiver's count, per attempt) once the outbox drained.
 
     python bench/scale_out.py                        # 200 learners, 300 s (+ 60 s baseline)
     python bench/scale_out.py --short                # 30 learners, 30 s (+ 15 s baseline)
@@ -28,22 +30,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.scale, run as `python bench/scale_out.py`
 
 from tests.scale.cluster import Cluster, cluster  # noqa: E402
-from tests.scale.learners import Mix, Stats, load, outcomes, table  # noqa: E402
+from tests.scale.grades import Grades, drained, grades  # noqa: E402
+from tests.scale.learners import Graded, Mix, Stats, load, outcomes, table  # noqa: E402
 
 # The bench's runners' uids, apart from the tests' (64000...) and every other runner's.
 UID_BASE = 66000
 
 
-def phase(title: str, url: str, learners: int, seconds: float, mix: Mix) -> Stats:
+def phase(title: str, url: str, learners: int, seconds: float, mix: Mix, graded: Graded) -> Stats:
     print(f"\n== {title}: {learners} learners for {seconds:g} s, think {mix.think_seconds:g} s")
-    stats = asyncio.run(load(url, learners, seconds, mix))
+    stats = asyncio.run(load(url, learners, seconds, mix, graded=graded))
     print(table(stats))
     print(outcomes(stats))
     return stats
 
 
-def counts(c: Cluster, runs: list[Stats]) -> None:
-    """What the clients were told against what the database holds."""
+def counts(c: Cluster, runs: list[Stats], grading: Grades) -> None:
+    """What the clients were told against what the database and the grades' receiver hold."""
     acknowledged = sorted(set().union(*(s.acknowledged for s in runs)))
     stored = c.postgres.query("SELECT count(*) FROM answers WHERE id = ANY(%s)", acknowledged)
     print("\n== counts against the database")
@@ -55,8 +58,13 @@ def counts(c: Cluster, runs: list[Stats]) -> None:
         accepted,
     )
     print(f"lab runs accepted: {len(accepted)}, in the database by status: {dict(rows)}")
+    try:
+        drained(c)
+    except AssertionError as exc:  # reported below, as the counts show it
+        print(f"the outbox did not drain: {exc}")
     outbox = c.postgres.query("SELECT kind, status, count(*) FROM outbox GROUP BY kind, status")
-    print(f"outbox (grades, webhooks) by kind and status: {outbox or 'empty: none in this load'}")
+    print(f"outbox by kind and status: {outbox}")
+    print(grading.counts(c, set().union(*(s.submitted for s in runs))))
 
 
 def main() -> None:
@@ -74,16 +82,17 @@ def main() -> None:
     mix = Mix(think_seconds=args.think)
     runners = args.runners or (2 if args.queue else 1)
     started = time.monotonic()
-    with cluster(runners=runners, queue=args.queue, uid_base=UID_BASE) as c:
+    with cluster(runners=runners, queue=args.queue, uid_base=UID_BASE) as c, grades(c) as g:
         mode = f"{runners} runner(s) behind the Redis queue" if args.queue else "one HTTP runner"
         print(f"cluster up in {time.monotonic() - started:.0f} s: 2 replicas, nginx, {mode}")
         runs = []
         if args.baseline_seconds:
             title = "baseline: one replica, no proxy"
-            runs.append(phase(title, c.replicas[0].url, args.learners, args.baseline_seconds, mix))
+            one = c.replicas[0].url
+            runs.append(phase(title, one, args.learners, args.baseline_seconds, mix, g.graded))
         title = "two replicas behind nginx"
-        runs.append(phase(title, c.url, args.learners, args.seconds, mix))
-        counts(c, runs)
+        runs.append(phase(title, c.url, args.learners, args.seconds, mix, g.graded))
+        counts(c, runs, g)
         proxy_errors = Counter(
             re.sub(r"\d+", "N", line.split("] ", 1)[-1].split(", client")[0])
             for line in c.proxy.error_log().splitlines()

@@ -37,7 +37,7 @@ import psycopg
 from app.runner.embedded import wait_until_ready
 from app.runner.settings import RunnerSettings
 from app.runner.syscalls import PR_SET_PDEATHSIG, prctl
-from tests.servers import PROJECT, ready, serve
+from tests.servers import PROJECT, log_of, ready, serve
 from tests.unprivileged import User, unprivileged_user
 
 PG_BIN = Path(os.environ.get("TORCHQUIZ_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -248,7 +248,10 @@ class Replica(Service):
 
     def wait(self) -> None:
         assert self.process is not None
-        ready(self.url, self.process, timeout=START_SECONDS)
+        try:
+            ready(self.url, self.process, timeout=START_SECONDS)
+        except AssertionError as exc:  # why it did not come up: its log's end
+            raise AssertionError(f"{exc}\n{log_of(self.process)[-4000:]}") from None
 
     def log(self) -> str:
         """Every log of this replica's starts, oldest first (tests/servers.py names them)."""

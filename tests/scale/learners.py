@@ -1,6 +1,8 @@
 """Simulated learners on httpx asyncio, for the fault tests and bench/scale_out.py: each one
-practises (starts a session, fetches each question, answers it), runs snippets and now and
-then trains a tiny model in the lab, with a think time between steps.
+practises (starts a session, fetches each question, answers it), runs snippets, now and
+then trains a tiny model in the lab and, given a course's graded assignment (`Graded`), takes
+it: signs up, joins the course, answers every question and submits, with a think time
+between steps.
 
 What a client of the real app does, and what the tests count on:
 - every POST carries an `Idempotency-Key`, the same on each retry, so that a request the
@@ -13,7 +15,9 @@ What a client of the real app does, and what the tests count on:
 
 Counted: latencies per route (each answered attempt), statuses, retries and their reasons,
 failures (a request that never got an answer, or got a status it should not have), the answers
-acknowledged (their ids), snippet runs answered and lab runs accepted and finished.
+acknowledged (their ids), snippet runs answered, lab runs accepted and finished, and the graded
+attempts whose submission was acknowledged (their ids: tests/scale/grades.py follows each
+one's grade out of the app).
 """
 
 from __future__ import annotations
@@ -34,18 +38,28 @@ import httpx
 TOPIC = "birnn"
 LAB_FINISHED = {"done", "failed", "stopped", "cancelled", "refused"}
 RETRIED = {502, 503, 504}
+PASSWORD = "scale-out-learner"  # every simulated account's (at least 10 characters)
 
 
 @dataclass
 class Mix:
     """What a learner does at each step (weights), and how long it thinks between steps."""
 
-    answer: float = 0.75
+    answer: float = 0.65
     run: float = 0.2
     lab: float = 0.05
+    grade: float = 0.1  # a step at the graded assignment, when the load is given one
     think_seconds: float = 2.0  # mean; each pause is uniform in [0.5, 1.5] times it
     retry_seconds: float = 30.0  # how long a request is tried again before it counts as failed
     lab_seconds: float = 90.0  # how long a learner follows a lab run before giving up on it
+
+
+@dataclass(frozen=True)
+class Graded:
+    """A course's graded assignment the learners take: its join code and public id."""
+
+    join_code: str
+    assignment: str
 
 
 @dataclass
@@ -68,6 +82,8 @@ class Stats:
     labs_accepted: list[str] = field(default_factory=list)
     labs_refused: int = 0  # 429: queue full or a run already going (deliberate)
     labs_finished: dict[str, str] = field(default_factory=dict)  # id -> status seen last
+    submitted: set[str] = field(default_factory=set)  # graded attempts acknowledged submitted
+    attempts_unacknowledged: int = 0  # a graded attempt's step that never got its answer
     started: float = field(default_factory=time.monotonic)
     stop_at: float = float("inf")  # learners end the step they are in, then stop
     ended: float = 0.0
@@ -169,8 +185,10 @@ def an_answer(question: dict[str, Any]) -> Any:
 
 
 class Learner:
-    def __init__(self, index: int, base_url: str, stats: Stats, mix: Mix) -> None:
-        self.stats, self.mix = stats, mix
+    def __init__(
+        self, index: int, base_url: str, stats: Stats, mix: Mix, graded: Graded | None = None
+    ) -> None:
+        self.stats, self.mix, self.graded = stats, mix, graded
         self.client = httpx.AsyncClient(
             base_url=base_url,
             headers={"X-Forwarded-For": learner_address(index)},
@@ -179,6 +197,10 @@ class Learner:
         self.session: dict[str, Any] | None = None
         self.position = 1
         self.lab_after = 0.0  # no lab run before then (after a refusal)
+        # An account of its own for the graded assignment (each load its own: the learners'
+        # indexes repeat from one test's load to the next).
+        self.email = f"learner{index}-{uuid.uuid4().hex[:8]}@scale.example"
+        self.enrolled = False
 
     async def run(self) -> None:
         try:
@@ -191,9 +213,13 @@ class Learner:
 
     async def step(self) -> None:
         mix = self.mix
-        action = random.choices(["answer", "run", "lab"], [mix.answer, mix.run, mix.lab])[0]
+        grade = mix.grade if self.graded else 0.0
+        weights = [mix.answer, mix.run, mix.lab, grade]
+        action = random.choices(["answer", "run", "lab", "grade"], weights)[0]
         if action == "lab" and time.monotonic() >= self.lab_after:
             await self.train()
+        elif action == "grade":
+            await self.take_assignment()
         elif action == "run":
             await self.run_snippet()
         else:
@@ -228,6 +254,73 @@ class Learner:
             self.position += 1
         else:
             stats.answers_unacknowledged += 1
+
+    async def enrol(self) -> bool:
+        """An account of this learner's own (this client's cookie), then the course joined."""
+        stats, mix, client = self.stats, self.mix, self.client
+        assert self.graded is not None
+        account = {"email": self.email, "password": PASSWORD}
+        route = "POST /account/sign-up"
+        response = await call(
+            client, stats, route, "POST", "/api/v1/account/sign-up", mix, body=account
+        )
+        if response is not None and response.status_code == 409:
+            # An earlier try made the account, and its answer was lost (a sign-up sets a
+            # cookie, so it is never replayed): sign in to it instead.
+            route = "POST /account/sign-in"
+            path = "/api/v1/account/sign-in"
+            response = await call(client, stats, route, "POST", path, mix, body=account)
+            signed_in = expect(stats, route, response, 200)
+        else:
+            signed_in = expect(stats, route, response, 201)
+        if not signed_in:
+            return False
+        self.session = None  # practice goes on in a session of the account's learner
+        route, body = "POST /courses/join", {"code": self.graded.join_code}
+        response = await call(client, stats, route, "POST", "/api/v1/courses/join", mix, body=body)
+        self.enrolled = expect(stats, route, response, 200)
+        return self.enrolled
+
+    async def take_assignment(self) -> None:
+        """An attempt at the graded assignment started (or the open one resumed), every
+        question not yet saved answered, then submitted."""
+        stats, mix, client = self.stats, self.mix, self.client
+        assert self.graded is not None
+        if not self.enrolled and not await self.enrol():
+            stats.attempts_unacknowledged += 1
+            return
+        route, path = (
+            "POST /assignments/{id}/attempts",
+            f"/api/v1/assignments/{self.graded.assignment}/attempts",
+        )
+        response = await call(client, stats, route, "POST", path, mix)
+        if not expect(stats, route, response, 200, 201):
+            stats.attempts_unacknowledged += 1
+            return
+        assert response is not None
+        attempt = response.json()
+        base = f"/api/v1/sessions/{attempt['id']}"
+        for position in range(1, attempt["total"] + 1):
+            if position in attempt["answered_positions"]:
+                continue
+            route = "GET /sessions/{id}/questions/{n}"
+            response = await call(client, stats, route, "GET", f"{base}/questions/{position}", mix)
+            if not expect(stats, route, response, 200):
+                stats.attempts_unacknowledged += 1
+                return
+            assert response is not None
+            body = {"position": position, "answer": an_answer(response.json()["question"])}
+            route = "POST /sessions/{id}/answers"
+            response = await call(client, stats, route, "POST", f"{base}/answers", mix, body=body)
+            if not expect(stats, route, response, 200):
+                stats.attempts_unacknowledged += 1
+                return
+        route = "POST /sessions/{id}/finish"
+        response = await call(client, stats, route, "POST", f"{base}/finish", mix)
+        if expect(stats, route, response, 200):
+            stats.submitted.add(attempt["id"])
+        else:
+            stats.attempts_unacknowledged += 1
 
     async def run_snippet(self) -> None:
         stats = self.stats
@@ -311,12 +404,14 @@ async def load(
     mix: Mix,
     stats: Stats | None = None,
     first: int = 0,
+    graded: Graded | None = None,
 ) -> Stats:
-    """`learners` learners for `seconds` against `base_url`; each ends the step it is in."""
+    """`learners` learners for `seconds` against `base_url`, taking the `graded` assignment
+    too if given; each ends the step it is in."""
     stats = stats or Stats()
     stats.started = time.monotonic()
     stats.stop_at = min(stats.stop_at, stats.started + seconds)
-    crowd = [Learner(first + i, base_url, stats, mix) for i in range(learners)]
+    crowd = [Learner(first + i, base_url, stats, mix, graded) for i in range(learners)]
     await asyncio.gather(*(learner.run() for learner in crowd))
     stats.ended = time.monotonic()
     return stats
@@ -326,11 +421,18 @@ class Background:
     """A load in a thread of its own, while a test breaks things: `stop()` ends it early and
     returns its counts."""
 
-    def __init__(self, base_url: str, learners: int, mix: Mix, seconds: float = 600) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        learners: int,
+        mix: Mix,
+        seconds: float = 600,
+        graded: Graded | None = None,
+    ) -> None:
         self.stats = Stats()
         self._loop = asyncio.new_event_loop()
         self._task: asyncio.Task[Stats] | None = None
-        self._args = (base_url, learners, seconds, mix, self.stats)
+        self._args = (base_url, learners, seconds, mix, self.stats, 0, graded)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -394,6 +496,8 @@ def outcomes(stats: Stats) -> str:
             *(f"  {error}" for error in stats.run_errors[:5]),
             f"lab runs sent: {stats.labs_sent}, accepted: {len(stats.labs_accepted)}, "
             f"refused 429: {stats.labs_refused}, last seen: {dict(labs)}",
+            f"graded attempts acknowledged submitted: {len(stats.submitted)}, "
+            f"given up at a step: {stats.attempts_unacknowledged}",
             *(
                 f"  a {status} of {route}: {body[:200]}"
                 for (route, status), body in sorted(stats.samples.items())

@@ -1,9 +1,11 @@
-"""Two replicas behind nginx, on a PostgreSQL and a Redis of their own, with a shared code
-runner (tests/scale/cluster.py), under a small load of simulated learners
-(tests/scale/learners.py) while parts die: an app replica (kill -9), PostgreSQL and Redis
-(restarted), the runner (kill -9 mid-run). Nothing a client was told is stored may be lost,
-no request may hang or answer 500, and the site comes back by itself. Last, schemathesis
-against the proxy: no 5xx, every response as the OpenAPI document says.
+"""Two replicas behind nginx, on a PostgreSQL and a Redis of their own, with two code runners
+taking jobs from the Redis queue, as docs/deploying.md has it (tests/scale/cluster.py), under
+a small load of simulated learners (tests/scale/learners.py) while parts die: an app replica
+(kill -9), PostgreSQL and Redis (restarted), a runner (kill -9 mid-run), the receiver of the
+grades (refusing for a while). Nothing a client was told is stored may be lost, the grade of
+every submission acknowledged must reach its receiver (tests/scale/grades.py), no request may
+hang or answer 500, and the site comes back by itself. Last, schemathesis against the proxy:
+no 5xx, every response as the OpenAPI document says.
 
 One cluster for the module (started once: some 20 s on an idle machine, a minute or two
 beside a busy suite); each test leaves it whole again."""
@@ -31,18 +33,21 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.hardening.support import bounded
 from tests.scale.cluster import Cluster, Postgres, Redis, Replica, cluster
+from tests.scale.grades import Grades, grades
 from tests.scale.learners import RETRIED, Background, Mix, Stats, outcomes, table
 
 LEARNERS = 15
 EXAMPLES = 2  # schemathesis's examples per operation: some 250 requests in all
 # Clients try a request again for 35 s: past a held Idempotency-Key's lapse (20 s).
-MIX = Mix(answer=0.8, run=0.2, lab=0.0, think_seconds=0.3, retry_seconds=35)
+MIX = Mix(answer=0.8, run=0.2, lab=0.0, grade=0.1, think_seconds=0.3, retry_seconds=35)
 RECOVERY_SECONDS = 10
+REFUSALS = 8  # deliveries the receiver of the grades answers 503 in its test
 
 
-# TORCHQUIZ_TEST_SCALE_QUEUE=1: the replicas reach two runners through the Redis job queue
-# (a job whose runner died is taken back after 6 s) instead of one shared HTTP runner.
-QUEUE = os.environ.get("TORCHQUIZ_TEST_SCALE_QUEUE", "") not in ("", "0")
+# The replicas reach two runners through the Redis job queue (a job whose runner died is
+# taken back after 6 s); TORCHQUIZ_TEST_SCALE_HTTP=1: one shared HTTP runner instead (that
+# path is also covered in tests/runner).
+QUEUE = os.environ.get("TORCHQUIZ_TEST_SCALE_HTTP", "") in ("", "0")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +60,12 @@ def site() -> Iterator[Cluster]:
         runner_overrides={"queue_reclaim_seconds": 6} if QUEUE else None,
     ) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def grading(site: Cluster) -> Iterator[Grades]:
+    with grades(site) as g:
+        yield g
 
 
 def report(c: Cluster, stats: Stats) -> str:
@@ -84,10 +95,13 @@ def assert_no_failures(c: Cluster, stats: Stats) -> None:
     assert not stats.failures, report(c, stats)
 
 
-def under_load(site: Cluster, fault: Callable[[], None], *, before: float = 4) -> Stats:
-    """The learners' load for `before` seconds, then `fault`, then load until the site has
-    recovered (every replica ready) and a few seconds more; the load's counts."""
-    load = Background(site.url, LEARNERS, MIX)
+def under_load(
+    site: Cluster, grading: Grades, fault: Callable[[], None], *, before: float = 4
+) -> Stats:
+    """The learners' load (the graded assignment among their steps) for `before` seconds,
+    then `fault`, then load until the site has recovered (every replica ready) and a few
+    seconds more; the load's counts."""
+    load = Background(site.url, LEARNERS, MIX, graded=grading.graded)
     time.sleep(before)
     fault()
     site.wait_ready()
@@ -95,14 +109,18 @@ def under_load(site: Cluster, fault: Callable[[], None], *, before: float = 4) -
     return load.stop()
 
 
-def assert_whole(site: Cluster, stats: Stats) -> None:
-    """Nothing failed, no 500, every acknowledged answer stored."""
+def assert_whole(site: Cluster, grading: Grades, stats: Stats) -> None:
+    """Nothing failed, no 500, every acknowledged answer stored, every acknowledged
+    submission's grade delivered."""
     assert_no_failures(site, stats)
     assert not server_errors(stats), report(site, stats)
     assert_all_stored(site, stats)
+    grading.assert_all_delivered(site, stats.submitted, report(site, stats))
 
 
-def test_an_app_replica_killed_under_load_loses_no_acknowledged_answer(site: Cluster) -> None:
+def test_an_app_replica_killed_under_load_loses_no_acknowledged_answer_or_grade(
+    site: Cluster, grading: Grades
+) -> None:
     served_before = site.proxy.access_log().count(f"upstream=127.0.0.1:{site.replicas[1].port}")
 
     def kill_and_restart() -> None:
@@ -110,9 +128,9 @@ def test_an_app_replica_killed_under_load_loses_no_acknowledged_answer(site: Clu
         time.sleep(5)  # load meanwhile goes to the other replica only
         site.replicas[0].start()
 
-    stats = under_load(site, kill_and_restart)
+    stats = under_load(site, grading, kill_and_restart)
 
-    assert_whole(site, stats)
+    assert_whole(site, grading, stats)
     served = site.proxy.access_log().count(f"upstream=127.0.0.1:{site.replicas[1].port}")
     assert served > served_before, "the other replica took no traffic"
 
@@ -159,7 +177,7 @@ def assert_degrades_then_recovers(answers: list[tuple[float, int, float, str]], 
 
 
 def assert_restart_degrades_then_recovers(
-    site: Cluster, part: Postgres | Redis, replica: Replica
+    site: Cluster, grading: Grades, part: Postgres | Redis, replica: Replica
 ) -> None:
     """`part` restarted (down 3 s) under load while `replica` is probed."""
     probe = Probe(replica.url)
@@ -169,18 +187,40 @@ def assert_restart_degrades_then_recovers(
         part.restart(down_seconds=3)
         back[0] = time.monotonic()
 
-    stats = under_load(site, restart)
+    stats = under_load(site, grading, restart)
 
     assert_degrades_then_recovers(probe.stop(), back[0])
-    assert_whole(site, stats)
+    assert_whole(site, grading, stats)
 
 
-def test_postgresql_restarted_under_load_gives_503s_then_recovers(site: Cluster) -> None:
-    assert_restart_degrades_then_recovers(site, site.postgres, site.replicas[0])
+def test_postgresql_restarted_under_load_gives_503s_then_recovers_and_delivers_the_grades(
+    site: Cluster, grading: Grades
+) -> None:
+    assert_restart_degrades_then_recovers(site, grading, site.postgres, site.replicas[0])
 
 
-def test_redis_restarted_under_load_degrades_then_recovers(site: Cluster) -> None:
-    assert_restart_degrades_then_recovers(site, site.redis, site.replicas[1])
+def test_redis_restarted_under_load_degrades_then_recovers_and_delivers_the_grades(
+    site: Cluster, grading: Grades
+) -> None:
+    assert_restart_degrades_then_recovers(site, grading, site.redis, site.replicas[1])
+
+
+def test_grades_a_receiver_refused_for_a_while_are_delivered_once_it_answers_again(
+    site: Cluster, grading: Grades
+) -> None:
+    refused_before = grading.refused()
+
+    def refuse_for_a_while() -> None:
+        grading.refuse_next(REFUSALS)
+        deadline = time.monotonic() + 30
+        while grading.refused() < refused_before + REFUSALS:  # the grades keep coming
+            assert time.monotonic() < deadline, grading.refused() - refused_before
+            time.sleep(0.2)
+
+    stats = under_load(site, grading, refuse_for_a_while)
+
+    assert grading.refused() == refused_before + REFUSALS
+    assert_whole(site, grading, stats)
 
 
 def test_a_runner_killed_mid_run_answers_its_snippet_and_ends_its_training(
@@ -267,3 +307,30 @@ def test_schemathesis_through_the_proxy_finds_no_server_error_and_no_response_of
         answers_as_documented()
     assert sum(sent.values()) >= 100 and sent[200] + sent[201] + sent[202] >= 10, sent
     assert not problems, "\n".join(problems[:20]) + f"\n({len(problems)} in all; {dict(sent)})"
+
+
+def tracebacks(log: str) -> list[str]:
+    """Each traceback in a process's log: the line before it (the log line that carried it,
+    saying what the code was doing), its last frame and its exception; for a message."""
+    lines = log.splitlines()
+    found = []
+    for at, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last)"):
+            end = next((i for i in range(at + 1, len(lines)) if lines[i][:1].strip()), at)
+            found.append("\n    ".join(lines[max(at - 1, 0) : at] + lines[end - 2 : end + 1]))
+    return found
+
+
+def test_the_replicas_and_runners_logged_no_traceback_through_the_load_and_the_faults(
+    site: Cluster,
+) -> None:
+    """Last in the module: every fault above is one a deployment expects (a replica killed,
+    the database or Redis restarted, a runner gone, a receiver refusing), so each is logged
+    as a line that names it, never as a traceback; a traceback is a bug. (Run alone, on a
+    fresh cluster, this checks the start-up only.)"""
+    logged = {s.name: tracebacks(s.log()) for s in [*site.replicas, *site.runners]}
+    assert not any(logged.values()), "\n".join(
+        f"{name}: {len(each)} tracebacks, the first:\n" + "\n".join(each[:5])
+        for name, each in logged.items()
+        if each
+    )
