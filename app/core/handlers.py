@@ -69,6 +69,16 @@ def database_problem(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
 
 
+def log_failed_round(logger: logging.Logger, what: str, exc: Exception) -> None:
+    """A background loop's round that raised: one line naming the cause when the database is
+    away (expected: a restart, a failover; the next round tries again), the traceback for
+    anything else, which is a bug."""
+    if isinstance(exc, DATABASE_DOWN):
+        logger.warning("%s: the database is not answering: %s", what, database_problem(exc))
+    else:
+        logger.error("%s", what, exc_info=exc)
+
+
 async def database_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("database unavailable on %s: %s", request.url.path, database_problem(exc))
     message = "the database is not answering; try again in a few seconds"

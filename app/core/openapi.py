@@ -121,12 +121,23 @@ def truthful(
             for method, operation in operations.items():
                 kind = access.get((method.upper(), path), "public")
                 _describe(operation, path, kind, post=method == "post")
+                _streams_as_31(operation)
                 if scope := (scopes or {}).get((method.upper(), path)):
                     _token_security(operation, kind, scope)
     if "#/components/schemas/HTTPValidationError" not in json.dumps(document["paths"]):
         schemas.pop("HTTPValidationError", None)  # FastAPI's shape, which nothing answers
         schemas.pop("ValidationError", None)
     return document
+
+
+def _streams_as_31(operation: dict[str, Any]) -> None:
+    """FastAPI describes a stream's events with `itemSchema`, which OpenAPI 3.2 added; this
+    document is 3.1, where a media type may not carry it. The stream's body is text: said as
+    3.1 says it, and the events' format is in the operation's description."""
+    for response in operation.get("responses", {}).values():
+        for media in response.get("content", {}).values():
+            if media.pop("itemSchema", None) is not None:
+                media["schema"] = {"type": "string"}
 
 
 def _describe(operation: dict[str, Any], path: str, kind: Access, *, post: bool = False) -> None:

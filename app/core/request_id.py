@@ -33,9 +33,12 @@ class RequestIdMiddleware:
     the forwarded client in its place, and every response, a refused one included, gets the
     header."""
 
-    def __init__(self, app: ASGIApp, *, trusted: list[str]) -> None:
+    def __init__(self, app: ASGIApp, *, trusted: list[str], everyone: bool = False) -> None:
+        """`everyone`: keep any caller's well-formed id (the runner's callers are the app's
+        own processes: they send the id of the request they serve)."""
         self.app = app
         self.trusted = [ipaddress.ip_network(n, strict=False) for n in trusted]
+        self.everyone = everyone
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,7 +61,8 @@ class RequestIdMiddleware:
     def _given(self, scope: Scope) -> str | None:
         """The proxy's id, if the peer is a trusted proxy and the id is well formed."""
         peer = scope.get("client")
-        if not self.trusted or not peer or not self._is_trusted(peer[0]):
+        trusted = self.everyone or bool(self.trusted and peer and self._is_trusted(peer[0]))
+        if not trusted:
             return None
         for name, value in scope["headers"]:
             if name == HEADER:

@@ -31,7 +31,8 @@ from app.core.db import transaction
 
 class UnitOfWorkRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        if not inspect.iscoroutinefunction(endpoint):
+        # An async generator streams (server-sent events): async too, never a session.
+        if not (inspect.iscoroutinefunction(endpoint) or inspect.isasyncgenfunction(endpoint)):
             endpoint = _dispatched(_one_transaction(endpoint))
         elif _uses_session(endpoint):
             raise TypeError(

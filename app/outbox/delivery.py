@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.db import Database, utcnow
+from app.core.handlers import log_failed_round
 from app.outbox import service
 from app.outbox.models import OutboxMessage, OutboxTry
 
@@ -334,8 +335,10 @@ class Outbox:
                     log.warning("outbox: no deliverer for kind %r; its messages wait", kind)
                 if due & set(_deliverers):
                     await self.drain()
-            except Exception:  # the database gone for a moment: try again at the next poll
-                log.exception("outbox: delivering failed; trying again in %ss", self.poll_seconds)
+            except Exception as exc:  # the task outlives a failed round: the next poll tries again
+                log_failed_round(
+                    log, f"outbox: delivering failed; trying again in {self.poll_seconds}s", exc
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 

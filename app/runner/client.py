@@ -22,7 +22,7 @@ from typing import Any, Literal, NoReturn, Protocol, TypeVar
 
 import httpx
 
-from app.core import metrics
+from app.core import metrics, request_ids
 from app.core.errors import AppError
 from app.runner.errors import RETRY_AFTER_MS
 from app.runner.errors import RunnerOffError as RunnerOffError
@@ -278,7 +278,11 @@ class RunnerClient:
         else:
             transport, base = httpx.AsyncHTTPTransport(), self.url.rstrip("/")
         return httpx.AsyncClient(
-            base_url=base, transport=transport, headers=headers, timeout=timeout
+            base_url=base,
+            transport=transport,
+            headers=headers,
+            timeout=timeout,
+            event_hooks={"request": [_carry_request_id]},
         )
 
     async def run(self, request: RunRequest) -> RunResult:
@@ -576,3 +580,10 @@ def _json(response: httpx.Response) -> dict[str, Any]:
         if isinstance(body, dict):
             return body
     return {}
+
+
+async def _carry_request_id(request: httpx.Request) -> None:
+    """The runner's log lines for this call name the request that asked for it, as a queued
+    job's do (app.runner.queue_client)."""
+    if found := request_ids.current.get():
+        request.headers["X-Request-ID"] = found

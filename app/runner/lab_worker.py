@@ -25,7 +25,14 @@ MEMORY_HEADROOM = 1 << 30  # a job may grow by 1 GiB beyond the warm worker
 
 
 def emit(job: int, event: dict[str, Any]) -> None:
-    os.write(1, (json.dumps({"job": job, **event}) + "\n").encode())
+    """One event to the runner. A broken pipe: the runner is gone (killed), so there is no
+    one to tell and nothing left to do; the process ends quietly instead of printing a
+    traceback into the runner's log (the worker, PID 1 of its namespace, takes a job's child
+    with it; a child must not run the parent's clean-up, hence `_exit`)."""
+    try:
+        os.write(1, (json.dumps({"job": job, **event}) + "\n").encode())
+    except BrokenPipeError:
+        os._exit(0)
 
 
 def train_in_child(job: int, config_data: dict[str, Any], cpu_seconds: int) -> None:

@@ -24,6 +24,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from app.core.errors import AppError, UnauthorizedError
+from app.core.request_id import RequestIdMiddleware
 from app.runner import handlers, lab_routes
 from app.runner.errors import RunnerOffError, RunnerWarmingError, WorkerUnavailableError
 from app.runner.lab_pool import LabPool
@@ -97,6 +98,8 @@ def create_runner_app(settings: RunnerSettings, *, sandbox: Sandbox) -> FastAPI:
 
     app = FastAPI(title="torchquiz runner", lifespan=lifespan, docs_url=None, redoc_url=None)
     handlers.register(app)
+    # Its log lines name the app's request that asked (its callers: the app's own processes).
+    app.add_middleware(RequestIdMiddleware, trusted=[], everyone=True)
 
     async def admit(request: Request) -> None:
         """401 without the token; 503 until the workers are up (with Retry-After), or for good

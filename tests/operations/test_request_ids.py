@@ -3,6 +3,7 @@ own id kept when it looks like one; and in every JSON log line written for the r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -15,6 +16,7 @@ from starlette.testclient import TestClient
 from app.core import request_ids
 from app.core.logs import JsonFormatter
 from app.main import create_app
+from app.runner.client import RunnerClient
 from tests.conftest import make_settings
 
 OURS = re.compile(r"[0-9a-f]{32}")
@@ -88,3 +90,19 @@ def test_a_log_line_outside_a_request_has_no_request_id() -> None:
     line = json.loads(JsonFormatter().format(record))
 
     assert line["request_id"] is None and "exception" not in line
+
+
+def test_a_call_to_the_code_runner_carries_the_request_id_the_runner_keeps(
+    runner_url: str,
+) -> None:
+    async def ask(request_id: str | None) -> str:
+        request_ids.current.set(request_id)
+        client = RunnerClient(runner_url)
+        try:
+            answer = await client._client.get("/healthz")  # the client's own connection
+        finally:
+            await client.aclose()
+        return answer.headers["x-request-id"]
+
+    assert asyncio.run(ask("proxy-id-42")) == "proxy-id-42"
+    assert OURS.fullmatch(asyncio.run(ask(None)))  # none to carry: the runner makes one
