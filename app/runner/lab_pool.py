@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import logging
+import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -131,7 +132,10 @@ class LabPool:
         self._workers = [_LabWorker(mode, uid_base + i, cpu_seconds) for i in range(workers)]
         self._queue: asyncio.Queue[LabJob] = asyncio.Queue()
         self._jobs: OrderedDict[int, LabJob] = OrderedDict()
-        self._ids = itertools.count(1)
+        # From a random start: a run whose app server died is taken over by another, which
+        # follows its job by this id (app.lab.running); after a restart of this runner the id
+        # must not name another learner's job. 2**30 places, within the column's integer.
+        self._ids = itertools.count(secrets.randbelow(2**30) + 1)
         self._tasks: list[asyncio.Task[None]] = []
         self._trained: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 

@@ -106,3 +106,11 @@ def test_a_config_trained_once_is_replayed_without_training_again() -> None:
     assert again.finished and again.worker is None, "replayed, never queued for a worker"
     assert again.events[1:] == first.events[1:]
     assert other.worker is not None and other.events[-1] != first.events[-1]
+
+
+def test_a_restarted_runner_numbers_its_jobs_apart_from_before() -> None:
+    """A run whose app server died is followed by job id elsewhere (app.lab.running): a
+    restarted runner's first job must not take an id a job before the restart had."""
+    firsts = {next(LabPool(workers=1, mode=MODE, uid_base=UID_BASE)._ids) for _ in range(5)}
+    assert len(firsts) == 5
+    assert all(1 <= first <= 2**30 for first in firsts)
