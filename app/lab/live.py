@@ -6,10 +6,11 @@ or another, with `Last-Event-ID` (the header EventSource sends on its own, or th
 parameter `last_event_id` for clients that cannot set headers) gets only what it has not seen.
 
 The API's stream (GET /api/v1/lab/runs/{id}/events):
-- `epoch`: one per epoch new to this client, `{"epoch": k, ...its metrics}`, id `k+1-0`. Sent
-  only to a client that resumes (Last-Event-ID): a new client gets the epochs so far in the
-  first `run`. So "every epoch exactly once" is checkable: the first `run`'s epochs, then each
-  `epoch` event, number by number.
+- `epoch`: one per epoch new to this client, `{"epoch": k, ...its metrics}`, id `k+1-0`, before
+  the `run` that includes it. A new client gets the epochs so far in its first `run` (no `epoch`
+  for those); a resuming one (Last-Event-ID) gets one for each epoch after its id. So "every
+  epoch exactly once" is checkable: the first `run`'s epochs, then each `epoch` event, number
+  by number.
 - `run`: the whole run (as GET /runs/{id}) after each change, id its latest change. A new
   client gets one at once, the run as it stands. The page renders this alone and keeps no
   state of its own: a stream that starts afresh (after a refused Last-Event-ID) still shows it
