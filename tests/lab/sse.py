@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.testclient import TestClient
+
 # A learner's own model that trains at a steady pace whatever the machine's load: its forward
 # pass sleeps, and a batch of 400 makes an epoch one training batch and two evaluations.
 SLOW_MODEL = """
@@ -31,6 +33,32 @@ def slow_run(epochs: int, seed: int) -> dict[str, Any]:
     """A start's body: the slow model for `epochs` epochs, not judged."""
     config = {"epochs": epochs, "batch_size": 400, "seed": seed}
     return {"code": SLOW_MODEL, "config": config, "task": False}
+
+
+class Learner:
+    """One learner of a shared TestClient, known by a bearer token instead of a cookie."""
+
+    def __init__(self, client: TestClient) -> None:
+        client.cookies.clear()
+        token = client.get("/api/v1/me").json()["token"]
+        client.cookies.clear()
+        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
+
+    def get(self, url: str) -> Any:
+        return self.client.get(url, headers=self.headers)
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        return self.client.post(url, headers=self.headers, **kwargs)
+
+    def start(self, body: dict[str, Any]) -> str:
+        """A run started (202), its id."""
+        started = self.post("/api/v1/lab/runs", json=body)
+        assert started.status_code == 202, started.text
+        return str(started.json()["id"])
+
+    def stream(self, url: str, last_event_id: str | None = None) -> Any:
+        headers = self.headers | ({"Last-Event-ID": last_event_id} if last_event_id else {})
+        return self.client.stream("GET", url, headers=headers)
 
 
 @dataclass

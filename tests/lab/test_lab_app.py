@@ -23,6 +23,7 @@ from app.lab.pages import SOLUTION_CODE
 from app.lab.running import Lab
 from app.main import create_app
 from tests.conftest import _scratch_postgres, make_settings, until_ready
+from tests.lab.sse import Learner
 
 BIG = {"bidirectional": True, "hidden_size": 128}  # 47,365 parameters: over the task's limit
 
@@ -42,25 +43,6 @@ def lab_app(
         yield client
     if not urls:
         next(source, None)  # drops the scratch database
-
-
-class Learner:
-    """One learner of the shared client, known by a bearer token instead of a cookie."""
-
-    def __init__(self, client: TestClient) -> None:
-        client.cookies.clear()
-        token = client.get("/api/v1/me").json()["token"]
-        client.cookies.clear()
-        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
-
-    def get(self, url: str) -> Any:
-        return self.client.get(url, headers=self.headers)
-
-    def post(self, url: str, **kwargs: Any) -> Any:
-        return self.client.post(url, headers=self.headers, **kwargs)
-
-    def stream(self, url: str) -> Any:
-        return self.client.stream("GET", url, headers=self.headers)
 
 
 def learner(client: TestClient) -> Learner:

@@ -21,7 +21,7 @@ from app.lab.feed import MemoryFeed
 from app.lab.models import LabRun
 from app.main import create_app
 from tests.conftest import make_settings, own_database, until_ready
-from tests.lab.sse import Ledger, messages, slow_run
+from tests.lab.sse import Learner, Ledger, messages, slow_run
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -36,25 +36,6 @@ def live_app(
         until_ready(client)
         yield client
     next(source, None)  # the scratch database dropped
-
-
-class Learner:
-    """A learner of the shared client, by bearer token."""
-
-    def __init__(self, client: TestClient) -> None:
-        client.cookies.clear()
-        token = client.get("/api/v1/me").json()["token"]
-        client.cookies.clear()
-        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
-
-    def start(self, body: dict[str, Any]) -> str:
-        started = self.client.post("/api/v1/lab/runs", json=body, headers=self.headers)
-        assert started.status_code == 202, started.text
-        return str(started.json()["id"])
-
-    def stream(self, url: str, last_event_id: str | None = None) -> Any:
-        headers = self.headers | ({"Last-Event-ID": last_event_id} if last_event_id else {})
-        return self.client.stream("GET", url, headers=headers)
 
 
 def events_url(run_id: str) -> str:
